@@ -1,0 +1,28 @@
+# Two commands on a fresh machine: `make run` (install + start the app), `make test` (install + run the tests).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: run test index bench browser
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+run: $(VENV)/.installed
+	$(PY) app.py
+
+index: $(VENV)/.installed
+	$(PY) -m assistant.index
+
+bench: $(VENV)/.installed
+	$(PY) -m assistant.bench
+
+# The browser tests drive Debian's chromium; install it when it is missing and we may.
+browser:
+	@test -x /usr/bin/chromium || { apt-get update -qq && apt-get install -y -qq chromium chromium-driver; }
+
+test: $(VENV)/.installed browser
+	$(PY) -m pytest -q

@@ -1,0 +1,237 @@
+"""Read Book-of-the-Week archives: Markdown files whose YAML front matter holds the week's messages."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from assistant.text import clean_text
+
+BOOK_PAGE_URL = "https://datatalks.club/books/{book_id}.html"
+_LINE_KEY = "__line__"
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class ArchiveError(Exception):
+    """An archive that cannot be read; says which file, which line (when known) and what is wrong."""
+
+    def __init__(self, path: Path, reason: str, line: int | None = None):
+        self.path, self.reason, self.line = Path(path), reason, line
+        where = f"{self.path}:{line}" if line else str(self.path)
+        super().__init__(f"{where}: {reason}")
+
+
+@dataclass(frozen=True)
+class Reply:
+    name: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Message:
+    """A top-level message of the week's channel and the replies in its thread."""
+
+    name: str
+    text: str
+    replies: tuple[Reply, ...] = ()
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Link:
+    text: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Book:
+    id: str
+    title: str
+    authors: tuple[str, ...]  # as written in `authors:`: people slugs or display names
+    start: dt.date | None
+    links: tuple[Link, ...]
+    messages: tuple[Message, ...]
+    path: Path
+    content_hash: str = field(compare=False)
+
+    @property
+    def url(self) -> str:
+        return BOOK_PAGE_URL.format(book_id=self.id)
+
+
+@dataclass
+class ReadResult:
+    books: list[Book]
+    errors: list[ArchiveError]
+
+
+class _LineLoader(_Loader):
+    """Safe YAML loader that remembers the line of every mapping, so errors can point at it."""
+
+
+def _construct_mapping_with_line(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict:
+    mapping = loader.construct_mapping(node, deep=True)
+    mapping[_LINE_KEY] = node.start_mark.line + 1
+    return mapping
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping_with_line)
+
+
+def _split_front_matter(path: Path, text: str) -> tuple[str, int]:
+    """Return the YAML between the `---` lines and the file line it starts on."""
+    lines = text.splitlines()
+    if not lines or lines[0].strip() != "---":
+        raise ArchiveError(path, "no YAML front matter: the file must start with a '---' line", 1)
+    for number, line in enumerate(lines[1:], start=2):
+        if line.strip() == "---":
+            return "\n".join(lines[1 : number - 1]), 2
+    raise ArchiveError(path, "front matter is not closed by a '---' line", 1)
+
+
+def _expect_str(path: Path, value: object, what: str, line: int | None) -> str:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)  # YAML reads a bare `2021` or `42` as a number; it is still text here
+    if not isinstance(value, str):
+        raise ArchiveError(path, f"{what} must be text, got {type(value).__name__}", line)
+    return value
+
+
+def _expect_list(path: Path, value: object, what: str, line: int | None) -> list:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ArchiveError(path, f"{what} must be a list, got {type(value).__name__}", line)
+    return value
+
+
+def _expect_mapping(path: Path, value: object, what: str, line: int | None) -> dict:
+    if not isinstance(value, dict):
+        raise ArchiveError(path, f"{what} must be a mapping with name and text, got {type(value).__name__}", line)
+    return value
+
+
+def _parse_start(path: Path, value: object, line: int | None) -> dt.date | None:
+    if value is None or isinstance(value, dt.date):
+        return value.date() if isinstance(value, dt.datetime) else value
+    try:
+        return dt.date.fromisoformat(str(value).strip()[:10])
+    except ValueError:
+        raise ArchiveError(path, f"start must be a date like 2021-08-30, got {value!r}", line) from None
+
+
+def _parse_message(path: Path, raw: object, position: str, fallback_line: int) -> Message:
+    entry = _expect_mapping(path, raw, position, fallback_line)
+    line = entry.get(_LINE_KEY, fallback_line)
+    name = _expect_str(path, entry.get("name"), f"{position}: name", line).strip()
+    if not name:
+        raise ArchiveError(path, f"{position}: name is missing", line)
+    text = clean_text(_expect_str(path, entry.get("text", ""), f"{position}: text", line) or "")
+    replies = []
+    for number, raw_reply in enumerate(_expect_list(path, entry.get("replies"), f"{position}: replies", line)):
+        reply = _parse_message(path, raw_reply, f"{position}, reply {number}", line)
+        replies.append(Reply(reply.name, reply.text))
+    return Message(name, text, tuple(replies), line)
+
+
+def read_archive(path: Path) -> Book:
+    """Parse one archive file; raise ArchiveError naming the file and line if it is malformed."""
+    path = Path(path)
+    try:
+        raw_bytes = path.read_bytes()
+    except OSError as error:
+        raise ArchiveError(path, f"cannot read file: {error.strerror}") from None
+    if not raw_bytes.strip():
+        raise ArchiveError(path, "file is empty")
+    try:
+        text = raw_bytes.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw_bytes[: error.start].count(b"\n") + 1
+        raise ArchiveError(path, f"not UTF-8 text (byte 0x{raw_bytes[error.start]:02x})", line) from None
+    front_matter, first_line = _split_front_matter(path, text)
+    try:
+        data = yaml.load(front_matter, Loader=_LineLoader)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = mark.line + first_line if mark else None
+        problem = getattr(error, "problem", None) or str(error)
+        raise ArchiveError(path, f"invalid YAML: {problem}", line) from None
+    if not isinstance(data, dict):
+        raise ArchiveError(path, "front matter must be a YAML mapping of fields", first_line)
+
+    def line_of(key: str) -> int | None:
+        return _field_line(front_matter, key, first_line)
+
+    title = _expect_str(path, data.get("title"), "title", line_of("title")).strip()
+    if not title:
+        raise ArchiveError(path, "title is missing", line_of("title") or first_line)
+    authors = tuple(
+        _expect_str(path, author, "each entry of authors", line_of("authors")).strip()
+        for author in _expect_list(path, data.get("authors"), "authors", line_of("authors"))
+    )
+    links = tuple(
+        Link(
+            _expect_str(path, link.get("text", ""), "links: text", link.get(_LINE_KEY)),
+            _expect_str(path, link.get("link", ""), "links: link", link.get(_LINE_KEY)),
+        )
+        for link in (
+            _expect_mapping(path, raw, "each entry of links", line_of("links"))
+            for raw in _expect_list(path, data.get("links"), "links", line_of("links"))
+        )
+    )
+    archive_line = line_of("archive") or first_line
+    messages = tuple(
+        _parse_message(path, raw, f"archive message {number}", archive_line)
+        for number, raw in enumerate(_expect_list(path, data.get("archive"), "archive", archive_line))
+    )
+    return Book(
+        id=path.stem,
+        title=title,
+        authors=authors,
+        start=_parse_start(path, data.get("start"), line_of("start")),
+        links=links,
+        messages=messages,
+        path=path,
+        content_hash=hashlib.sha256(raw_bytes).hexdigest(),
+    )
+
+
+def _field_line(front_matter: str, key: str, first_line: int) -> int | None:
+    """File line of a top-level front-matter field, for errors about its value."""
+    for offset, line in enumerate(front_matter.splitlines()):
+        if line.startswith(f"{key}:"):
+            return first_line + offset
+    return None
+
+
+def archive_paths(folders: Iterable[Path]) -> list[Path]:
+    """Every `*.md` archive in the folders, sorted; names starting with `_` are templates, not archives."""
+    paths: list[Path] = []
+    for folder in folders:
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise FileNotFoundError(f"{folder}: archive folder does not exist")
+        paths.extend(p for p in sorted(folder.glob("*.md")) if not p.name.startswith("_"))
+    return paths
+
+
+def read_archives(folders: Iterable[Path]) -> ReadResult:
+    """Read every archive in the folders; a bad file is reported in `errors` and never stops the rest."""
+    books, errors, seen_ids = [], [], {}
+    for path in archive_paths(folders):
+        try:
+            book = read_archive(path)
+        except ArchiveError as error:
+            errors.append(error)
+            continue
+        if book.id in seen_ids:
+            errors.append(ArchiveError(path, f"duplicate book id {book.id!r}: already read from {seen_ids[book.id]}"))
+            continue
+        seen_ids[book.id] = path
+        books.append(book)
+    return ReadResult(books, errors)

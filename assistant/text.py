@@ -1,0 +1,52 @@
+"""Clean Slack-exported archive text for display and embedding, keeping its Markdown intact."""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+
+import emoji
+
+_CHANNEL_LINK = re.compile(r"<#[A-Z0-9]+\|([^>]+)>")
+_USER_LINK = re.compile(r"<@[A-Z0-9]+\|([^>]+)>")
+_BARE_USER_LINK = re.compile(r"<@[A-Z0-9]+>")
+_LABELLED_URL = re.compile(r"<(https?://[^|>\s]+)\|([^>]+)>")
+_BARE_URL = re.compile(r"<(https?://[^|>\s]+)>")
+# A shortcode stands alone: not inside a URL, a time (10:30:00) or a Python slice.
+_SHORTCODE = re.compile(r"(?<![\w:/]):([a-z0-9_+'-]+):(?![\w/])")
+_ACCENT_FREE = str.maketrans({"ı": "i", "ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "đ": "d", "ß": "ss"})
+
+
+def _shortcode_to_emoji(match: re.Match[str]) -> str:
+    """Slack writes `:woman-shrugging:` where the emoji table says `:woman_shrugging:`."""
+    code = match.group(1)
+    for candidate in (code, code.replace("-", "_")):
+        rendered = emoji.emojize(f":{candidate}:", language="alias")
+        if rendered != f":{candidate}:":
+            return rendered
+    return ""  # a workspace-only emoji (`:matrix-parrot:`) has no Unicode form
+
+
+def clean_text(text: str) -> str:
+    """Unescape HTML entities, resolve Slack links and shortcodes; leave Markdown as it is."""
+    text = html.unescape(text)
+    text = _CHANNEL_LINK.sub(r"#\1", text)
+    text = _USER_LINK.sub(r"@\1", text)
+    text = _BARE_USER_LINK.sub("@someone", text)
+    text = _LABELLED_URL.sub(r"[\2](\1)", text)
+    text = _BARE_URL.sub(r"\1", text)
+    text = _SHORTCODE.sub(_shortcode_to_emoji, text)
+    text = re.sub(r"[ \t]+\n", "\n", text)
+    return text.strip()
+
+
+def fold(text: str) -> str:
+    """Lower-case, accent-free form for comparing names: `Savaş Yıldırım` -> `savas yildirim`."""
+    decomposed = unicodedata.normalize("NFKD", text.translate(_ACCENT_FREE))
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+def word_count(text: str) -> int:
+    """Number of words with at least one letter; emoji, numbers and punctuation do not count."""
+    return sum(1 for token in text.split() if any(c.isalpha() for c in token))

@@ -1,0 +1,160 @@
+"""Turn a book's archive into answer units: one per author answer, with the question it answers."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from bm25s.stopwords import STOPWORDS_EN_PLUS
+
+from assistant.archive import Book, Message
+from assistant.authors import AuthorMatcher, display_names, name_tokens
+from assistant.text import fold, word_count
+
+_MIN_ANSWER_WORDS = 2  # "+1", "Thanks!" and a lone emoji are not answers
+_ADDRESS_WINDOW = 80  # an answer names its asker near its start: "Rohan -- ...", "Hello Tim Becker, ..."
+_WORD = re.compile(r"[a-z0-9]{3,}")
+_STOPWORDS = frozenset(STOPWORDS_EN_PLUS)
+
+
+@dataclass(frozen=True)
+class AnswerUnit:
+    """One author answer with everything shown about it: who, where, in reply to whom, and the text."""
+
+    id: str
+    book: str
+    book_title: str
+    date: str  # ISO date the book's week started; "" when the archive has none
+    url: str
+    thread: int  # 0-based position of the answer's top-level message in `archive:`
+    author: str  # display name
+    author_as_written: str
+    question: str  # "" when the answer could not be linked to a question
+    asker: str
+    text: str
+
+
+@dataclass(frozen=True)
+class _Post:
+    """A message in a thread: the top-level message is position 0, replies follow."""
+
+    name: str
+    text: str
+    author: str | None
+
+
+def build_units(book: Book, people: Mapping[str, str]) -> list[AnswerUnit]:
+    """All substantive author answers in one book, in archive order."""
+    authors = display_names(book.authors, people)
+    participants = {m.name for m in book.messages} | {r.name for m in book.messages for r in m.replies}
+    matcher = AuthorMatcher(authors, participants, slugs=book.authors)
+    units: list[AnswerUnit] = []
+    linked_questions: dict[int, tuple[str, str]] = {}  # thread -> (question, asker) of an author's top-level answer
+    for thread, message in enumerate(book.messages):
+        posts = [_Post(message.name, message.text, matcher.author_of(message.name))]
+        posts += [_Post(reply.name, reply.text, matcher.author_of(reply.name)) for reply in message.replies]
+        answers_per_author: dict[str, int] = {}
+        for start, group in _consecutive_by_author(posts):
+            author = group[0].author
+            if author is None:
+                continue
+            if start == 0:
+                question, asker = _question_for_top_level(book.messages, thread, author, matcher, linked_questions)
+                if question:
+                    linked_questions[thread] = (question, asker)
+            else:
+                question, asker = _question_in_thread(posts, start)
+            text = "\n\n".join(post.text for post in group if post.text)
+            if word_count(text) < _MIN_ANSWER_WORDS:
+                continue
+            ordinal = answers_per_author.get(author, 0)
+            answers_per_author[author] = ordinal + 1
+            units.append(
+                AnswerUnit(
+                    id=f"{book.id}/{thread}/{'-'.join(name_tokens(author))}/{ordinal}",
+                    book=book.id,
+                    book_title=book.title,
+                    date=book.start.isoformat() if book.start else "",
+                    url=book.url,
+                    thread=thread,
+                    author=author,
+                    author_as_written=group[0].name,
+                    question=question,
+                    asker=asker,
+                    text=text,
+                )
+            )
+    return units
+
+
+def _consecutive_by_author(posts: list[_Post]) -> list[tuple[int, list[_Post]]]:
+    """Split a thread into runs of posts by the same person, with each run's start position."""
+    runs: list[tuple[int, list[_Post]]] = []
+    for position, post in enumerate(posts):
+        if runs and runs[-1][1][-1].name == post.name:
+            runs[-1][1].append(post)
+        else:
+            runs.append((position, [post]))
+    return runs
+
+
+def _question_in_thread(posts: list[_Post], start: int) -> tuple[str, str]:
+    """A reply answers the thread's question: its top-level message, or the latest question by a non-author."""
+    if posts[0].author is None:
+        return posts[0].text, posts[0].name
+    for post in reversed(posts[:start]):
+        if post.author is None:
+            return post.text, post.name
+    return "", ""
+
+
+def _question_for_top_level(
+    messages: tuple[Message, ...],
+    thread: int,
+    author: str,
+    matcher: AuthorMatcher,
+    linked_questions: dict[int, tuple[str, str]],
+) -> tuple[str, str]:
+    """An author's top-level message answers the earlier questions of the person it names at its start.
+
+    A top-level message that names nobody but directly follows the same author's linked answer
+    continues that answer.
+    """
+    answer = messages[thread].text
+    earlier = [(i, m) for i, m in enumerate(messages[:thread]) if matcher.author_of(m.name) is None]
+    asker = _addressed_asker(answer, {m.name for _, m in earlier})
+    if asker is None:
+        previous = thread - 1
+        if previous in linked_questions and matcher.author_of(messages[previous].name) == author:
+            return linked_questions[previous]
+        return "", ""
+    answer_words = _content_words(answer)
+    asked = [i for i, m in earlier if m.name == asker]
+    best = max(asked, key=lambda i: (len(answer_words & _content_words(messages[i].text)), i))
+    first, last = best, best
+    while first - 1 >= 0 and messages[first - 1].name == asker:
+        first -= 1
+    while last + 1 < thread and messages[last + 1].name == asker:
+        last += 1
+    # Askers often post several questions in a row and get one answer to all of them.
+    return "\n\n".join(m.text for m in messages[first : last + 1]), asker
+
+
+def _content_words(text: str) -> set[str]:
+    return set(_WORD.findall(fold(text))) - _STOPWORDS
+
+
+def _addressed_asker(answer: str, askers: set[str]) -> str | None:
+    """The asker an answer names near its start; full names first, then an unambiguous first name."""
+    opening = fold(answer[:_ADDRESS_WINDOW])
+    full = [name for name in askers if len(name_tokens(name)) > 1 and _contains_name(opening, name_tokens(name))]
+    if full:
+        return min(full, key=lambda name: opening.find(name_tokens(name)[0]))
+    first_words = name_tokens(opening)[:3]
+    by_first = [name for name in askers if name_tokens(name) and len(name_tokens(name)[0]) >= 3 and name_tokens(name)[0] in first_words]
+    return by_first[0] if len(by_first) == 1 else None
+
+
+def _contains_name(opening: str, tokens: tuple[str, ...]) -> bool:
+    return re.search(r"\b" + r"\W+".join(map(re.escape, tokens)) + r"\b", opening) is not None
