@@ -71,12 +71,14 @@ class ReadResult:
 
 
 class _LineLoader(_Loader):
-    """Safe YAML loader that remembers the line of every mapping, so errors can point at it."""
+    """Safe YAML loader that remembers the file line of every mapping, so errors can point at it."""
+
+    first_line = 1  # file line of the YAML's first line
 
 
-def _construct_mapping_with_line(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict:
+def _construct_mapping_with_line(loader: _LineLoader, node: yaml.MappingNode) -> dict:
     mapping = loader.construct_mapping(node, deep=True)
-    mapping[_LINE_KEY] = node.start_mark.line + 1
+    mapping[_LINE_KEY] = node.start_mark.line + loader.first_line
     return mapping
 
 
@@ -89,7 +91,7 @@ def _split_front_matter(path: Path, text: str) -> tuple[str, int]:
     if not lines or lines[0].strip() != "---":
         raise ArchiveError(path, "no YAML front matter: the file must start with a '---' line", 1)
     for number, line in enumerate(lines[1:], start=2):
-        if line.strip() == "---":
+        if line.rstrip() == "---":  # an indented `---` is text inside a block scalar
             return "\n".join(lines[1 : number - 1]), 2
     raise ArchiveError(path, "front matter is not closed by a '---' line", 1)
 
@@ -97,6 +99,8 @@ def _split_front_matter(path: Path, text: str) -> tuple[str, int]:
 def _expect_str(path: Path, value: object, what: str, line: int | None) -> str:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(value)  # YAML reads a bare `2021` or `42` as a number; it is still text here
+    if value is None:
+        raise ArchiveError(path, f"{what} is missing", line)
     if not isinstance(value, str):
         raise ArchiveError(path, f"{what} must be text, got {type(value).__name__}", line)
     return value
@@ -129,9 +133,10 @@ def _parse_message(path: Path, raw: object, position: str, fallback_line: int) -
     entry = _expect_mapping(path, raw, position, fallback_line)
     line = entry.get(_LINE_KEY, fallback_line)
     name = _expect_str(path, entry.get("name"), f"{position}: name", line).strip()
-    if not name:
+    if not name:  # `name: ""`
         raise ArchiveError(path, f"{position}: name is missing", line)
-    text = clean_text(_expect_str(path, entry.get("text", ""), f"{position}: text", line) or "")
+    raw_text = entry.get("text")
+    text = clean_text(_expect_str(path, "" if raw_text is None else raw_text, f"{position}: text", line))
     replies = []
     for number, raw_reply in enumerate(_expect_list(path, entry.get("replies"), f"{position}: replies", line)):
         reply = _parse_message(path, raw_reply, f"{position}, reply {number}", line)
@@ -155,7 +160,12 @@ def read_archive(path: Path) -> Book:
         raise ArchiveError(path, f"not UTF-8 text (byte 0x{raw_bytes[error.start]:02x})", line) from None
     front_matter, first_line = _split_front_matter(path, text)
     try:
-        data = yaml.load(front_matter, Loader=_LineLoader)
+        loader = _LineLoader(front_matter)
+        loader.first_line = first_line
+        try:
+            data = loader.get_single_data()
+        finally:
+            loader.dispose()
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + first_line if mark else None
@@ -197,7 +207,7 @@ def read_archive(path: Path) -> Book:
         links=links,
         messages=messages,
         path=path,
-        content_hash=hashlib.sha256(raw_bytes).hexdigest(),
+        content_hash=hashlib.sha256(raw_bytes).hexdigest(),  # the same as file_hash(path)
     )
 
 
@@ -207,6 +217,11 @@ def _field_line(front_matter: str, key: str, first_line: int) -> int | None:
         if line.startswith(f"{key}:"):
             return first_line + offset
     return None
+
+
+def file_hash(path: Path) -> str:
+    """SHA-256 of an archive file's bytes: tells whether it changed since an index was built."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def archive_paths(folders: Iterable[Path]) -> list[Path]:

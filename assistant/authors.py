@@ -79,9 +79,16 @@ def load_people(path: Path | None) -> dict[str, str]:
     return dict(data)
 
 
-def display_names(authors: Iterable[str], people: Mapping[str, str]) -> tuple[str, ...]:
-    """Resolve `authors:` entries (slugs or display names) to display names."""
-    return tuple(people.get(author, author) for author in authors)
+def display_names(authors: Iterable[str], people: Mapping[str, str], participants: Iterable[str] = ()) -> tuple[str, ...]:
+    """Resolve `authors:` entries (slugs or display names) to display names.
+
+    A slug missing from the people map takes the name its owner writes under (`noahgift` -> `Noah Gift`).
+    """
+    written = {"".join(name_tokens(name)): name for name in participants}
+    return tuple(
+        people.get(author) or (written.get(author.casefold(), author) if " " not in author.strip() else author)
+        for author in authors
+    )
 
 
 class AuthorMatcher:

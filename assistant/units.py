@@ -46,8 +46,8 @@ class _Post:
 
 def build_units(book: Book, people: Mapping[str, str]) -> list[AnswerUnit]:
     """All substantive author answers in one book, in archive order."""
-    authors = display_names(book.authors, people)
     participants = {m.name for m in book.messages} | {r.name for m in book.messages for r in m.replies}
+    authors = display_names(book.authors, people, participants)
     matcher = AuthorMatcher(authors, participants, slugs=book.authors)
     units: list[AnswerUnit] = []
     linked_questions: dict[int, tuple[str, str]] = {}  # thread -> (question, asker) of an author's top-level answer
@@ -65,6 +65,8 @@ def build_units(book: Book, people: Mapping[str, str]) -> list[AnswerUnit]:
                     linked_questions[thread] = (question, asker)
             else:
                 question, asker = _question_in_thread(posts, start)
+                if start == 1 and posts[0].author is None:
+                    question = _with_unanswered_follow_ups(book.messages, thread, group, matcher)
             text = "\n\n".join(post.text for post in group if post.text)
             if word_count(text) < _MIN_ANSWER_WORDS:
                 continue
@@ -107,6 +109,24 @@ def _question_in_thread(posts: list[_Post], start: int) -> tuple[str, str]:
         if post.author is None:
             return post.text, post.name
     return "", ""
+
+
+def _with_unanswered_follow_ups(
+    messages: tuple[Message, ...], thread: int, answer: list[_Post], matcher: AuthorMatcher
+) -> str:
+    """The thread's question plus the asker's next top-level questions that this reply answers too.
+
+    Askers often post several questions in a row; an author may answer them all under the first.
+    """
+    asker = messages[thread].name
+    answer_words = _content_words(" ".join(post.text for post in answer))
+    questions = [messages[thread].text]
+    for message in messages[thread + 1 :]:
+        answered_elsewhere = any(matcher.author_of(reply.name) for reply in message.replies)
+        if message.name != asker or answered_elsewhere or not answer_words & _content_words(message.text):
+            break
+        questions.append(message.text)
+    return "\n\n".join(questions)
 
 
 def _question_for_top_level(

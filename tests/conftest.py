@@ -1,0 +1,71 @@
+"""Fixtures over the real Book-of-the-Week archives.
+
+The tests read them from `../shared` beside the repository (never copied into the project).
+When it is missing, every test that needs it fails with a message saying so; none is skipped.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assistant.archive import Book, ReadResult, read_archive, read_archives
+from assistant.authors import load_people
+from helpers import BOOKS, DATA, PEOPLE, REPO, SEED, SHARED
+
+
+def _require(path: Path) -> Path:
+    if not path.exists():
+        pytest.fail(
+            f"{path} is missing: these tests read the real archives from {SHARED}, "
+            f"the 'shared' folder beside the repository {REPO}. Put it there and run the tests again.",
+            pytrace=False,
+        )
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    return _require(SHARED)
+
+
+@pytest.fixture(scope="session")
+def books_dir(shared_dir: Path) -> Path:
+    return _require(BOOKS)
+
+
+@pytest.fixture(scope="session")
+def people_file(shared_dir: Path) -> Path:
+    return _require(PEOPLE)
+
+
+@pytest.fixture(scope="session")
+def seed_file(shared_dir: Path) -> Path:
+    return _require(SEED)
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    return _require(DATA)
+
+
+@pytest.fixture(scope="session")
+def people(people_file: Path) -> dict[str, str]:
+    return load_people(people_file)
+
+
+@pytest.fixture(scope="session")
+def corpus(books_dir: Path) -> ReadResult:
+    """Every archive in ../shared/archives/books, read once per session."""
+    return read_archives([books_dir])
+
+
+@pytest.fixture(scope="session")
+def books_by_id(corpus: ReadResult) -> dict[str, Book]:
+    return {book.id: book for book in corpus.books}
+
+
+@pytest.fixture(scope="session")
+def seed_book(seed_file: Path) -> Book:
+    return read_archive(seed_file)

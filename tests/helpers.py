@@ -1,0 +1,35 @@
+"""Paths and small helpers shared by the tests (fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from assistant.archive import Book
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+BOOKS = SHARED / "archives" / "books"
+PEOPLE = SHARED / "archives" / "people.yaml"
+SEED = SHARED / "seed" / "20210830-practical-mlops.md"
+DATA = REPO / "data"
+
+SEED_ID = "20210830-practical-mlops"
+HOST = "Alexey Grigorev"
+HOST_BOOK = "20201214-ml-bookcamp"  # the one week the host was the author
+
+
+def participants(book: Book) -> set[str]:
+    """Every name that wrote a top-level message or a reply in the book's archive."""
+    return {m.name for m in book.messages} | {r.name for m in book.messages for r in m.replies}
+
+
+def write_archive(path: Path, archive: list[dict] | None, title: str = "Tiny Book", authors=("Ann Author",)) -> Path:
+    """Write a well-formed archive file; `archive=None` leaves the `archive:` field out."""
+    front = {"title": title, "authors": list(authors), "start": "2024-01-01"}
+    if archive is not None:
+        front["archive"] = archive
+    path.write_text("---\n" + yaml.safe_dump(front, allow_unicode=True, sort_keys=False) + "---\n", encoding="utf-8")
+    return path
