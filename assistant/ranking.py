@@ -1,0 +1,87 @@
+"""Rank answer units for a question: fuse dense and lexical scores, then pick diverse, distinct results.
+
+Pure functions over score arrays, so ranking is tested without the embedding model.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from assistant.text import fold
+
+
+@dataclass(frozen=True)
+class Weights:
+    """How much each signal counts. Tuned on ../shared/eval/dev.jsonl; see README, Quality."""
+
+    both: float = 1.0  # question + answer embedded together, with the book title
+    question: float = 0.5  # the original question alone: users often re-ask it
+    answer: float = 0.15  # the answer alone
+    lexical: float = 0.8  # BM25 over title, author, question and answer
+    lexical_half_point: float = 8.0  # BM25 score that counts as half a lexical match
+
+    @property
+    def total(self) -> float:
+        return self.both + self.question + self.answer + self.lexical
+
+
+DEFAULT_WEIGHTS = Weights()
+# Questions the corpus does not answer (dev set: puppies, onions, visas) score at most 0.33,
+# answerable ones at least 0.43; the default threshold sits between them.
+DEFAULT_MIN_SCORE = 0.38
+# A second answer by the same author must beat another author's answer by this much to rank above it.
+AUTHOR_REPEAT_PENALTY = 0.03
+
+
+def fuse(dense: Mapping[str, np.ndarray], lexical: np.ndarray, weights: Weights = DEFAULT_WEIGHTS) -> np.ndarray:
+    """One score per unit in [-1, 1]: the weighted mean of cosine similarities and a saturated BM25 score.
+
+    BM25 is squashed with s / (s + half_point) rather than scaled to the best hit, so a question
+    with no real word overlap gets no lexical credit and scores stay comparable across questions.
+    """
+    lexical = np.maximum(lexical, 0.0)
+    saturated = lexical / (lexical + weights.lexical_half_point)
+    combined = (
+        weights.both * dense["both"]
+        + weights.question * dense["question"]
+        + weights.answer * dense["answer"]
+        + weights.lexical * saturated
+    )
+    return combined / weights.total
+
+
+def duplicate_key(text: str) -> str:
+    """Texts equal up to case, accents, spacing and punctuation are the same answer posted twice."""
+    return " ".join(re.findall(r"\w+", fold(text)))
+
+
+def select(
+    scores: np.ndarray,
+    authors: Sequence[str],
+    duplicate_keys: Sequence[str],
+    k: int,
+    penalty: float = AUTHOR_REPEAT_PENALTY,
+    candidates: int = 50,
+) -> list[tuple[int, float]]:
+    """Pick k (position, score) pairs, best first, skipping duplicates and spreading across authors.
+
+    Greedy: each pick maximizes score minus `penalty` per answer already picked from that author,
+    so another author's close answer is not buried under five of one author's.
+    """
+    pool = [int(i) for i in np.argsort(-scores, kind="stable")[: max(candidates, k * 4)]]
+    picked: list[tuple[int, float]] = []
+    seen: set[str] = set()
+    per_author: dict[str, int] = {}
+    while pool and len(picked) < k:
+        best = max(pool, key=lambda i: scores[i] - penalty * per_author.get(authors[i], 0))
+        pool.remove(best)
+        if duplicate_keys[best] in seen:
+            continue
+        seen.add(duplicate_keys[best])
+        per_author[authors[best]] = per_author.get(authors[best], 0) + 1
+        picked.append((best, float(scores[best])))
+    return picked

@@ -1,0 +1,172 @@
+"""Search the index: a new question in, the authors' real answers out, best first, with attribution."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import bm25s
+import numpy as np
+import Stemmer
+
+from assistant.authors import name_tokens
+from assistant.corpus import lexical_text
+from assistant.embedding import Embedder
+from assistant.index import LoadedIndex, default_index_path, load_built_index
+from assistant.ranking import DEFAULT_MIN_SCORE, duplicate_key, fuse, select
+from assistant.text import fold
+from assistant.units import AnswerUnit
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One author's answer to a past question, and how well it matches the new one."""
+
+    author: str
+    text: str
+    question: str
+    asker: str
+    book: str
+    book_title: str
+    thread: int
+    date: str
+    url: str
+    score: float
+    author_as_written: str
+    id: str
+
+    @classmethod
+    def from_unit(cls, unit: AnswerUnit, score: float) -> Answer:
+        return cls(
+            author=unit.author,
+            text=unit.text,
+            question=unit.question,
+            asker=unit.asker,
+            book=unit.book,
+            book_title=unit.book_title,
+            thread=unit.thread,
+            date=unit.date,
+            url=unit.url,
+            score=round(score, 4),
+            author_as_written=unit.author_as_written,
+            id=unit.id,
+        )
+
+
+class Searcher:
+    """A loaded index plus the model that embeds questions; build one per process and reuse it."""
+
+    def __init__(self, index: LoadedIndex, embedder: Embedder | None = None):
+        self.index = index
+        self.embedder = embedder or Embedder(index.manifest["model"])
+        self.units = index.units
+        self._authors = [unit.author for unit in self.units]
+        self._duplicate_keys = [duplicate_key(unit.text) for unit in self.units]
+        self._stemmer = Stemmer.Stemmer("english")
+        self._lexical = bm25s.BM25()
+        self._lexical.index(self._tokenize([lexical_text(unit) for unit in self.units]), show_progress=False)
+        self._lock = threading.Lock()  # the tokenizer and the BM25 scorer are not thread-safe
+
+    def _tokenize(self, texts: list[str], return_ids: bool = True):
+        return bm25s.tokenize(texts, stopwords="en", stemmer=self._stemmer, return_ids=return_ids, show_progress=False)
+
+    @property
+    def authors(self) -> list[str]:
+        return sorted(set(self._authors), key=fold)
+
+    @property
+    def books(self) -> list[tuple[str, str]]:
+        """(id, title) of every book with answers in the index, oldest first."""
+        return sorted({(unit.book, unit.book_title) for unit in self.units})
+
+    def search(
+        self,
+        question: str,
+        k: int = 5,
+        *,
+        author: str | None = None,
+        book: str | None = None,
+        min_score: float | None = None,
+    ) -> list[Answer]:
+        """The k best author answers to `question`, best first, spread across authors.
+
+        min_score=None: [] when even the best answer scores below the calibrated DEFAULT_MIN_SCORE
+        (nothing in the corpus answers the question); a number: only answers scoring at least that.
+        """
+        if not isinstance(question, str) or not question.strip():
+            raise ValueError("question is empty: ask something, e.g. 'Should startups do MLOps?'")
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
+        question = self.embedder.truncate(" ".join(question.split()))
+        scores = self.score(question)
+        allowed = self._filter(author, book)
+        if allowed is not None:
+            scores = np.where(allowed, scores, -np.inf)
+        picked = [(i, s) for i, s in select(scores, self._authors, self._duplicate_keys, k) if np.isfinite(s)]
+        if min_score is None:
+            # The calibrated threshold decides whether the corpus answers the question at all;
+            # if its best answer does, the k best are shown.
+            answered = bool(picked) and max(s for _, s in picked) >= DEFAULT_MIN_SCORE
+            return [Answer.from_unit(self.units[i], s) for i, s in picked] if answered else []
+        return [Answer.from_unit(self.units[i], s) for i, s in picked if s >= min_score]
+
+    def score(self, question: str) -> np.ndarray:
+        """Fused relevance of every unit to the question."""
+        query = self.embedder.encode([question])
+        n = len(self.units)
+        dense = {}
+        for field, vectors in self.index.vectors.items():
+            similarities, positions = vectors.search(query, n)
+            dense[field] = np.empty(n, dtype=np.float32)
+            dense[field][positions[0]] = similarities[0]
+        with self._lock:
+            tokens = self._tokenize([question], return_ids=False)[0]
+            lexical = self._lexical.get_scores(tokens) if tokens else np.zeros(n)
+        return fuse(dense, np.asarray(lexical, dtype=np.float32))
+
+    def _filter(self, author: str | None, book: str | None) -> np.ndarray | None:
+        """Which units pass the author and book filters (case-insensitive; a book by id or title)."""
+        if not author and not book:
+            return None
+        keep = np.ones(len(self.units), dtype=bool)
+        if author:
+            wanted = name_tokens(author)
+            keep &= np.array([name_tokens(unit.author) == wanted for unit in self.units])
+        if book:
+            wanted_book = fold(book.strip())
+            keep &= np.array(
+                [wanted_book in (fold(unit.book), fold(unit.book_title)) for unit in self.units]
+            )
+        return keep
+
+
+_default: Searcher | None = None
+_default_lock = threading.Lock()
+
+
+def load_index(path: str | Path | None = None, model: str | None = None) -> Searcher:
+    """Load an index folder (default: $ASSISTANT_INDEX or index/) with the model it was built with."""
+    loaded = load_built_index(Path(path) if path else default_index_path(), model)
+    return Searcher(loaded)
+
+
+def default_searcher() -> Searcher:
+    """The process-wide searcher, loaded on first use."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = load_index()
+        return _default
+
+
+def search(
+    question: str,
+    k: int = 5,
+    *,
+    author: str | None = None,
+    book: str | None = None,
+    min_score: float | None = None,
+) -> list[Answer]:
+    """Search the default index: `search("should startups do MLOps?")`."""
+    return default_searcher().search(question, k, author=author, book=book, min_score=min_score)
