@@ -38,17 +38,18 @@ AUTHOR_REPEAT_PENALTY = 0.03
 
 
 def fuse(dense: Mapping[str, np.ndarray], lexical: np.ndarray, weights: Weights = DEFAULT_WEIGHTS) -> np.ndarray:
-    """One score per unit in [-1, 1]: the weighted mean of cosine similarities and a saturated BM25 score.
+    """One score per unit in [0, 1]: the weighted mean of cosine similarities and a saturated BM25 score.
 
     BM25 is squashed with s / (s + half_point) rather than scaled to the best hit, so a question
     with no real word overlap gets no lexical credit and scores stay comparable across questions.
+    A negative cosine means unrelated, the same as zero.
     """
     lexical = np.maximum(lexical, 0.0)
     saturated = lexical / (lexical + weights.lexical_half_point)
     combined = (
-        weights.both * dense["both"]
-        + weights.question * dense["question"]
-        + weights.answer * dense["answer"]
+        weights.both * np.maximum(dense["both"], 0.0)
+        + weights.question * np.maximum(dense["question"], 0.0)
+        + weights.answer * np.maximum(dense["answer"], 0.0)
         + weights.lexical * saturated
     )
     return combined / weights.total

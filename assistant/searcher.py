@@ -19,6 +19,9 @@ from assistant.text import fold
 from assistant.units import AnswerUnit
 
 
+_LONG_QUESTION_CHARS = 500  # shorter text always fits the model's 256 tokens; longer is cut to what it reads
+
+
 @dataclass(frozen=True)
 class Answer:
     """One author's answer to a past question, and how well it matches the new one."""
@@ -66,6 +69,7 @@ class Searcher:
         self._stemmer = Stemmer.Stemmer("english")
         self._lexical = bm25s.BM25()
         self._lexical.index(self._tokenize([lexical_text(unit) for unit in self.units]), show_progress=False)
+        self._vectors = np.stack([flat.reconstruct_n(0, flat.ntotal) for flat in index.vectors.values()])
         self._lock = threading.Lock()  # the tokenizer and the BM25 scorer are not thread-safe
 
     def _tokenize(self, texts: list[str], return_ids: bool = True):
@@ -98,7 +102,9 @@ class Searcher:
             raise ValueError("question is empty: ask something, e.g. 'Should startups do MLOps?'")
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
-        question = self.embedder.truncate(" ".join(question.split()))
+        question = " ".join(question.split())
+        if len(question) > _LONG_QUESTION_CHARS:
+            question = self.embedder.truncate(question)
         scores = self.score(question)
         allowed = self._filter(author, book)
         if allowed is not None:
@@ -113,13 +119,12 @@ class Searcher:
 
     def score(self, question: str) -> np.ndarray:
         """Fused relevance of every unit to the question."""
-        query = self.embedder.encode([question])
+        query = self.embedder.encode([question])[0]
         n = len(self.units)
-        dense = {}
-        for field, vectors in self.index.vectors.items():
-            similarities, positions = vectors.search(query, n)
-            dense[field] = np.empty(n, dtype=np.float32)
-            dense[field][positions[0]] = similarities[0]
+        # Every unit is scored (the corpus is thousands, not millions), so exact inner products over
+        # the flat FAISS vectors are one matrix product, cheaper than a k=n FAISS search per field.
+        similarities = self._vectors @ query
+        dense = {field: similarities[i] for i, field in enumerate(self.index.vectors)}
         with self._lock:
             tokens = self._tokenize([question], return_ids=False)[0]
             lexical = self._lexical.get_scores(tokens) if tokens else np.zeros(n)

@@ -69,3 +69,29 @@ def books_by_id(corpus: ReadResult) -> dict[str, Book]:
 @pytest.fixture(scope="session")
 def seed_book(seed_file: Path) -> Book:
     return read_archive(seed_file)
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """One model per test session: loading it takes seconds."""
+    from assistant.embedding import Embedder
+
+    return Embedder()
+
+
+@pytest.fixture(scope="session")
+def seed_index(tmp_path_factory, data_dir: Path, embedder) -> Path:
+    """An index of data/ (the shipped seed), built like `python -m assistant.index` does."""
+    from assistant.index import build_index
+
+    out = tmp_path_factory.mktemp("seed") / "index"
+    build_index([data_dir], out, embedder=embedder)
+    return out
+
+
+@pytest.fixture(scope="session")
+def seed_searcher(seed_index: Path, embedder):
+    from assistant.index import load_built_index
+    from assistant.searcher import Searcher
+
+    return Searcher(load_built_index(seed_index), embedder)

@@ -1,0 +1,144 @@
+"""Index builds: manifest, incremental re-embedding, atomic swap under a killed build, mismatch errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from assistant import index as index_module
+from assistant.index import IndexLoadError, build_index, load_built_index, main, stale_reason
+from helpers import REPO, SEED_ID
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def seed_copy(tmp_path, data_dir) -> Path:
+    """A private copy of data/ that a test may edit."""
+    return Path(shutil.copytree(data_dir, tmp_path / "data"))
+
+
+def _edit_answer(folder: Path, old: str, new: str) -> None:
+    path = folder / f"{SEED_ID}.md"
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def test_manifest_describes_the_build(seed_index):
+    manifest = json.loads((seed_index / "current" / "manifest.json").read_text())
+    assert manifest["model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert manifest["dimension"] == 384
+    assert manifest["format_version"] == index_module.FORMAT_VERSION
+    assert manifest["unit_count"] == len(load_built_index(seed_index).units) > 20
+    assert set(manifest["archives"]) == {f"{SEED_ID}.md"}
+    assert len(manifest["archives"][f"{SEED_ID}.md"]) == 64 and manifest["built_at"]
+
+
+def test_rebuild_embeds_only_changed_answers(tmp_path, seed_copy, embedder):
+    first = build_index([seed_copy], tmp_path / "index", embedder=embedder)
+    assert first.embedded > 60 and first.reused == 0
+    unchanged = build_index([seed_copy], tmp_path / "index", embedder=embedder)
+    assert unchanged.embedded == 0
+    _edit_answer(seed_copy, "Automation is not a one time thing", "Automation is never a one time thing")
+    edited = build_index([seed_copy], tmp_path / "index", embedder=embedder)
+    # The edited answer's own text and its question + answer text; its question is unchanged.
+    assert edited.embedded == 2
+    assert any("never a one time thing" in u.text for u in load_built_index(tmp_path / "index").units)
+
+
+def test_stale_reason_notices_changed_added_and_removed_archives(tmp_path, seed_copy, embedder):
+    out = tmp_path / "index"
+    assert "no index" in stale_reason([seed_copy], out)
+    build_index([seed_copy], out, embedder=embedder)
+    assert stale_reason([seed_copy], out) is None
+    _edit_answer(seed_copy, "Automation is not", "Automation isn't")
+    assert "changed" in stale_reason([seed_copy], out)
+
+
+def test_failure_before_the_swap_leaves_previous_index(tmp_path, seed_copy, embedder, monkeypatch):
+    out = tmp_path / "index"
+    build_index([seed_copy], out, embedder=embedder)
+    before = load_built_index(out).units
+    _edit_answer(seed_copy, "Automation is not a one time thing", "Automation is never a one time thing")
+
+    def crash(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(index_module, "_point_current_to", crash)
+    with pytest.raises(KeyboardInterrupt):
+        build_index([seed_copy], out, embedder=embedder)
+    assert load_built_index(out).units == before
+
+
+def test_build_killed_midway_leaves_previous_index_loadable(tmp_path, seed_copy, books_dir, people_file):
+    out = tmp_path / "index"
+    subprocess.run([sys.executable, "-m", "assistant.index", "--data", str(seed_copy), "--out", str(out)], cwd=REPO, check=True, capture_output=True)
+    before = load_built_index(out).units
+    bigger = subprocess.Popen(
+        [sys.executable, "-m", "assistant.index", "--data", str(books_dir), "--people", str(people_file), "--out", str(out)],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and b"Batches" not in bigger.stderr.read1(4096):
+        pass  # wait until it is embedding
+    bigger.send_signal(signal.SIGKILL)
+    bigger.wait()
+    assert load_built_index(out).units == before
+    # The next build cleans up after the killed one and still succeeds.
+    build_index([seed_copy], out)
+    assert not list((out / "builds").glob("*.partial"))
+
+
+def _rewrite_manifest(index: Path, **changes) -> None:
+    manifest_file = index / "current" / "manifest.json"
+    manifest = json.loads(manifest_file.read_text())
+    manifest.update(changes)
+    manifest_file.write_text(json.dumps(manifest))
+
+
+def test_index_built_with_another_model_is_refused_with_rebuild_hint(tmp_path, seed_index):
+    index = Path(shutil.copytree(seed_index, tmp_path / "index", symlinks=True))
+    _rewrite_manifest(index, model="intfloat/e5-small-v2")
+    with pytest.raises(IndexLoadError, match=r"built with model 'intfloat/e5-small-v2'.*python -m assistant.index"):
+        load_built_index(index)
+
+
+def test_index_of_another_format_is_refused_with_rebuild_hint(tmp_path, seed_index):
+    index = Path(shutil.copytree(seed_index, tmp_path / "index", symlinks=True))
+    _rewrite_manifest(index, format_version=0)
+    with pytest.raises(IndexLoadError, match=r"format version 0.*python -m assistant.index"):
+        load_built_index(index)
+
+
+def test_missing_or_damaged_index_is_a_clear_error(tmp_path, seed_index):
+    with pytest.raises(IndexLoadError, match="no index at"):
+        load_built_index(tmp_path / "nowhere")
+    index = Path(shutil.copytree(seed_index, tmp_path / "index", symlinks=True))
+    (index / "current" / "units.json").write_text("[{]")
+    with pytest.raises(IndexLoadError, match="damaged"):
+        load_built_index(index)
+
+
+def test_cli_reports_what_it_read_and_skipped(tmp_path, seed_copy, capsys):
+    (seed_copy / "broken.md").write_text("no front matter here\n")
+    assert main(["--data", str(seed_copy), "--out", str(tmp_path / "index")]) == 0
+    out = capsys.readouterr()
+    assert "files read: 2, skipped: 1" in out.out
+    assert "broken.md:1: no YAML front matter" in out.out
+    assert "books: 1, authors: 2" in out.out
+
+
+def test_cli_help_explains_the_options():
+    out = subprocess.run([sys.executable, "-m", "assistant.index", "-h"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    for option in ("--data", "--people", "--out", "--model"):
+        assert option in out

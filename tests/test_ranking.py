@@ -1,0 +1,63 @@
+"""Pure ranking functions: score fusion, duplicate keys, diverse selection."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from assistant.ranking import DEFAULT_WEIGHTS, duplicate_key, fuse, select
+
+
+def _dense(both, question, answer):
+    return {"both": np.array(both), "question": np.array(question), "answer": np.array(answer)}
+
+
+def test_fuse_is_a_weighted_mean_in_cosine_range():
+    perfect = fuse(_dense([1.0], [1.0], [1.0]), np.array([1e9]))
+    assert perfect[0] == pytest.approx(1.0, abs=1e-6)
+    nothing = fuse(_dense([0.0], [0.0], [0.0]), np.array([0.0]))
+    assert nothing[0] == 0.0
+
+
+def test_lexical_credit_saturates_instead_of_scaling_to_the_best_hit():
+    """A weak word overlap stays weak even when it is the best lexical hit for the question."""
+    weak = fuse(_dense([0.0], [0.0], [0.0]), np.array([0.5]))[0]
+    strong = fuse(_dense([0.0], [0.0], [0.0]), np.array([DEFAULT_WEIGHTS.lexical_half_point]))[0]
+    assert weak < 0.05 < strong == pytest.approx(0.5 * DEFAULT_WEIGHTS.lexical / DEFAULT_WEIGHTS.total)
+
+
+def test_question_match_counts_more_than_answer_match():
+    by_question = fuse(_dense([0.5], [0.9], [0.1]), np.zeros(1))[0]
+    by_answer = fuse(_dense([0.5], [0.1], [0.9]), np.zeros(1))[0]
+    assert by_question > by_answer
+
+
+def test_duplicate_key_ignores_case_spacing_punctuation_and_accents():
+    assert duplicate_key("Use DVC!  Then   MLflow.") == duplicate_key("use dvc then mlflow")
+    assert duplicate_key("Café") == duplicate_key("cafe")
+    assert duplicate_key("use dvc") != duplicate_key("use mlflow")
+
+
+def test_select_returns_best_first_without_duplicates():
+    scores = np.array([0.9, 0.8, 0.7, 0.6])
+    picked = select(scores, ["A", "B", "C", "D"], ["x", "x", "y", "z"], k=3)
+    assert [i for i, _ in picked] == [0, 2, 3]
+    assert [s for _, s in picked] == pytest.approx([0.9, 0.7, 0.6])
+
+
+def test_select_lifts_a_close_answer_by_another_author_over_a_repeat():
+    scores = np.array([0.60, 0.59, 0.58, 0.57, 0.56, 0.55])
+    authors = ["Noah", "Noah", "Noah", "Noah", "Noah", "Alfredo"]
+    picked = [i for i, _ in select(scores, authors, [str(i) for i in range(6)], k=5)]
+    assert 5 in picked and picked[0] == 0
+
+
+def test_select_keeps_one_author_when_the_other_is_far_behind():
+    scores = np.array([0.60, 0.59, 0.58, 0.57, 0.56, 0.20])
+    authors = ["Noah"] * 5 + ["Alfredo"]
+    picked = [i for i, _ in select(scores, authors, [str(i) for i in range(6)], k=5)]
+    assert picked == [0, 1, 2, 3, 4]
+
+
+def test_select_with_fewer_candidates_than_k():
+    assert [i for i, _ in select(np.array([0.1, 0.3]), ["A", "B"], ["a", "b"], k=5)] == [1, 0]

@@ -1,0 +1,102 @@
+"""search() over the shipped seed index: attribution, filters, diversity, no-answer, bad input."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+
+import pytest
+
+from assistant.index import build_index, load_built_index
+from assistant.searcher import Answer, Searcher
+from helpers import REPO, SEED_ID, write_archive
+
+pytestmark = pytest.mark.slow
+MLOPS = "should startups do MLOps?"
+
+
+def test_mlops_question_gets_both_authors_from_practical_mlops(seed_searcher):
+    answers = seed_searcher.search(MLOPS)
+    assert len(answers) == 5
+    assert {"Noah Gift", "Alfredo Deza"} <= {a.author for a in answers}
+    assert {(a.book, a.book_title) for a in answers} == {(SEED_ID, "Practical MLOps")}
+    for answer in answers:
+        assert answer.url == f"https://datatalks.club/books/{SEED_ID}.html"
+        assert answer.date == "2021-08-30" and answer.text and answer.score > 0
+
+
+def test_startup_answer_carries_question_and_asker(seed_searcher):
+    answers = seed_searcher.search("Do small startups really need MLOps or is it over engineering?", 3)
+    top = answers[0]
+    assert (top.author, top.asker) == ("Noah Gift", "Doink")
+    assert "Do small startups really need MLOps" in top.question
+
+
+def test_python_entry_point_reads_index_from_environment(seed_index):
+    """`from assistant import search` loads the index named by $ASSISTANT_INDEX on first use."""
+    code = "from assistant import search; print(sorted({a.author for a in search('should startups do MLOps?')}))"
+    env = {**os.environ, "ASSISTANT_INDEX": str(seed_index)}
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "['Alfredo Deza', 'Noah Gift']"
+
+
+def test_answer_has_the_documented_fields(seed_searcher):
+    fields = {f.name for f in dataclasses.fields(Answer)}
+    assert {"author", "text", "question", "asker", "book", "book_title", "thread", "date", "url", "score"} <= fields
+    assert isinstance(seed_searcher.search(MLOPS, 1)[0].thread, int)
+
+
+def test_results_are_best_first_within_an_author(seed_searcher):
+    answers = seed_searcher.search(MLOPS, 10, min_score=0)
+    for author in {a.author for a in answers}:
+        scores = [a.score for a in answers if a.author == author]
+        assert scores == sorted(scores, reverse=True)
+
+
+@pytest.mark.parametrize("author", ["Alfredo Deza", "alfredo deza", "ALFREDO DEZA"])
+def test_author_filter_is_case_insensitive(seed_searcher, author):
+    answers = seed_searcher.search(MLOPS, 5, author=author)
+    assert answers and {a.author for a in answers} == {"Alfredo Deza"}
+
+
+@pytest.mark.parametrize("book", [SEED_ID, "practical mlops", "Practical MLOps"])
+def test_book_filter_by_id_or_title(seed_searcher, book):
+    assert seed_searcher.search(MLOPS, 3, book=book)
+
+
+def test_filter_matching_nothing_returns_nothing(seed_searcher):
+    assert seed_searcher.search(MLOPS, 5, book="No Such Book") == []
+    assert seed_searcher.search(MLOPS, 5, author="Alexey Grigorev") == []
+
+
+@pytest.mark.parametrize("question", ["how do I caramelize onions without burning them", "what is the capital of Mongolia"])
+def test_question_nothing_answers_returns_empty_unless_asked_for_the_ranking(seed_searcher, question):
+    assert seed_searcher.search(question) == []
+    closest = seed_searcher.search(question, 3, min_score=0)
+    assert len(closest) == 3
+    assert all(a.score < 0.38 for a in closest)
+
+
+@pytest.mark.parametrize("question", ["", "   ", "\n\t"])
+def test_empty_question_is_a_clear_error(seed_searcher, question):
+    with pytest.raises(ValueError, match="empty"):
+        seed_searcher.search(question)
+
+
+def test_very_long_question_is_truncated_not_an_error(seed_searcher):
+    question = "Should startups invest in MLOps automation and CI/CD? " * 400
+    answers = seed_searcher.search(question, 3)
+    assert answers and answers[0].book == SEED_ID
+
+
+def test_same_text_posted_twice_appears_once(tmp_path, embedder):
+    answer = "Version your data with DVC and your models with MLflow, then automate the retraining."
+    thread = lambda asker: {"name": asker, "text": "How should I version data and models?", "replies": [{"name": "Ann Author", "text": answer}]}  # noqa: E731
+    (tmp_path / "data").mkdir()
+    write_archive(tmp_path / "data" / "2024-versioning.md", [thread("Bob"), thread("Carol")])
+    build_index([tmp_path / "data"], tmp_path / "index", embedder=embedder)
+    searcher = Searcher(load_built_index(tmp_path / "index"), embedder)
+    answers = searcher.search("how to version data and models", 5, min_score=0)
+    assert [a.text for a in answers] == [answer]
