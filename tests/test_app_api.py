@@ -1,0 +1,130 @@
+"""The running app's `/search` API, its MCP tool, its start-up errors and a small load, over loopback.
+
+The app runs as `python app.py` in a subprocess on an index built from data/ into a pytest tmp dir.
+"""
+
+import asyncio
+import json
+import shutil
+import subprocess
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+from gradio_client import Client
+
+from assistant.index import build_index
+from assistant.loadtest import QUESTIONS, REPO, running_app, run_load
+from assistant.searcher import Answer
+from helpers import DATA
+
+QUESTION = "Should startups do MLOps?"
+AUTHORS = {"Noah Gift", "Alfredo Deza"}
+
+
+@pytest.fixture(scope="session")
+def seed_index(tmp_path_factory) -> Path:
+    """An index of the seed archive in data/, built once per test session."""
+    out = tmp_path_factory.mktemp("seed") / "index"
+    build_index([DATA], out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def seed_app(seed_index: Path):
+    """The URL of app.py serving the seed index."""
+    with running_app(seed_index, [DATA]) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def client(seed_app: str) -> Client:
+    return Client(seed_app, verbose=False)
+
+
+def search(client: Client, question: str, k: int = 5, author: str = "", book: str = "", closest: bool = False):
+    return client.predict(question, k, author, book, closest, api_name="/search")
+
+
+def test_search_returns_both_authors_with_every_answer_field(client):
+    results = search(client, QUESTION)
+    assert {r["author"] for r in results} == AUTHORS
+    assert all(set(r) == {f.name for f in fields(Answer)} for r in results)
+    assert all(r["book_title"] == "Practical MLOps" and r["url"].startswith("https://") for r in results)
+    scores = [r["score"] for r in results]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_the_four_positional_arguments_are_enough(client):
+    results = client.predict(QUESTION, 3, "", "", api_name="/search")
+    assert len(results) == 3
+
+
+@pytest.mark.parametrize("author", sorted(AUTHORS))
+def test_author_filter_returns_only_that_author(client, author):
+    results = search(client, QUESTION, 5, author=author)
+    assert results and {r["author"] for r in results} == {author}
+
+
+@pytest.mark.parametrize("book", ["Practical MLOps", "20210830-practical-mlops"])
+def test_book_filter_takes_a_title_or_an_id(client, book):
+    assert search(client, QUESTION, 2, book=book)
+    assert search(client, QUESTION, 2, book="No Such Book") == []
+
+
+def test_no_answer_is_an_empty_list_and_closest_still_finds_some(client):
+    assert search(client, "How do I cook onions?") == []
+    assert len(search(client, "How do I cook onions?", 3, closest=True)) == 3
+
+
+@pytest.mark.parametrize(("question", "k"), [("   ", 5), (QUESTION, 0), (QUESTION, 21)])
+def test_bad_arguments_give_a_clear_error(client, question, k):
+    with pytest.raises(Exception, match="question is empty|k must be between 1 and 20"):
+        search(client, question, k)
+
+
+def test_search_is_an_mcp_tool(seed_app):
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamablehttp_client
+
+    async def call() -> tuple[list, str]:
+        async with streamablehttp_client(f"{seed_app}gradio_api/mcp/") as (read, write, _):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+                tools = (await session.list_tools()).tools
+                result = await session.call_tool("search", {"question": QUESTION, "k": 2})
+                return tools, result.content[0].text
+
+    tools, text = asyncio.run(asyncio.wait_for(call(), timeout=60))
+    assert [tool.name for tool in tools] == ["search"]
+    assert "Book-of-the-Week" in tools[0].description
+    assert set(tools[0].inputSchema["properties"]) == {"question", "k", "author", "book", "closest"}
+    assert "Noah Gift" in text
+
+
+def test_small_load_has_no_errors(seed_app):
+    report = run_load(seed_app, clients=5, questions=QUESTIONS[:4])
+    assert report.errors == []
+    assert len(report.latencies) == 20
+
+
+def _garbage_manifest(index: Path) -> None:
+    (index / "current" / "manifest.json").write_text("{not json", encoding="utf-8")
+
+
+def _other_model(index: Path) -> None:
+    manifest = index / "current" / "manifest.json"
+    manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "model": "some/other-model"}), encoding="utf-8")
+
+
+@pytest.mark.parametrize(("damage", "reason"), [(_garbage_manifest, "unreadable"), (_other_model, "built with model")])
+def test_a_damaged_or_mismatched_index_exits_2_with_one_line(seed_index, tmp_path, damage, reason):
+    index = tmp_path / "index"
+    shutil.copytree(seed_index, index, symlinks=True)
+    damage(index)
+    command = [sys.executable, "app.py", "--index", str(index), "--data", str(DATA)]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("error: ") and reason in done.stderr, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
