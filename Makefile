@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test index bench browser
+.PHONY: run test index bench load browser
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,9 @@ index: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) -m assistant.bench
+
+load: $(VENV)/.installed
+	$(PY) benchmarks/load.py
 
 # The browser tests drive Debian's chromium; install it when it is missing and we may.
 browser:

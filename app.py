@@ -27,10 +27,18 @@ from assistant.ui import build_app, launch  # noqa: E402
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python app.py", description="Serve the Ask the Author web app.")
     env = os.environ.get
-    parser.add_argument("--host", default=env("ASSISTANT_HOST", "127.0.0.1"), help="default: 127.0.0.1, $ASSISTANT_HOST")
-    parser.add_argument("--port", type=int, default=env("ASSISTANT_PORT", "7860"), help="default: 7860, $ASSISTANT_PORT")
     parser.add_argument(
-        "--data", action="append", type=Path, metavar="DIR", help="folder of *.md archives; repeat for several (default: data/)"
+        "--host", default=env("ASSISTANT_HOST", "127.0.0.1"), help="default: 127.0.0.1, $ASSISTANT_HOST"
+    )
+    parser.add_argument(
+        "--port", type=int, default=env("ASSISTANT_PORT", "7860"), help="default: 7860, $ASSISTANT_PORT"
+    )
+    parser.add_argument(
+        "--data",
+        action="append",
+        type=Path,
+        metavar="DIR",
+        help="folder of *.md archives; repeat for several (default: data/)",
     )
     parser.add_argument(
         "--index", type=Path, default=default_index_path(), metavar="DIR", help="default: index/, $ASSISTANT_INDEX"

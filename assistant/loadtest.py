@@ -97,6 +97,7 @@ def _wait_until_up(url: str, process: subprocess.Popen, log, timeout: float) -> 
 
 
 def _read(log) -> str:
+    """The end of the app's output, to show why it did not start."""
     log.seek(0)
     return log.read().decode("utf-8", "replace")[-5000:]
 

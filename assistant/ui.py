@@ -120,9 +120,9 @@ def answer_card(answer: Answer) -> str:
     )
 
 
-def _notice(text: str, kind: str = "info") -> str:
+def _notice(text: str) -> str:
     """A short message above (or instead of) the results; `text` must already be safe HTML."""
-    return f'<div class="ata-notice ata-{kind}">{text}</div>'
+    return f'<div class="ata-notice">{text}</div>'
 
 
 def results_html(answers: list[Answer], notes: list[str]) -> str:
@@ -149,14 +149,23 @@ def corpus_line(searcher: Searcher) -> str:
     )
 
 
-def respond(searcher: Searcher, question: str, author: str, book: str, k: float, closest: bool = False):
+def _search(searcher: Searcher, question: str, k: int, author: str, book: str, closest: bool) -> list[Answer]:
+    """Search as the page and the API both do: "" means no filter, `closest` drops the no-answer threshold."""
+    return searcher.search(question, k, author=author or None, book=book or None, min_score=0 if closest else None)
+
+
+def respond(
+    searcher: Searcher, question: str, author: str, book: str, k: float, closest: bool = False
+) -> tuple[str, dict]:
     """The page's answer to a question: result cards, or a message; plus whether to offer the closest answers."""
     question, cut = clip_question(question)
     if not question:
         example = html.escape(EXAMPLES[0])
         return _notice(f"Type a question above, for example <em>{example}</em>"), gr.update(visible=False)
-    notes = [f"Your question was long, so only its first {MAX_QUESTION_CHARS:,} characters were searched."] if cut else []
-    answers = searcher.search(question, int(k), author=author or None, book=book or None, min_score=0 if closest else None)
+    notes = (
+        [f"Your question was long, so only its first {MAX_QUESTION_CHARS:,} characters were searched."] if cut else []
+    )
+    answers = _search(searcher, question, int(k), author, book, closest)
     if answers:
         if closest:
             notes.append("None of these is a close match: they are just the nearest answers in the archive.")
@@ -167,6 +176,7 @@ def respond(searcher: Searcher, question: str, author: str, book: str, k: float,
 
 
 def _header(searcher: Searcher) -> str:
+    """Title, what the app does, and what it searches."""
     return (
         '<div class="ata-header"><h1>Ask the Author</h1>'
         "<p>Ask a question and read the real answers book authors gave during "
@@ -178,7 +188,9 @@ def _header(searcher: Searcher) -> str:
 def _api_search(searcher: Searcher):
     """The `/search` API and MCP tool: plain data, no HTML."""
 
-    def search(question: str, k: int = DEFAULT_RESULTS, author: str = "", book: str = "", closest: bool = False) -> list[dict]:
+    def search(
+        question: str, k: int = DEFAULT_RESULTS, author: str = "", book: str = "", closest: bool = False
+    ) -> list[dict]:
         """Find the real answers DataTalks.Club Book-of-the-Week authors gave to questions like this one.
 
         Each answer is a dict with author, text (Markdown), question, asker, book, book_title, thread, date,
@@ -199,8 +211,7 @@ def _api_search(searcher: Searcher):
             raise gr.Error("The question is empty: ask something, e.g. 'Should startups do MLOps?'")
         if not 1 <= k <= MAX_RESULTS:
             raise gr.Error(f"k must be between 1 and {MAX_RESULTS}, got {k}")
-        answers = searcher.search(question, k, author=author or None, book=book or None, min_score=0 if closest else None)
-        return [dataclasses.asdict(answer) for answer in answers]
+        return [dataclasses.asdict(answer) for answer in _search(searcher, question, k, author, book, closest)]
 
     return search
 
@@ -208,8 +219,8 @@ def _api_search(searcher: Searcher):
 def build_app(searcher: Searcher) -> gr.Blocks:
     """The Ask the Author page, and the `/search` endpoint (also an MCP tool), over one loaded searcher."""
     with gr.Blocks(title="Ask the Author", analytics_enabled=False) as app:
-        gr.HTML(_header(searcher))
-        with gr.Row(equal_height=True, elem_classes="ata-ask-row"):
+        gr.HTML(_header(searcher), elem_classes="ata-html")
+        with gr.Row(equal_height=True):
             question = gr.Textbox(
                 placeholder="Ask the authors something, e.g. Should startups do MLOps?",
                 show_label=False,
@@ -217,16 +228,23 @@ def build_app(searcher: Searcher) -> gr.Blocks:
                 elem_id="question",
             )
             ask = gr.Button("Ask", variant="primary", scale=1, min_width=96, elem_id="ask")
-        examples = gr.Examples([[q] for q in EXAMPLES], inputs=question, label="Try one of these", api_visibility="private")
+        examples = gr.Examples(
+            [[q] for q in EXAMPLES], inputs=question, label="Try one of these", api_visibility="private"
+        )
         with gr.Row(elem_classes="ata-filters"):
-            author = gr.Dropdown([("All authors", ""), *((a, a) for a in searcher.authors)], value="", label="Author", min_width=200)
-            book = gr.Dropdown([("All books", ""), *((t, i) for i, t in searcher.books)], value="", label="Book", min_width=200)
+            author = gr.Dropdown(
+                [("All authors", ""), *((a, a) for a in searcher.authors)], value="", label="Author", min_width=200
+            )
+            book = gr.Dropdown(
+                [("All books", ""), *((t, i) for i, t in searcher.books)], value="", label="Book", min_width=200
+            )
             k = gr.Slider(1, MAX_RESULTS, value=DEFAULT_RESULTS, step=1, label="Number of results", min_width=200)
-        results = gr.HTML(elem_id="results")
+        results = gr.HTML(elem_id="results", elem_classes="ata-html")
         closest = gr.Button("Show closest answers anyway", visible=False, variant="secondary", elem_id="closest")
         gr.HTML(
             '<p class="ata-footnote">Answers are quoted from the DataTalks.Club Slack archive; '
-            "each card links to the book's page.</p>"
+            "each card links to the book's page.</p>",
+            elem_classes="ata-html",
         )
 
         inputs, outputs = [question, author, book, k], [results, closest]
@@ -283,9 +301,9 @@ CSS = """
 .ata-notice { padding: 12px 16px; border-radius: 10px; background: var(--background-fill-secondary);
   border: 1px solid var(--border-color-primary); }
 .ata-footnote { font-size: 0.8rem; color: var(--body-text-color-subdued); text-align: center; }
-#results .html-container { padding: 0; }
+.ata-html .html-container { padding: 0; }
+.main.app { padding-left: clamp(6px, 3vw, 32px) !important; padding-right: clamp(6px, 3vw, 32px) !important; }
 @media (max-width: 640px) {
-  .main.app { padding-left: 8px !important; padding-right: 8px !important; }
   .ata-header h1 { font-size: 1.6rem; }
   .ata-card { padding: 12px 12px; border-radius: 10px; }
   .ata-filters > * { min-width: 100% !important; }

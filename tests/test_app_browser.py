@@ -1,0 +1,285 @@
+"""What a person sees: Playwright drives Debian's chromium against the app built in-process; plus the card HTML.
+
+The browser may only reach 127.0.0.1: every other request is aborted and recorded, so the page is
+shown to work with no internet.
+"""
+
+import dataclasses
+from collections.abc import Iterator
+from contextlib import contextmanager
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from assistant.index import build_index, load_built_index
+from assistant.loadtest import HOST, REPO, free_port
+from assistant.searcher import Answer, Searcher
+from assistant.ui import answer_card, build_app, launch, safe_markdown
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+DESKTOP = {"width": 1280, "height": 1500}
+PHONE = {"width": 390, "height": 844}
+XSS_ARCHIVES = Path(__file__).parent / "fixtures" / "xss"
+SCREENSHOT = REPO / "docs" / "screenshot.png"
+WAIT_MS = 60_000
+QUESTION = "Should startups do MLOps?"
+
+
+@pytest.fixture(scope="session")
+def browser() -> Browser:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: install it with `apt-get install chromium` (or `make browser`)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def open_page(browser: Browser):
+    """A function opening a URL in a fresh page that reaches loopback only; it returns (page, blocked requests)."""
+    contexts = []
+
+    def open_at(url: str, viewport: dict = DESKTOP) -> tuple[Page, list[str]]:
+        context = browser.new_context(viewport=viewport)
+        contexts.append(context)
+        blocked: list[str] = []
+
+        def loopback_only(route):
+            if urlsplit(route.request.url).hostname in ("127.0.0.1", "localhost"):
+                return route.continue_()
+            blocked.append(route.request.url)
+            return route.abort()
+
+        context.route("**/*", loopback_only)
+        page = context.new_page()
+        page.goto(url)
+        return page, blocked
+
+    yield open_at
+    for context in contexts:
+        context.close()
+
+
+@contextmanager
+def serving(searcher: Searcher) -> Iterator[str]:
+    """The app built in-process over `searcher`, on a free loopback port for the duration of the block."""
+    app = build_app(searcher)
+    url = launch(app, HOST, free_port(), block=False)
+    try:
+        yield url
+    finally:
+        app.close()
+
+
+@pytest.fixture(scope="module")
+def seed_app(seed_searcher: Searcher):
+    with serving(seed_searcher) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def xss_app(tmp_path_factory, embedder):
+    """The app over an index of the hostile fixture archive."""
+    index = tmp_path_factory.mktemp("xss") / "index"
+    build_index([XSS_ARCHIVES], index, embedder=embedder)
+    with serving(Searcher(load_built_index(index), embedder)) as url:
+        yield url
+
+
+def ask(page: Page, question: str) -> None:
+    """Type the question and press Enter, as a person would."""
+    box = page.get_by_placeholder("Ask the authors something")
+    box.fill(question)
+    box.press("Enter")
+
+
+def cards(page: Page):
+    locator = page.locator("#results .ata-card")
+    locator.first.wait_for(timeout=WAIT_MS)
+    return locator
+
+
+def card_authors(page: Page) -> set[str]:
+    return set(cards(page).locator(".ata-author").all_inner_texts())
+
+
+@pytest.mark.browser
+def test_question_shows_cards_by_both_authors_and_a_screenshot(seed_app, open_page):
+    page, blocked = open_page(seed_app)
+    expect(page.get_by_text("Searching 26 answers by 2 authors from 1 book")).to_be_visible()
+    ask(page, QUESTION)
+    assert card_authors(page) == {"Noah Gift", "Alfredo Deza"}
+    for card in cards(page).all():
+        expect(card.locator(".ata-meta")).to_contain_text("Practical MLOps")
+        expect(card.locator(".ata-relevance")).to_be_visible()
+        expect(card.locator("a.ata-source")).to_have_attribute(
+            "href", "https://datatalks.club/books/20210830-practical-mlops.html"
+        )
+    assert blocked == []
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT))
+
+
+@pytest.mark.browser
+def test_phone_width_shows_full_width_cards_without_horizontal_scroll(seed_app, open_page):
+    page, _ = open_page(seed_app, PHONE)
+    ask(page, QUESTION)
+    assert cards(page).count() == 5
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    for card in cards(page).all():
+        box = card.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+        assert box["width"] >= PHONE["width"] - 40
+
+
+@pytest.mark.browser
+def test_the_long_question_opens_in_full(seed_app, open_page):
+    page, _ = open_page(seed_app)
+    ask(page, QUESTION)
+    question = cards(page).locator("details.ata-asked").first
+    full = question.locator(".ata-full-question")
+    expect(full).to_be_hidden()
+    question.locator("summary").click()
+    expect(full).to_be_visible()
+
+
+@pytest.mark.browser
+def test_example_question_runs_a_search(seed_app, open_page):
+    page, _ = open_page(seed_app)
+    page.get_by_text("Which MLOps tools should I start with?").click()
+    expect(page.get_by_placeholder("Ask the authors something")).to_have_value("Which MLOps tools should I start with?")
+    assert card_authors(page) <= {"Noah Gift", "Alfredo Deza"}
+
+
+@pytest.mark.browser
+def test_author_filter_and_result_count(seed_app, open_page):
+    page, _ = open_page(seed_app)
+    ask(page, QUESTION)
+    cards(page)
+    page.get_by_label("Author").click()
+    page.get_by_role("option", name="Alfredo Deza").click()
+    expect(page.locator("#results .ata-author").first).to_have_text("Alfredo Deza")
+    assert card_authors(page) == {"Alfredo Deza"}
+
+
+@pytest.mark.browser
+def test_empty_question_gets_a_gentle_message(seed_app, open_page):
+    page, _ = open_page(seed_app)
+    page.locator("#ask").click()
+    expect(page.locator("#results .ata-notice")).to_contain_text("Type a question above")
+    expect(page.locator(".toast-body")).to_have_count(0)
+
+
+@pytest.mark.browser
+def test_very_long_question_is_cut_with_a_note(seed_app, open_page):
+    page, _ = open_page(seed_app)
+    ask(page, "Should startups do MLOps? " * 60)
+    expect(page.locator("#results .ata-notice").first).to_contain_text("only its first 1,000 characters")
+    cards(page)
+
+
+@pytest.mark.browser
+def test_no_answer_says_so_and_offers_the_closest(seed_app, open_page):
+    page, _ = open_page(seed_app)
+    ask(page, "How do I cook onions?")
+    expect(page.locator("#results .ata-notice")).to_contain_text("No author answered anything close")
+    expect(page.locator("#results .ata-card")).to_have_count(0)
+    page.get_by_role("button", name="Show closest answers anyway").click()
+    assert cards(page).count() == 5
+    expect(page.locator("#results .ata-notice")).to_contain_text("None of these is a close match")
+
+
+@pytest.mark.browser
+def test_hostile_archive_text_never_runs(xss_app, open_page):
+    page, _ = open_page(xss_app)
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    ask(page, "How do you test web page security?")
+    assert cards(page).count() == 3
+    results = page.locator("#results")
+    expect(results).to_contain_text("<script>window.__xss=1</script>")
+    expect(results).to_contain_text('<img src=x onerror="window.__xss=2">')
+    expect(results).to_contain_text("Safe <i>Rendering</i> for the Web")
+    expect(results).to_contain_text('<img src=x onerror="window.__xss=4">')
+    assert results.locator("script, img, iframe, [onerror]").count() == 0
+    assert results.locator('a[href^="javascript"]').count() == 0
+    results.get_by_text("[click](javascript:window.__xss=3)").click()
+    page.wait_for_timeout(500)
+    assert page.evaluate("typeof window.__xss") == "undefined"
+    assert dialogs == []
+
+
+class _Elements(HTMLParser):
+    """The tags and attributes a browser would build from an HTML fragment."""
+
+    def __init__(self):
+        super().__init__()
+        self.tags: set[str] = set()
+        self.attributes: list[tuple[str, str]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.add(tag)
+        self.attributes += [(name, value or "") for name, value in attrs]
+
+
+def _answer(**changes) -> Answer:
+    example = Answer(
+        author="Ann Author", text="An answer.", question="What?", asker="Bob", book="b", book_title="Book",
+        thread=0, date="2024-01-01", url="https://datatalks.club/books/b.html", score=0.5,
+        author_as_written="Ann Author", id="b/0/ann/0",
+    )  # fmt: skip
+    return dataclasses.replace(example, **changes)
+
+
+def test_card_escapes_every_field_and_keeps_safe_markdown():
+    card = answer_card(
+        _answer(author="<b>Ann</b>", asker="<i>Bob</i>", question="<script>x()</script>?", book_title="A & <B>")
+    )
+    assert "&lt;b&gt;Ann&lt;/b&gt;" in card and "&lt;i&gt;Bob&lt;/i&gt;" in card
+    assert "&lt;script&gt;x()&lt;/script&gt;?" in card and "A &amp; &lt;B&gt;" in card
+    assert "<script" not in card and "<b>" not in card
+
+
+@pytest.mark.parametrize(
+    "markdown",
+    [
+        "<script>alert(1)</script>",
+        '<img src=x onerror="alert(1)">',
+        "[x](javascript:alert(1))",
+        "[x](JaVaScRiPt:alert(1))",
+        "<a href='javascript:alert(1)'>x</a>",
+        "![x](javascript:alert(1))",
+        '<svg onload="alert(1)">',
+        "[x](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)",
+        "[x](https://example.com/ onclick=alert(1))",
+    ],
+)
+def test_markdown_cannot_inject_script(markdown):
+    parser = _Elements()
+    parser.feed(safe_markdown(markdown))
+    assert parser.tags <= {"p", "a"}
+    assert all(not name.startswith("on") for name, _ in parser.attributes)
+    assert all(value.startswith("https://") for name, value in parser.attributes if name == "href")
+
+
+def test_markdown_keeps_links_code_and_lists():
+    html = safe_markdown(
+        "See [the book](https://example.com/b) and `pip install x`:\n\n```\ncode  here\n```\n\n1. one\n2. two"
+    )
+    assert '<a href="https://example.com/b" target="_blank" rel="noopener noreferrer nofollow">the book</a>' in html
+    assert "<code>pip install x</code>" in html and "<pre><code>code  here\n</code></pre>" in html
+    assert "<ol>" in html and "<li>one</li>" in html
+
+
+def test_card_without_a_linked_question_or_web_url():
+    card = answer_card(_answer(question="", asker="", url="javascript:alert(1)", date=""))
+    assert "not a reply to a single question" in card
+    assert "javascript" not in card and "href" not in card
