@@ -15,6 +15,7 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: n
 from assistant.index import (  # noqa: E402
     DEFAULT_DATA,
     IndexLoadError,
+    add_data_argument,
     build_index,
     default_index_path,
     read_manifest,
@@ -33,13 +34,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--port", type=int, default=env("ASSISTANT_PORT", "7860"), help="default: 7860, $ASSISTANT_PORT"
     )
-    parser.add_argument(
-        "--data",
-        action="append",
-        type=Path,
-        metavar="DIR",
-        help="folder of *.md archives; repeat for several (default: data/)",
-    )
+    add_data_argument(parser)
     parser.add_argument(
         "--index", type=Path, default=default_index_path(), metavar="DIR", help="default: index/, $ASSISTANT_INDEX"
     )

@@ -250,12 +250,8 @@ def stale_reason(data: Sequence[Path], out: Path) -> str | None:
     return f"{changed[0]} changed since the index was built" if changed else None
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m assistant.index",
-        description="Build the Ask the Author search index from Book-of-the-Week archives. "
-        "Only answers whose text changed since the last build are embedded again.",
-    )
+def add_data_argument(parser: argparse.ArgumentParser) -> None:
+    """`--data DIR`, repeatable, as the indexer and the app both take it; None means DEFAULT_DATA."""
     parser.add_argument(
         "--data",
         action="append",
@@ -263,6 +259,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="DIR",
         help="folder of *.md archives; repeat for several (default: data/)",
     )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m assistant.index",
+        description="Build the Ask the Author search index from Book-of-the-Week archives. "
+        "Only answers whose text changed since the last build are embedded again.",
+    )
+    add_data_argument(parser)
     parser.add_argument("--people", type=Path, metavar="FILE", help="YAML map of people slug -> display name")
     parser.add_argument("--out", type=Path, default=default_index_path(), metavar="DIR", help="index folder (default: index/)")
     parser.add_argument(

@@ -177,11 +177,6 @@ MALFORMED = [
     ("empty", "", "file is empty", None),
 ]
 _CASES = [pytest.param(*case, id=case[0]) for case in MALFORMED]
-_LINE_CASES = [
-    pytest.param(*case, id=case[0])
-    for case in MALFORMED
-    if case[3] is not None
-]
 
 
 def _write(folder: Path, name: str, content: str | bytes) -> Path:
@@ -191,23 +186,15 @@ def _write(folder: Path, name: str, content: str | bytes) -> Path:
 
 
 @pytest.mark.parametrize("name, content, reason, line", _CASES)
-def test_malformed_archive_error_names_file_and_problem(tmp_path, name, content, reason, line):
+def test_malformed_archive_error_names_file_line_and_problem(tmp_path, name, content, reason, line):
     path = _write(tmp_path, name, content)
     with pytest.raises(ArchiveError) as caught:
         read_archive(path)
     assert caught.value.path == path
-    assert str(caught.value).startswith(str(path))
     assert reason in caught.value.reason
-    assert reason in str(caught.value)
-
-
-@pytest.mark.parametrize("name, content, reason, line", _LINE_CASES)
-def test_malformed_archive_error_names_line(tmp_path, name, content, reason, line):
-    path = _write(tmp_path, name, content)
-    with pytest.raises(ArchiveError) as caught:
-        read_archive(path)
     assert caught.value.line == line
-    assert str(caught.value) == f"{path}:{line}: {caught.value.reason}"
+    where = f"{path}:{line}" if line is not None else str(path)
+    assert str(caught.value) == f"{where}: {caught.value.reason}"
 
 
 def test_error_without_line_is_path_and_reason(tmp_path):
