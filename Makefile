@@ -24,8 +24,9 @@ load: $(VENV)/.installed
 	$(PY) benchmarks/load.py
 
 # The browser tests drive Debian's chromium; install it when it is missing and we may.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 browser:
-	@test -x /usr/bin/chromium || { apt-get update -qq && apt-get install -y -qq chromium chromium-driver; }
+	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium chromium-driver; }
 
 test: $(VENV)/.installed browser
 	$(PY) -m pytest -q

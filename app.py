@@ -18,10 +18,12 @@ from assistant.index import (  # noqa: E402
     add_data_argument,
     build_index,
     default_index_path,
+    load_built_index,
     read_manifest,
     stale_reason,
 )
-from assistant.searcher import Searcher, load_index  # noqa: E402
+from assistant.embedding import Embedder  # noqa: E402
+from assistant.searcher import Searcher  # noqa: E402
 from assistant.ui import build_app, launch  # noqa: E402
 
 
@@ -41,7 +43,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def ensure_index(data: Sequence[Path], index: Path) -> None:
+def ensure_index(data: Sequence[Path], index: Path, embedder: Embedder) -> None:
     """Build the index when it is missing or stale; a damaged one raises IndexLoadError instead of being overwritten."""
     if (index / "current").exists():
         read_manifest(index)
@@ -51,7 +53,7 @@ def ensure_index(data: Sequence[Path], index: Path) -> None:
     if reason is None:
         return
     print(f"Building the index at {index} ({reason}) ...", flush=True)
-    print(build_index(data, index, progress=True), flush=True)
+    print(build_index(data, index, progress=True, embedder=embedder), flush=True)
 
 
 def warm_up(searcher: Searcher) -> None:
@@ -62,8 +64,9 @@ def warm_up(searcher: Searcher) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        ensure_index(args.data or [DEFAULT_DATA], args.index)
-        searcher = load_index(args.index)
+        embedder = Embedder()  # one model for the build and the searches
+        ensure_index(args.data or [DEFAULT_DATA], args.index, embedder)
+        searcher = Searcher(load_built_index(args.index), embedder)
         warm_up(searcher)
     except (IndexLoadError, FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
