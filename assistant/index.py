@@ -155,7 +155,11 @@ def _manifest(corpus: Corpus, embedder: Embedder, data: Sequence[Path], vectors:
         "unit_count": len(corpus.units),
         "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "data": [str(Path(folder)) for folder in data],
-        "archives": {book.path.name: book.content_hash for book in corpus.books},
+        # Every file read, skipped ones too, so fixing a skipped file makes the index stale.
+        "archives": {
+            **{error.path.name: _hash_or_empty(error.path) for error in corpus.errors},
+            **{book.path.name: book.content_hash for book in corpus.books},
+        },
         "skipped": [str(error) for error in corpus.errors],
     }
 
@@ -237,17 +241,22 @@ def stale_reason(data: Sequence[Path], out: Path) -> str | None:
         return str(error)
     if manifest.get("format_version") != FORMAT_VERSION:
         return f"index at {out} has an older format"
-    built = manifest.get("archives", {})
+    seen = manifest.get("archives", {})
     current = {path.name: path for path in archive_paths(data)}
-    skipped = set(manifest.get("skipped", []))
     for name, path in current.items():
-        if name not in built and not any(s.startswith(str(path)) for s in skipped):
+        if name not in seen:
             return f"{path} is not in the index"
-    for name in built:
-        if name not in current:
-            return f"{name} was removed from {', '.join(map(str, data))}"
-    changed = [name for name, path in current.items() if name in built and file_hash(path) != built[name]]
-    return f"{changed[0]} changed since the index was built" if changed else None
+        if _hash_or_empty(path) != seen[name]:
+            return f"{path} changed since the index was built"
+    removed = sorted(set(seen) - set(current))
+    return f"{removed[0]} was removed from {', '.join(map(str, data))}" if removed else None
+
+
+def _hash_or_empty(path: Path) -> str:
+    try:
+        return file_hash(path)
+    except OSError:
+        return ""
 
 
 def add_data_argument(parser: argparse.ArgumentParser) -> None:

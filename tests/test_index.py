@@ -61,6 +61,12 @@ def test_stale_reason_notices_changed_added_and_removed_archives(tmp_path, seed_
     assert stale_reason([seed_copy], out) is None
     _edit_answer(seed_copy, "Automation is not", "Automation isn't")
     assert "changed" in stale_reason([seed_copy], out)
+    build_index([seed_copy], out, embedder=embedder)
+    (seed_copy / "2024-new.md").write_text((seed_copy / f"{SEED_ID}.md").read_text())
+    assert "2024-new.md is not in the index" in stale_reason([seed_copy], out)
+    (seed_copy / "2024-new.md").unlink()
+    (seed_copy / f"{SEED_ID}.md").unlink()
+    assert f"{SEED_ID}.md was removed" in stale_reason([seed_copy], out)
 
 
 def test_failure_before_the_swap_leaves_previous_index(tmp_path, seed_copy, embedder, monkeypatch):
@@ -142,3 +148,13 @@ def test_cli_help_explains_the_options():
     out = subprocess.run([sys.executable, "-m", "assistant.index", "-h"], cwd=REPO, capture_output=True, text=True, check=True).stdout
     for option in ("--data", "--people", "--out", "--model"):
         assert option in out
+
+
+def test_fixing_a_skipped_archive_makes_the_index_stale(tmp_path, seed_copy, embedder):
+    broken = seed_copy / "broken.md"
+    broken.write_text("no front matter here\n")
+    out = tmp_path / "index"
+    build_index([seed_copy], out, embedder=embedder)
+    assert stale_reason([seed_copy], out) is None
+    broken.write_text("---\ntitle: Fixed\nauthors: [Ann]\n---\n")
+    assert "broken.md changed" in stale_reason([seed_copy], out)
