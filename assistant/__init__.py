@@ -1,8 +1,8 @@
 """Ask the Author: find the real answers book authors gave during DataTalks.Club's Book of the Week.
 
-    from assistant import search
-    for answer in search("should startups do MLOps?"):
-        print(answer.author, answer.book_title, answer.text)
+from assistant import search
+for answer in search("should startups do MLOps?"):
+    print(answer.author, answer.book_title, answer.text)
 """
 
 import importlib

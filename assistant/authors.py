@@ -79,7 +79,9 @@ def load_people(path: Path | None) -> dict[str, str]:
     return dict(data)
 
 
-def display_names(authors: Iterable[str], people: Mapping[str, str], participants: Iterable[str] = ()) -> tuple[str, ...]:
+def display_names(
+    authors: Iterable[str], people: Mapping[str, str], participants: Iterable[str] = ()
+) -> tuple[str, ...]:
     """Resolve `authors:` entries (slugs or display names) to display names.
 
     A slug missing from the people map takes the name its owner writes under (`noahgift` -> `Noah Gift`).

@@ -278,7 +278,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     add_data_argument(parser)
     parser.add_argument("--people", type=Path, metavar="FILE", help="YAML map of people slug -> display name")
-    parser.add_argument("--out", type=Path, default=default_index_path(), metavar="DIR", help="index folder (default: index/)")
+    parser.add_argument(
+        "--out", type=Path, default=default_index_path(), metavar="DIR", help="index folder (default: index/)"
+    )
     parser.add_argument(
         "--model",
         metavar="NAME_OR_PATH",

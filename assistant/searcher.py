@@ -140,9 +140,7 @@ class Searcher:
             keep &= np.array([name_tokens(unit.author) == wanted for unit in self.units])
         if book:
             wanted_book = fold(book.strip())
-            keep &= np.array(
-                [wanted_book in (fold(unit.book), fold(unit.book_title)) for unit in self.units]
-            )
+            keep &= np.array([wanted_book in (fold(unit.book), fold(unit.book_title)) for unit in self.units])
         return keep
 
 

@@ -172,7 +172,11 @@ def _addressed_asker(answer: str, askers: set[str]) -> str | None:
     if full:
         return min(full, key=lambda name: opening.find(name_tokens(name)[0]))
     first_words = name_tokens(opening)[:3]
-    by_first = [name for name in askers if name_tokens(name) and len(name_tokens(name)[0]) >= 3 and name_tokens(name)[0] in first_words]
+    by_first = [
+        name
+        for name in askers
+        if name_tokens(name) and len(name_tokens(name)[0]) >= 3 and name_tokens(name)[0] in first_words
+    ]
     return by_first[0] if len(by_first) == 1 else None
 
 

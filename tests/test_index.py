@@ -86,10 +86,25 @@ def test_failure_before_the_swap_leaves_previous_index(tmp_path, seed_copy, embe
 
 def test_build_killed_midway_leaves_previous_index_loadable(tmp_path, seed_copy, books_dir, people_file):
     out = tmp_path / "index"
-    subprocess.run([sys.executable, "-m", "assistant.index", "--data", str(seed_copy), "--out", str(out)], cwd=REPO, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "assistant.index", "--data", str(seed_copy), "--out", str(out)],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+    )
     before = load_built_index(out).units
     bigger = subprocess.Popen(
-        [sys.executable, "-m", "assistant.index", "--data", str(books_dir), "--people", str(people_file), "--out", str(out)],
+        [
+            sys.executable,
+            "-m",
+            "assistant.index",
+            "--data",
+            str(books_dir),
+            "--people",
+            str(people_file),
+            "--out",
+            str(out),
+        ],
         cwd=REPO,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -145,7 +160,9 @@ def test_cli_reports_what_it_read_and_skipped(tmp_path, seed_copy, capsys):
 
 
 def test_cli_help_explains_the_options():
-    out = subprocess.run([sys.executable, "-m", "assistant.index", "-h"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "assistant.index", "-h"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout
     for option in ("--data", "--people", "--out", "--model"):
         assert option in out
 

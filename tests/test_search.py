@@ -71,7 +71,9 @@ def test_filter_matching_nothing_returns_nothing(seed_searcher):
     assert seed_searcher.search(MLOPS, 5, author="Alexey Grigorev") == []
 
 
-@pytest.mark.parametrize("question", ["how do I caramelize onions without burning them", "what is the capital of Mongolia"])
+@pytest.mark.parametrize(
+    "question", ["how do I caramelize onions without burning them", "what is the capital of Mongolia"]
+)
 def test_question_nothing_answers_returns_empty_unless_asked_for_the_ranking(seed_searcher, question):
     assert seed_searcher.search(question) == []
     closest = seed_searcher.search(question, 3, min_score=0)
@@ -93,9 +95,16 @@ def test_very_long_question_is_truncated_not_an_error(seed_searcher):
 
 def test_same_text_posted_twice_appears_once(tmp_path, embedder):
     answer = "Version your data with DVC and your models with MLflow, then automate the retraining."
-    thread = lambda asker: {"name": asker, "text": "How should I version data and models?", "replies": [{"name": "Ann Author", "text": answer}]}  # noqa: E731
+    threads = [
+        {
+            "name": asker,
+            "text": "How should I version data and models?",
+            "replies": [{"name": "Ann Author", "text": answer}],
+        }
+        for asker in ("Bob", "Carol")
+    ]
     (tmp_path / "data").mkdir()
-    write_archive(tmp_path / "data" / "2024-versioning.md", [thread("Bob"), thread("Carol")])
+    write_archive(tmp_path / "data" / "2024-versioning.md", threads)
     build_index([tmp_path / "data"], tmp_path / "index", embedder=embedder)
     searcher = Searcher(load_built_index(tmp_path / "index"), embedder)
     answers = searcher.search("how to version data and models", 5, min_score=0)
