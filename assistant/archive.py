@@ -207,7 +207,7 @@ def read_archive(path: Path) -> Book:
         links=links,
         messages=messages,
         path=path,
-        content_hash=hashlib.sha256(raw_bytes).hexdigest(),  # the same as file_hash(path)
+        content_hash=_sha256(raw_bytes),
     )
 
 
@@ -219,9 +219,13 @@ def _field_line(front_matter: str, key: str, first_line: int) -> int | None:
     return None
 
 
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 def file_hash(path: Path) -> str:
-    """SHA-256 of an archive file's bytes: tells whether it changed since an index was built."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    """SHA-256 of an archive file's bytes, as `Book.content_hash`: tells whether it changed since an index was built."""
+    return _sha256(Path(path).read_bytes())
 
 
 def archive_paths(folders: Iterable[Path]) -> list[Path]:

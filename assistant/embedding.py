@@ -117,6 +117,8 @@ def embed_with_cache(
     texts: Sequence[str], embedder: Embedder, cache: EmbeddingCache, progress: bool = False
 ) -> tuple[np.ndarray, int]:
     """Vectors for all texts, embedding only those not cached; returns (vectors, number embedded now)."""
+    if not texts:
+        return np.zeros((0, 0), dtype=np.float32), 0
     hashes = [content_hash(text) for text in texts]
     known = cache.get(embedder.model_id, hashes)
     missing = list(dict.fromkeys(h for h in hashes if h not in known))
@@ -125,6 +127,4 @@ def embed_with_cache(
         fresh = embedder.encode([text_of[h] for h in missing], progress=progress)
         cache.put(embedder.model_id, missing, fresh)
         known.update(zip(missing, fresh))
-    if not texts:
-        return np.zeros((0, 0), dtype=np.float32), 0
     return np.stack([known[h] for h in hashes]), len(missing)

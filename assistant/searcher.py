@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,20 +42,7 @@ class Answer:
 
     @classmethod
     def from_unit(cls, unit: AnswerUnit, score: float) -> Answer:
-        return cls(
-            author=unit.author,
-            text=unit.text,
-            question=unit.question,
-            asker=unit.asker,
-            book=unit.book,
-            book_title=unit.book_title,
-            thread=unit.thread,
-            date=unit.date,
-            url=unit.url,
-            score=round(score, 4),
-            author_as_written=unit.author_as_written,
-            id=unit.id,
-        )
+        return cls(**dataclasses.asdict(unit), score=round(score, 4))
 
 
 class Searcher:
@@ -65,6 +53,9 @@ class Searcher:
         self.embedder = embedder or Embedder(index.manifest["model"])
         self.units = index.units
         self._authors = [unit.author for unit in self.units]
+        # Filter keys, folded once here rather than on every filtered search.
+        self._author_keys = np.array([" ".join(name_tokens(unit.author)) for unit in self.units])
+        self._book_keys = [(fold(unit.book), fold(unit.book_title)) for unit in self.units]
         self._duplicate_keys = [duplicate_key(unit.text) for unit in self.units]
         self._stemmer = Stemmer.Stemmer("english")
         self._lexical = bm25s.BM25()
@@ -136,11 +127,10 @@ class Searcher:
             return None
         keep = np.ones(len(self.units), dtype=bool)
         if author:
-            wanted = name_tokens(author)
-            keep &= np.array([name_tokens(unit.author) == wanted for unit in self.units])
+            keep &= self._author_keys == " ".join(name_tokens(author))
         if book:
             wanted_book = fold(book.strip())
-            keep &= np.array([wanted_book in (fold(unit.book), fold(unit.book_title)) for unit in self.units])
+            keep &= np.array([wanted_book in keys for keys in self._book_keys])
         return keep
 
 
