@@ -1,0 +1,272 @@
+"""The monitoring dashboard over the query log: `python -m assistant.monitor [--log PATH] [--host H] [--port P]`.
+
+Its own Gradio app on 127.0.0.1:7861, never part of the public one; serving beyond loopback needs
+`--password` (user "monitor"). Plots per day (UTC): queries, no-answer rate, helpful share, latency
+p50/p95, plus results by source; tables of the most-asked and unanswered questions and the answers
+most often marked not helpful. Logged questions are untrusted text and are escaped everywhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import ipaddress
+import os
+import sqlite3
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: no calls home, works offline
+
+import gradio as gr  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from assistant.feedback import question_key  # noqa: E402
+from assistant.querylog import connect_readonly, default_log_path  # noqa: E402
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 7861
+USER = "monitor"
+PASSWORD_ENV = "ASSISTANT_MONITOR_PASSWORD"
+TABLE_ROWS = 20
+PER_DAY = {"x": "day", "x_title": "day (UTC)"}
+SHARE = {"y_lim": [0, 1], "y_axis_format": ".0%"}
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """Everything the dashboard shows, read from the log in one go."""
+
+    summary: str  # safe HTML
+    per_day: pd.DataFrame  # day, queries, no_answer_rate, helpful_share
+    latency: pd.DataFrame  # day, latency_ms, percentile ("p50" or "p95")
+    by_source: pd.DataFrame  # source, result ("answered" or "no answer"), queries
+    most_asked: str  # safe HTML tables from here on
+    unanswered: str
+    not_helpful: str
+
+
+def read_dashboard(log: Path) -> Dashboard:
+    """Read the log (read-only) into the dashboard's plots and tables; an empty one when there is no log yet."""
+    try:
+        connection = connect_readonly(log)
+    except FileNotFoundError as error:
+        return _empty(html.escape(str(error)))
+    try:
+        queries = pd.read_sql_query(
+            "SELECT q.id, q.time, q.question, q.no_answer, q.latency_ms, q.source,"
+            " EXISTS (SELECT 1 FROM none_votes n WHERE n.query_id = q.id) AS none_vote FROM queries q",
+            connection,
+        )
+        votes = pd.read_sql_query(
+            "SELECT v.query_id, v.answer_id, v.helpful, q.question, q.time FROM votes v"
+            " JOIN queries q ON q.id = v.query_id",
+            connection,
+        )
+    except (sqlite3.Error, pd.errors.DatabaseError) as error:
+        return _empty(html.escape(f"cannot read the query log {log}: {error}"))
+    finally:
+        connection.close()
+    if queries.empty:
+        return _empty(html.escape(f"The query log {log} has no queries yet."))
+    queries["day"] = pd.to_datetime(queries["time"], unit="s").dt.normalize()
+    queries["key"] = queries["question"].map(question_key)
+    votes["day"] = pd.to_datetime(votes["time"], unit="s").dt.normalize()
+    return Dashboard(
+        summary=_summary(log, queries, votes),
+        per_day=_per_day(queries, votes),
+        latency=_latency(queries),
+        by_source=_by_source(queries),
+        most_asked=_most_asked(queries),
+        unanswered=_unanswered(queries),
+        not_helpful=_not_helpful(votes),
+    )
+
+
+def _empty(message: str) -> Dashboard:
+    """A dashboard with no data and a message saying why."""
+    return Dashboard(
+        summary=f'<p class="mon-summary">{message}</p>',
+        per_day=pd.DataFrame({"day": pd.to_datetime([]), "queries": [], "no_answer_rate": [], "helpful_share": []}),
+        latency=pd.DataFrame({"day": pd.to_datetime([]), "latency_ms": [], "percentile": []}),
+        by_source=pd.DataFrame({"source": [], "result": [], "queries": []}),
+        most_asked=_table(["question", "asked"], []),
+        unanswered=_table(["question", "asked"], []),
+        not_helpful=_table(["answer", "not helpful"], []),
+    )
+
+
+def _summary(log: Path, queries: pd.DataFrame, votes: pd.DataFrame) -> str:
+    """One line: how many queries and votes since when, from which file."""
+    first = queries["day"].min().date().isoformat()
+    helpful = int(votes["helpful"].sum())
+    return (
+        f'<p class="mon-summary">{len(queries):,} queries since {first} (UTC days), '
+        f"{int(queries['no_answer'].sum()):,} with no answer; {len(votes):,} votes "
+        f"({helpful:,} helpful, {len(votes) - helpful:,} not helpful), "
+        f"{int(queries['none_vote'].sum()):,} 'none of these answer'. Log: {html.escape(str(log))}</p>"
+    )
+
+
+def _per_day(queries: pd.DataFrame, votes: pd.DataFrame) -> pd.DataFrame:
+    """Per day: queries, the share with no answer, and the share of answer votes that said helpful."""
+    days = queries.groupby("day").agg(queries=("id", "size"), no_answer_rate=("no_answer", "mean"))
+    days["helpful_share"] = votes.groupby("day")["helpful"].mean()
+    return days.reset_index()
+
+
+def _latency(queries: pd.DataFrame) -> pd.DataFrame:
+    """Per day: search latency p50 and p95 in milliseconds, in long form for one line per percentile."""
+    latency = queries.groupby("day")["latency_ms"]
+    percentiles = ((0.5, "p50"), (0.95, "p95"))
+    frames = [pd.DataFrame({"latency_ms": latency.quantile(q), "percentile": name}) for q, name in percentiles]
+    return pd.concat(frames).reset_index()
+
+
+def _by_source(queries: pd.DataFrame) -> pd.DataFrame:
+    """Queries per source (page, json, gradio_api, mcp), split into answered and no answer."""
+    result = queries["no_answer"].map({0: "answered", 1: "no answer"})
+    return queries.assign(result=result).groupby(["source", "result"]).size().rename("queries").reset_index()
+
+
+def _most_asked(queries: pd.DataFrame) -> str:
+    """The questions asked most often (case and spacing folded), with how often nothing answered them."""
+    groups = (
+        queries.sort_values("time")
+        .groupby("key")
+        .agg(question=("question", "last"), asked=("id", "size"), no_answer=("no_answer", "sum"), last=("time", "max"))
+    )
+    top = groups.sort_values(["asked", "last"], ascending=False).head(TABLE_ROWS)
+    return _table(["question", "asked", "no answer"], top[["question", "asked", "no_answer"]].itertuples(index=False))
+
+
+def _unanswered(queries: pd.DataFrame) -> str:
+    """Questions that got no answer or a 'none of these answer' vote, most frequent first."""
+    failed = queries[(queries["no_answer"] == 1) | (queries["none_vote"] == 1)]
+    groups = (
+        failed.sort_values("time")
+        .groupby("key")
+        .agg(question=("question", "last"), times=("id", "size"), none_votes=("none_vote", "sum"), last=("time", "max"))
+    )
+    top = groups.sort_values(["times", "last"], ascending=False).head(TABLE_ROWS)
+    rows = top[["question", "times", "none_votes"]].itertuples(index=False)
+    return _table(["question", "times", "'none of these answer'"], rows)
+
+
+def _not_helpful(votes: pd.DataFrame) -> str:
+    """The answers most often marked not helpful, with their helpful count and a question they were shown for."""
+    marked = votes.assign(not_helpful=1 - votes["helpful"]).sort_values("time")
+    groups = marked.groupby("answer_id").agg(
+        not_helpful=("not_helpful", "sum"), helpful=("helpful", "sum"), question=("question", "last")
+    )
+    top = groups[groups["not_helpful"] > 0].sort_values(["not_helpful", "helpful"], ascending=[False, True])
+    rows = top.head(TABLE_ROWS).reset_index()[["answer_id", "not_helpful", "helpful", "question"]]
+    return _table(["answer", "not helpful", "helpful", "last asked for"], rows.itertuples(index=False))
+
+
+def _table(header: Sequence[str], rows) -> str:
+    """An HTML table with every cell escaped; a note instead when there are no rows."""
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(cell))}</td>" for cell in row) + "</tr>" for row in rows)
+    if not body:
+        return '<p class="mon-none">Nothing yet.</p>'
+    head = "".join(f"<th>{html.escape(name)}</th>" for name in header)
+    return f'<table class="mon-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def build_dashboard(log: Path) -> gr.Blocks:
+    """The dashboard page; it reads the log when opened and on every Refresh."""
+    with gr.Blocks(title="Ask the Author: monitoring", analytics_enabled=False) as app:
+        gr.HTML("<h1>Ask the Author: monitoring</h1>")
+        summary = gr.HTML(elem_id="summary")
+        refresh = gr.Button("Refresh", size="sm", elem_id="refresh")
+        with gr.Row():
+            queries = gr.LinePlot(title="Queries per day", y="queries", y_lim=[0, None], **PER_DAY)
+            no_answer = gr.LinePlot(
+                title="No-answer rate per day", y="no_answer_rate", y_title="share with no answer", **SHARE, **PER_DAY
+            )
+        with gr.Row():
+            helpful = gr.LinePlot(
+                title="Helpful share of votes per day", y="helpful_share", y_title="share helpful", **SHARE, **PER_DAY
+            )
+            latency = gr.LinePlot(
+                title="Search latency per day", y="latency_ms", y_title="ms", color="percentile", y_lim=[0, None],
+                **PER_DAY,
+            )  # fmt: skip
+        by_source = gr.BarPlot(x="source", y="queries", color="result", title="Results by source")
+        gr.HTML("<h2>Most-asked questions</h2>")
+        most_asked = gr.HTML(elem_id="most-asked")
+        gr.HTML("<h2>Unanswered questions</h2>")
+        unanswered = gr.HTML(elem_id="unanswered")
+        gr.HTML("<h2>Answers most often marked not helpful</h2>")
+        not_helpful = gr.HTML(elem_id="not-helpful")
+
+        def show() -> tuple:
+            board = read_dashboard(log)
+            return (board.summary, board.per_day, board.per_day, board.per_day.dropna(), board.latency, board.by_source,
+                    board.most_asked, board.unanswered, board.not_helpful)  # fmt: skip
+
+        outputs = [summary, queries, no_answer, helpful, latency, by_source, most_asked, unanswered, not_helpful]
+        gr.on([app.load, refresh.click], show, outputs=outputs, api_visibility="private")
+    return app
+
+
+CSS = """
+.gradio-container { max-width: 1200px !important; margin: 0 auto !important; }
+.mon-table { width: 100%; border-collapse: collapse; font-size: 0.92rem; }
+.mon-table th, .mon-table td { text-align: left; padding: 4px 8px; border-bottom: 1px solid var(--border-color-primary);
+  overflow-wrap: anywhere; }
+.mon-summary, .mon-none { color: var(--body-text-color-subdued); }
+"""
+
+
+def is_loopback(host: str) -> bool:
+    """Whether serving on `host` keeps the dashboard on this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def launch(app: gr.Blocks, host: str, port: int, password: str | None, *, block: bool = True) -> str:
+    """Serve the dashboard, behind a login when a password is given; never a share link, no API; returns the URL."""
+    _, url, _ = app.launch(
+        server_name=host,
+        server_port=port,
+        share=False,
+        auth=(USER, password) if password else None,
+        prevent_thread_lock=not block,
+        footer_links=[],
+        css=CSS,
+        quiet=not block,
+    )
+    return url
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m assistant.monitor", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--log", type=Path, default=default_log_path(), help="query log (default: state/queries.sqlite, $ASSISTANT_LOG)"
+    )
+    parser.add_argument("--host", default=DEFAULT_HOST, help="default: 127.0.0.1; beyond loopback needs --password")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default: {DEFAULT_PORT}")
+    parser.add_argument(
+        "--password", default=os.environ.get(PASSWORD_ENV), help=f"login password for user {USER!r}, or ${PASSWORD_ENV}"
+    )
+    args = parser.parse_args(argv)
+    if not is_loopback(args.host) and not args.password:
+        print(f"error: serving the dashboard on {args.host} (beyond loopback) needs --password", file=sys.stderr)
+        return 2
+    try:
+        launch(build_dashboard(args.log), args.host, args.port, args.password)
+    except OSError as error:
+        print(f"error: cannot serve on {args.host}:{args.port}: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""`python -m assistant.feedback export`: failed questions from the query log as dev.jsonl rows to label."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from assistant.eval import read_labelled
+from assistant.feedback import main
+from assistant.querylog import QueryLog
+from loghelpers import Clock, logged
+
+pytest_plugins = ["logfixtures"]  # the questions and unit_ids fixtures
+
+
+@pytest.fixture
+def log_path(tmp_path, questions, unit_ids) -> Path:
+    """A log of real dev-set questions: answered and liked, never answered, voted down, re-asked with other spacing."""
+    path = tmp_path / "queries.sqlite"
+    clock = Clock()
+    log = QueryLog(path, clock=clock)
+    liked = log.record(logged(questions[0], unit_ids[:3]))
+    log.vote(liked, unit_ids[0], helpful=True)
+    for spelling in (questions[1], "  " + questions[1].upper() + " ", questions[1]):  # one question, three spellings
+        clock.now += 60
+        log.record(logged(spelling, []))
+    clock.now += 60
+    disliked = log.record(logged(questions[2], unit_ids[3:6], "json"))
+    log.vote(disliked, unit_ids[3], helpful=False)
+    log.vote(disliked, unit_ids[4], helpful=True)
+    clock.now += 60
+    again = log.record(logged(questions[2], unit_ids[3:5], "mcp"))
+    log.vote(again, unit_ids[3], helpful=False)
+    clock.now += 60
+    nothing_fits = log.record(logged(questions[3], unit_ids[6:8], "page", closest=True))
+    log.vote_none(nothing_fits)
+    log.close()
+    return path
+
+
+def export(log_path: Path, out: Path, *extra: str) -> list[dict]:
+    assert main(["export", "--log", str(log_path), "--out", str(out), *extra]) == 0
+    return [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+
+
+def test_export_writes_each_failed_question_once_as_a_dev_row(log_path, tmp_path, questions, unit_ids):
+    out = tmp_path / "labels" / "failures.jsonl"
+    rows = export(log_path, out)
+    assert [row["query"] for row in rows] == [questions[1], questions[2], questions[3]]
+    assert all(set(row) == {"query", "targets", "note", "shown"} and row["targets"] == [] for row in rows)
+    assert [labelled.query for labelled in read_labelled(out)] == [questions[1], questions[2], questions[3]]
+    unanswered, disliked, nothing_fits = rows
+    assert unanswered["note"].startswith("query log: asked 3 times; no answer 3 times")
+    assert unanswered["shown"] == []
+    assert disliked["note"].startswith("query log: asked 2 times; 'not helpful' 2 times")
+    assert disliked["shown"] == [
+        {"id": unit_ids[3], "score": 0.6, "helpful": 0, "not_helpful": 2},
+        {"id": unit_ids[4], "score": 0.55, "helpful": 1, "not_helpful": 0},
+        {"id": unit_ids[5], "score": 0.5, "helpful": 0, "not_helpful": 0},
+    ]
+    assert nothing_fits["note"].startswith("query log: asked once; 'none of these answer' once")
+    assert [shown["id"] for shown in nothing_fits["shown"]] == unit_ids[6:8]
+
+
+def test_questions_already_in_an_eval_file_are_skipped(log_path, tmp_path, questions):
+    labelled = tmp_path / "dev.jsonl"
+    labelled.write_text(json.dumps({"query": questions[2].upper(), "targets": [], "note": "labelled"}) + "\n")
+    rows = export(log_path, tmp_path / "out.jsonl", "--skip", str(labelled))
+    assert [row["query"] for row in rows] == [questions[1], questions[3]]
+
+
+def test_a_missing_log_exits_2_with_one_line(tmp_path, capsys):
+    assert main(["export", "--log", str(tmp_path / "none.sqlite"), "--out", str(tmp_path / "out.jsonl")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: no query log at ") and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out.jsonl").exists()
