@@ -1,8 +1,8 @@
-"""Start Ask the Author in the browser: `python app.py [--host H] [--port P] [--data DIR]... [--index DIR]`.
+"""Start Ask the Author in the browser: `python app.py [--host H] [--port P] [--data DIR]... [--index DIR] [--log PATH]`.
 
 Builds the index first when it is missing or older than the archives, then serves the page, the
 Gradio `/search` API, the MCP server and the JSON API on 127.0.0.1:7860 by default. Never opens a
-public share link.
+public share link. Searches and votes go to the query log (state/queries.sqlite) unless `--no-log`.
 """
 
 import argparse
@@ -13,6 +13,7 @@ from pathlib import Path
 
 from assistant.embedding import Embedder
 from assistant.index import add_data_argument
+from assistant.querylog import DEFAULT_DAYS, QueryLog, default_log_path
 from assistant.searcher import Searcher
 from assistant.store import DEFAULT_DATA, IndexLoadError, default_index_path, ensure_index, load_built_index
 
@@ -30,7 +31,23 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--index", type=Path, default=default_index_path(), metavar="DIR", help="default: index/, $ASSISTANT_INDEX"
     )
-    return parser.parse_args(argv)
+    log = parser.add_mutually_exclusive_group()
+    log.add_argument(
+        "--log", type=Path, default=default_log_path(), metavar="PATH",
+        help="query log, SQLite (default: state/queries.sqlite, $ASSISTANT_LOG)",
+    )  # fmt: skip
+    log.add_argument("--no-log", action="store_true", help="log no queries and take no votes")
+    parser.add_argument(
+        "--log-days",
+        type=int,
+        default=DEFAULT_DAYS,
+        metavar="N",
+        help=f"keep log rows N days (default: {DEFAULT_DAYS})",
+    )
+    args = parser.parse_args(argv)
+    if args.log_days < 1:
+        parser.error(f"--log-days must be at least 1, got {args.log_days}")
+    return args
 
 
 def warm_up(searcher: Searcher) -> None:
@@ -50,8 +67,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     from assistant.web.serve import serve  # gradio loads only once there is something to serve
 
+    log = None if args.no_log else QueryLog(args.log, args.log_days)
     try:
-        serve(searcher, args.host, args.port)
+        serve(searcher, args.host, args.port, log)
     except OSError as error:
         print(f"error: cannot serve on {args.host}:{args.port}: {error}", file=sys.stderr)
         return 2

@@ -30,7 +30,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7861
 USER = "monitor"
 PASSWORD_ENV = "ASSISTANT_MONITOR_PASSWORD"
-TABLE_ROWS = 20
+TABLE_ROWS = 10
 PER_DAY = {"x": "day", "x_title": "day (UTC)"}
 SHARE = {"y_lim": [0, 1], "y_axis_format": ".0%"}
 
@@ -103,11 +103,16 @@ def _summary(log: Path, queries: pd.DataFrame, votes: pd.DataFrame) -> str:
     first = queries["day"].min().date().isoformat()
     helpful = int(votes["helpful"].sum())
     return (
-        f'<p class="mon-summary">{len(queries):,} queries since {first} (UTC days), '
-        f"{int(queries['no_answer'].sum()):,} with no answer; {len(votes):,} votes "
+        f'<p class="mon-summary">{_count(len(queries), "query", "queries")} since {first} (UTC days), '
+        f"{int(queries['no_answer'].sum()):,} with no answer; {_count(len(votes), 'answer vote')} "
         f"({helpful:,} helpful, {len(votes) - helpful:,} not helpful), "
         f"{int(queries['none_vote'].sum()):,} 'none of these answer'. Log: {html.escape(str(log))}</p>"
     )
+
+
+def _count(n: int, noun: str, nouns: str = "") -> str:
+    """'1 query', '2 queries'."""
+    return f"{n:,} {noun if n == 1 else nouns or noun + 's'}"
 
 
 def _per_day(queries: pd.DataFrame, votes: pd.DataFrame) -> pd.DataFrame:

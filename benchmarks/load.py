@@ -7,6 +7,7 @@ and stops the app. The tests use `running_app` to serve the app they drive.
 
 import argparse
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -103,11 +104,17 @@ def _read(log) -> str:
 
 
 @contextmanager
-def running_app(index: Path, data: Sequence[Path], timeout: float = START_TIMEOUT) -> Iterator[str]:
-    """`python app.py` on a free loopback port for the duration of the block; yields its URL once it answers."""
+def running_app(
+    index: Path, data: Sequence[Path], timeout: float = START_TIMEOUT, *, query_log: Path | None = None
+) -> Iterator[str]:
+    """`python app.py` on a free loopback port for the duration of the block; yields its URL once it answers.
+
+    It logs queries to `query_log`, or (None) runs with --no-log.
+    """
     port = free_port()
     command = [sys.executable, str(REPO / "app.py"), "--host", HOST, "--port", str(port), "--index", str(index)]
     command += [arg for folder in data for arg in ("--data", str(folder))]
+    command += ["--log", str(query_log)] if query_log else ["--no-log"]
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
         try:
@@ -163,11 +170,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=REPO / "data", help="archive folder (default: data/)")
     args = parser.parse_args(argv)
     questions = (QUESTIONS * (args.questions // len(QUESTIONS) + 1))[: args.questions]
-    print(f"Starting app.py on {HOST} over {args.index} ...", flush=True)
-    with running_app(args.index, [args.data]) as url:
-        print(f"Sending {args.clients} clients x {len(questions)} questions to {url}gradio_api/ ...", flush=True)
-        report = run_load(url, args.clients, questions)
-    print(report)
+    print(f"Starting app.py on {HOST} over {args.index}, logging queries ...", flush=True)
+    with tempfile.TemporaryDirectory() as state:
+        query_log = Path(state) / "queries.sqlite"
+        with running_app(args.index, [args.data], query_log=query_log) as url:
+            print(f"Sending {args.clients} clients x {len(questions)} questions to {url}gradio_api/ ...", flush=True)
+            report = run_load(url, args.clients, questions)
+        with sqlite3.connect(query_log) as connection:
+            logged = connection.execute("SELECT count(*) FROM queries").fetchone()[0]
+    print(f"{report}; {logged} queries logged")
     for error in report.errors[:10]:
         print(f"  error: {error}")
     return 1 if report.errors else 0

@@ -7,6 +7,7 @@ When it is missing, every test that needs it fails with a message saying so; non
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -107,3 +108,50 @@ def fake_seed_searcher(tmp_path_factory, data_dir: Path):
     out = tmp_path_factory.mktemp("fake-seed") / "index"
     build_index([data_dir], out, embedder=HashedWordsEmbedder())
     return Searcher(load_built_index(out, model=FAKE_MODEL_ID), HashedWordsEmbedder())
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+DESKTOP = {"width": 1280, "height": 1500}
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's chromium, headless, driven by Playwright (never a downloaded browser build)."""
+    from playwright.sync_api import sync_playwright
+
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: install it with `apt-get install chromium` (or `make browser`)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def open_page(browser):
+    """A function opening a URL in a fresh page that reaches loopback only; it returns (page, blocked requests)."""
+    contexts = []
+
+    def open_at(url: str, viewport: dict = DESKTOP):
+        context = browser.new_context(viewport=viewport)
+        contexts.append(context)
+        blocked: list[str] = []
+
+        def loopback_only(route):
+            if urlsplit(route.request.url).hostname in ("127.0.0.1", "localhost"):
+                return route.continue_()
+            blocked.append(route.request.url)
+            return route.abort()
+
+        context.route("**/*", loopback_only)
+        page = context.new_page()
+        page.goto(url)
+        return page, blocked
+
+    yield open_at
+    for context in contexts:
+        context.close()

@@ -1,10 +1,14 @@
-"""Helpers for the query-log tests: a settable clock, a logged search, reading rows back."""
+"""Helpers for the query-log tests: a settable clock, a logged search, reading rows back, serving the dashboard."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+from assistant.monitor import build_dashboard, launch
 from assistant.querylog import LoggedQuery, Shown, connect_readonly
+from load import HOST, free_port
 
 DAY = 86400.0
 T0 = 1_795_000_000.0  # a fixed "now" for tests that move the clock
@@ -32,3 +36,13 @@ def rows(path: Path, sql: str) -> list[dict]:
         return [dict(row) for row in connection.execute(sql)]
     finally:
         connection.close()
+
+
+@contextmanager
+def serving_dashboard(log: Path) -> Iterator[str]:
+    """The dashboard over `log`, in-process on a free loopback port."""
+    app = build_dashboard(log)
+    try:
+        yield launch(app, HOST, free_port(), None, block=False)
+    finally:
+        app.close()

@@ -24,9 +24,9 @@ AUTHORS = {"Noah Gift", "Alfredo Deza"}
 
 
 @pytest.fixture(scope="module")
-def seed_app(seed_index: Path, data_dir: Path):
-    """The URL of `python app.py` serving the seed index (built by conftest's session fixture)."""
-    with running_app(seed_index, [data_dir]) as url:
+def seed_app(seed_index: Path, data_dir: Path, tmp_path_factory):
+    """The URL of `python app.py` serving the seed index (built by conftest's session fixture), logging to a temp file."""
+    with running_app(seed_index, [data_dir], query_log=tmp_path_factory.mktemp("state") / "queries.sqlite") as url:
         yield url
 
 
@@ -42,7 +42,7 @@ def search(client: Client, question: str, k: int = 5, author: str = "", book: st
 def test_search_returns_both_authors_with_every_answer_field(client):
     results = search(client, QUESTION)
     assert {r["author"] for r in results} == AUTHORS
-    assert all(set(r) == {f.name for f in fields(Answer)} for r in results)
+    assert all(set(r) == {f.name for f in fields(Answer)} | {"query_id"} for r in results)
     assert all(r["book_title"] == "Practical MLOps" and r["url"].startswith("https://") for r in results)
 
 
@@ -95,7 +95,7 @@ def test_search_is_an_mcp_tool(seed_app):
             return tools, result.content[0].text
 
     tools, text = asyncio.run(asyncio.wait_for(call(), timeout=60))
-    assert [tool.name for tool in tools] == ["search"]
+    assert [tool.name for tool in tools] == ["search", "feedback"]
     assert "Book-of-the-Week" in tools[0].description
     assert set(tools[0].inputSchema["properties"]) == {"question", "k", "author", "book", "closest"}
     assert "Noah Gift" in text

@@ -7,69 +7,29 @@ shown to work with no internet.
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
+from assistant.querylog import QueryLog
 from assistant.store import build_index, load_built_index
 from assistant.searcher import Searcher
+from assistant.web.page import LOGGED_LINE
 from assistant.web.serve import start
 from helpers import screenshot_path
 from load import HOST
+from loghelpers import serving_dashboard
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
-DESKTOP = {"width": 1280, "height": 1500}
 PHONE = {"width": 390, "height": 844}
 XSS_ARCHIVES = Path(__file__).parent / "fixtures" / "xss"
 WAIT_MS = 60_000
 QUESTION = "Should startups do MLOps?"
 
 
-@pytest.fixture(scope="session")
-def browser() -> Browser:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: install it with `apt-get install chromium` (or `make browser`)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def open_page(browser: Browser):
-    """A function opening a URL in a fresh page that reaches loopback only; it returns (page, blocked requests)."""
-    contexts = []
-
-    def open_at(url: str, viewport: dict = DESKTOP) -> tuple[Page, list[str]]:
-        context = browser.new_context(viewport=viewport)
-        contexts.append(context)
-        blocked: list[str] = []
-
-        def loopback_only(route):
-            if urlsplit(route.request.url).hostname in ("127.0.0.1", "localhost"):
-                return route.continue_()
-            blocked.append(route.request.url)
-            return route.abort()
-
-        context.route("**/*", loopback_only)
-        page = context.new_page()
-        page.goto(url)
-        return page, blocked
-
-    yield open_at
-    for context in contexts:
-        context.close()
-
-
 @contextmanager
-def serving(searcher: Searcher) -> Iterator[str]:
+def serving(searcher: Searcher, log: QueryLog | None = None) -> Iterator[str]:
     """The app built in-process over `searcher`, on a free loopback port for the duration of the block."""
-    server = start(searcher, HOST)
+    server = start(searcher, HOST, log=log)
     try:
         yield server.url
     finally:
@@ -80,6 +40,15 @@ def serving(searcher: Searcher) -> Iterator[str]:
 def seed_app(seed_searcher: Searcher):
     with serving(seed_searcher) as url:
         yield url
+
+
+@pytest.fixture(scope="module")
+def logged_app(seed_searcher: Searcher, tmp_path_factory):
+    """(URL, log path) of the app over the seed, logging its queries to a temp file."""
+    log = QueryLog(tmp_path_factory.mktemp("state") / "queries.sqlite")
+    with serving(seed_searcher, log) as url:
+        yield url, log.path
+    log.close()
 
 
 @pytest.fixture(scope="module")
@@ -211,3 +180,27 @@ def test_hostile_archive_text_never_runs(xss_app, open_page):
     page.wait_for_timeout(500)
     assert page.evaluate("typeof window.__xss") == "undefined"
     assert dialogs == []
+
+
+@pytest.mark.browser
+def test_a_not_helpful_vote_is_counted_on_the_dashboard(logged_app, open_page):
+    url, log = logged_app
+    page, blocked = open_page(url)
+    expect(page.get_by_text(LOGGED_LINE)).to_be_visible()
+    ask(page, QUESTION)
+    first = cards(page).first
+    not_helpful = first.get_by_role("button", name="Not helpful", exact=True)
+    answer_id = not_helpful.get_attribute("data-answer-id")
+    not_helpful.click()
+    expect(first.locator(".ata-vote-status")).to_have_text("Thanks, noted.")
+    expect(not_helpful).to_have_attribute("aria-pressed", "true")
+    page.get_by_role("button", name="None of these answer my question").click()
+    expect(page.locator(".ata-none .ata-vote-status")).to_have_text("Thanks, noted.")
+    with serving_dashboard(log) as board_url:
+        board, board_blocked = open_page(board_url)
+        expect(board.locator("#summary")).to_contain_text("1 query since")
+        expect(board.locator("#summary")).to_contain_text("(0 helpful, 1 not helpful), 1 'none of these answer'")
+        expect(board.locator("#most-asked tbody tr").first.locator("td")).to_have_text([QUESTION, "1", "0"])
+        expect(board.locator("#not-helpful tbody tr").first.locator("td")).to_have_text([answer_id, "1", "0", QUESTION])
+        expect(board.locator("#unanswered")).to_contain_text(QUESTION)
+    assert blocked == [] and board_blocked == []

@@ -4,22 +4,21 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
+from playwright.sync_api import expect
 
-from assistant.monitor import build_dashboard, is_loopback, launch, main, read_dashboard
+from assistant.monitor import is_loopback, main, read_dashboard
 from assistant.querylog import QueryLog
-from loghelpers import DAY, T0, Clock, logged
+from assistant.web.contract import parse_request
+from assistant.web.record import search_and_log
+from helpers import screenshot_path
+from load import QUESTIONS
+from loghelpers import DAY, T0, Clock, logged, serving_dashboard
 
 pytest_plugins = ["logfixtures"]  # the questions and unit_ids fixtures
 
 XSS = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2">'
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 
 
 @pytest.fixture
@@ -54,7 +53,9 @@ def test_figures_per_day_and_by_source(two_days):
     by_source = {(row.source, row.result): row.queries for row in board.by_source.itertuples()}
     assert by_source == {("page", "answered"): 1, ("page", "no answer"): 2, ("json", "answered"): 1,
                          ("mcp", "no answer"): 1, ("gradio_api", "answered"): 1}  # fmt: skip
-    assert "6 queries since 2026-11-17" in board.summary and "3 votes (2 helpful, 1 not helpful)" in board.summary
+    assert (
+        "6 queries since 2026-11-17" in board.summary and "3 answer votes (2 helpful, 1 not helpful)" in board.summary
+    )
 
 
 def test_tables_count_questions_and_escape_them(two_days, questions, unit_ids):
@@ -91,29 +92,51 @@ def test_serving_beyond_loopback_without_a_password_is_refused(tmp_path, capsys,
 
 
 @pytest.mark.browser
-def test_dashboard_in_a_browser_shows_hostile_questions_as_text(two_days):
-    from playwright.sync_api import expect, sync_playwright
+def test_dashboard_in_a_browser_shows_hostile_questions_as_text(two_days, open_page):
+    with serving_dashboard(two_days) as url:
+        page, blocked = open_page(url)
+        dialogs: list[str] = []
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        expect(page.locator("#unanswered")).to_contain_text(XSS)
+        expect(page.locator("#most-asked")).to_contain_text(XSS)
+        expect(page.locator("#summary")).to_contain_text("6 queries since")
+        assert page.locator("#most-asked, #unanswered, #not-helpful").locator("script, img, [onerror]").count() == 0
+        page.get_by_role("button", name="Refresh").click()
+        expect(page.locator("#unanswered")).to_contain_text(XSS)
+        assert page.evaluate("typeof window.__xss") == "undefined" and dialogs == []
+        assert blocked == []
 
-    from assistant.loadtest import HOST, free_port
 
-    app = build_dashboard(two_days)
-    url = launch(app, HOST, free_port(), None, block=False)
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-            page = browser.new_page()
-            blocked: list[str] = []
-            page.route("**/*", lambda route: route.continue_() if urlsplit(route.request.url).hostname == HOST
-                       else (blocked.append(route.request.url), route.abort()))  # fmt: skip
-            dialogs: list[str] = []
-            page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-            page.goto(url)
-            expect(page.locator("#unanswered")).to_contain_text(XSS)
-            expect(page.locator("#most-asked")).to_contain_text(XSS)
-            expect(page.locator("#summary")).to_contain_text("6 queries since")
-            assert page.locator("#most-asked, #unanswered, #not-helpful").locator("script, img, [onerror]").count() == 0
-            assert page.evaluate("typeof window.__xss") == "undefined" and dialogs == []
-            assert blocked == []
-            browser.close()
-    finally:
-        app.close()
+@pytest.fixture
+def a_week_of_searches(tmp_path, seed_searcher, questions) -> Path:
+    """A week of real searches over the seed from the four ways in, busier each day, some questions far more asked."""
+    path = tmp_path / "queries.sqlite"
+    clock = Clock()
+    log = QueryLog(path, clock=clock)
+    asked = QUESTIONS[:20] + questions[:30]
+    for n in range(140):
+        clock.now = T0 - 7 * DAY * (1 - (n / 140) ** 0.6)
+        question = asked[int(len(asked) * ((n * 0.618) % 1) ** 2)]  # early (answerable) questions come up most
+        request = parse_request(seed_searcher, question, 5, closest=n % 9 == 0)
+        logged = search_and_log(seed_searcher, request, log, ("page", "page", "json", "gradio_api", "mcp")[n % 5])
+        if logged.answers and n % 3 == 0:
+            log.vote(logged.query_id, logged.answers[n % len(logged.answers)].id, helpful=n % 4 != 0)
+        elif not logged.answers and n % 4 == 0:
+            log.vote_none(logged.query_id)
+    log.close()
+    return path
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_dashboard_of_a_week_and_a_screenshot(a_week_of_searches, open_page, tmp_path):
+    with serving_dashboard(a_week_of_searches) as url:
+        page, blocked = open_page(url, {"width": 1280, "height": 1000})
+        expect(page.locator("#summary")).to_contain_text("140 queries since")
+        for plot in ("Queries per day", "No-answer rate per day", "Helpful share of votes per day",
+                     "Search latency per day", "Results by source"):  # fmt: skip
+            expect(page.get_by_text(plot, exact=True)).to_be_visible()
+        expect(page.locator("#not-helpful tbody tr").first).to_be_visible()
+        page.wait_for_timeout(1000)  # the plots draw after their data arrives
+        page.screenshot(path=str(screenshot_path(tmp_path, "dashboard.png")), full_page=True)
+        assert blocked == []

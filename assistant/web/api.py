@@ -1,19 +1,30 @@
-"""The plain JSON API for curl and scripts: `GET /api/search?q=…&k=5&author=…&book=…&closest=false`."""
+"""The plain JSON API for curl and scripts: `GET /api/search?q=…&k=5&author=…&book=…&closest=false`, `POST /api/feedback`."""
 
 from __future__ import annotations
 
 import dataclasses
 import time
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
+from assistant.querylog import QueryLog, UnknownIdError
 from assistant.searcher import Searcher
-from assistant.web.contract import DEFAULT_RESULTS, RequestError, parse_request, run
+from assistant.web.contract import DEFAULT_RESULTS, RequestError, parse_request, parse_vote
+from assistant.web.record import record_vote, search_and_log
 
 
-def json_api(searcher: Searcher) -> APIRouter:
-    """Routes under /api: search answers `{"answers": [...], "took_ms": ...}`, bad input a 400 `{"error": ...}`."""
+def _error(message: str, status: int) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def json_api(searcher: Searcher, log: QueryLog | None = None) -> APIRouter:
+    """Routes under /api: search answers `{"answers", "query_id", "took_ms"}`, feedback records a vote.
+
+    Bad input is a 400 `{"error": ...}`; a vote on an unknown query or answer a 404; when there is no
+    log to take a vote, a 503.
+    """
     router = APIRouter(prefix="/api")
 
     @router.get("/search")
@@ -24,9 +35,26 @@ def json_api(searcher: Searcher) -> APIRouter:
         try:
             request = parse_request(searcher, q, k, author, book, closest)
         except RequestError as error:
-            return JSONResponse({"error": str(error)}, status_code=400)
-        answers = [dataclasses.asdict(answer) for answer in run(searcher, request)]
+            return _error(str(error), 400)
+        logged = search_and_log(searcher, request, log, "json")
+        answers = [dataclasses.asdict(answer) for answer in logged.answers]
         took_ms = round((time.perf_counter() - started) * 1000, 1)
-        return JSONResponse({"answers": answers, "took_ms": took_ms})
+        return JSONResponse({"answers": answers, "query_id": logged.query_id, "took_ms": took_ms})
+
+    @router.post("/feedback")
+    async def feedback(request: Request) -> JSONResponse:
+        if log is None:
+            return _error("feedback is off: this app runs without a query log (--no-log)", 503)
+        try:
+            vote = parse_vote(await request.json())
+        except ValueError as error:  # RequestError, or a body that is not JSON
+            return _error(str(error) if isinstance(error, RequestError) else "the body must be JSON", 400)
+        try:
+            recorded = await run_in_threadpool(record_vote, log, vote)
+        except UnknownIdError as error:
+            return _error(str(error), 404)
+        if not recorded:
+            return _error("the query log cannot take votes right now; searches still work", 503)
+        return JSONResponse({"recorded": True})
 
     return router

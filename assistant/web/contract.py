@@ -1,4 +1,4 @@
-"""What a search request from the page, the Gradio API, MCP or the JSON API may hold: one set of rules for all.
+"""What a search (or a vote on one) from the page, the Gradio API, MCP or the JSON API may hold: one set of rules.
 
 Every way in passes its raw values through `parse_request`; a bad value raises RequestError naming
 the parameter, which each way in shows in its own form (a notice, a Gradio error, a 400).
@@ -89,6 +89,31 @@ def parse_request(
     if request.book and not searcher.has_book(request.book):
         raise RequestError(f"book {request.book!r} is not in the index (give its title or id)")
     return request
+
+
+@dataclass(frozen=True)
+class VoteRequest:
+    """A vote on a logged search: one answer helpful or not, or (answer_id None) none of the answers helped."""
+
+    query_id: str
+    answer_id: str | None
+    helpful: bool
+
+
+def parse_vote(body: object) -> VoteRequest:
+    """Check a feedback body `{"query_id", "answer_id", "helpful"}`; answer_id null means none of these answer."""
+    if not isinstance(body, dict):
+        raise RequestError('feedback must be a JSON object {"query_id": ..., "answer_id": ..., "helpful": true|false}')
+    query_id, answer_id, helpful = body.get("query_id"), body.get("answer_id"), body.get("helpful")
+    if not isinstance(query_id, str) or not query_id.strip():
+        raise RequestError("query_id must be the query_id a search returned")
+    if answer_id is not None and (not isinstance(answer_id, str) or not answer_id.strip()):
+        raise RequestError("answer_id must be the id of an answer that search showed, or null for none of them")
+    if not isinstance(helpful, bool):
+        raise RequestError(f"helpful must be true or false, got {helpful!r}")
+    if answer_id is None and helpful:
+        raise RequestError("helpful must be false when answer_id is null: that vote says none of the answers helped")
+    return VoteRequest(query_id.strip(), answer_id.strip() if answer_id else None, helpful)
 
 
 def run(searcher: Searcher, request: SearchRequest) -> list[Answer]:

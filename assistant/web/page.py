@@ -1,15 +1,18 @@
-"""The Gradio page and its `/search` API (also an MCP tool), over one loaded searcher."""
+"""The Gradio page and its `/search` API (also an MCP tool), over one loaded searcher; with a log, votes too."""
 
 from __future__ import annotations
 
 import dataclasses
 import html
 from functools import partial
+from pathlib import Path
 
 import gradio as gr
 
+from assistant.querylog import QueryLog, UnknownIdError
 from assistant.searcher import MAX_QUESTION_CHARS, Searcher
-from assistant.web.contract import DEFAULT_RESULTS, MAX_RESULTS, RequestError, parse_request, run
+from assistant.web.contract import DEFAULT_RESULTS, MAX_RESULTS, RequestError, parse_request, parse_vote
+from assistant.web.record import record_vote, search_and_log
 from assistant.web.render import corpus_line, header, notice, results_html
 
 EXAMPLES = [
@@ -20,10 +23,18 @@ EXAMPLES = [
 ]
 # Page and API searches share one queue; two run at once, one per core (the model is CPU-bound).
 SEARCH_QUEUE = {"concurrency_id": "search", "concurrency_limit": 2}
+VOTE_SCRIPT = Path(__file__).with_name("feedback.js").read_text(encoding="utf-8")
+LOGGED_LINE = "Questions are logged, with no IP address or cookie, to improve the answers."
 
 
 def respond(
-    searcher: Searcher, question: str, author: str, book: str, k: float, closest: bool = False
+    searcher: Searcher,
+    log: QueryLog | None,
+    question: str,
+    author: str,
+    book: str,
+    k: float,
+    closest: bool = False,
 ) -> tuple[str, dict]:
     """The page's answer to a question: result cards, or a message; plus whether to offer the closest answers."""
     if not (question or "").strip():
@@ -38,26 +49,38 @@ def respond(
         if request.cut
         else []
     )
-    answers = run(searcher, request)
-    if answers:
+    logged = search_and_log(searcher, request, log, "page")
+    if logged.answers:
         if closest:
             notes.append("None of these is a close match: they are just the nearest answers in the archive.")
-        return results_html(answers, notes), gr.update(visible=False)
+        return results_html(logged.answers, notes, logged.query_id), gr.update(visible=False)
     filtered = " with these filters" if author or book else ""
     message = f"No author answered anything close to this question{filtered}. Try other words or another filter."
     return results_html([], [*notes, message]), gr.update(visible=not closest)
 
 
-def _api_search(searcher: Searcher):
+def _source(request: gr.Request | None) -> str:
+    """'mcp' for a call through Gradio's MCP server (it marks its calls), else 'gradio_api'."""
+    headers = getattr(request, "headers", None) or {}
+    return "mcp" if headers.get("x-gradio-user") == "mcp" else "gradio_api"
+
+
+def _api_search(searcher: Searcher, log: QueryLog | None):
     """The `/search` API and MCP tool: plain data, no HTML."""
 
     def search(
-        question: str, k: int = DEFAULT_RESULTS, author: str = "", book: str = "", closest: bool = False
+        question: str,
+        k: int = DEFAULT_RESULTS,
+        author: str = "",
+        book: str = "",
+        closest: bool = False,
+        request: gr.Request = None,
     ) -> list[dict]:
         """Find the real answers DataTalks.Club Book-of-the-Week authors gave to questions like this one.
 
         Each answer is a dict with author, text (Markdown), question, asker, book, book_title, thread, date,
-        url (the book's page), score, author_as_written and id.
+        url (the book's page), score, author_as_written, id, and query_id (to vote with `feedback`; null
+        when the app keeps no log).
 
         Args:
             question: the question to ask, e.g. "Should startups do MLOps?"
@@ -70,16 +93,43 @@ def _api_search(searcher: Searcher):
             the answers, best first; an empty list when no author answered anything close to the question
         """
         try:
-            request = parse_request(searcher, question, k, author, book, closest)
+            parsed = parse_request(searcher, question, k, author, book, closest)
         except RequestError as error:
             raise gr.Error(str(error)) from None
-        return [dataclasses.asdict(answer) for answer in run(searcher, request)]
+        logged = search_and_log(searcher, parsed, log, _source(request))
+        return [{**dataclasses.asdict(answer), "query_id": logged.query_id} for answer in logged.answers]
 
     return search
 
 
-def build_page(searcher: Searcher) -> gr.Blocks:
-    """The Ask the Author page, and the `/search` endpoint (also an MCP tool)."""
+def _api_feedback(log: QueryLog):
+    """The `/feedback` API and MCP tool: a vote on an answer a search returned."""
+
+    def feedback(query_id: str, answer_id: str = "", helpful: bool = False) -> str:
+        """Tell the app whether an answer from `search` helped, so its answers improve.
+
+        Args:
+            query_id: the query_id of the search's answers
+            answer_id: the id of the answer voted on; "" to say none of the answers helped
+            helpful: true if the answer helped, false if not; a second vote on an answer replaces the first
+
+        Returns:
+            "recorded"
+        """
+        try:
+            recorded = record_vote(log, parse_vote({"query_id": query_id, "answer_id": answer_id or None,
+                                                    "helpful": helpful}))  # fmt: skip
+        except (RequestError, UnknownIdError) as error:
+            raise gr.Error(str(error)) from None
+        if not recorded:
+            raise gr.Error("the query log cannot take votes right now; searches still work")
+        return "recorded"
+
+    return feedback
+
+
+def build_page(searcher: Searcher, log: QueryLog | None = None) -> gr.Blocks:
+    """The Ask the Author page and the `/search` endpoint (also an MCP tool); with a log, votes and `/feedback`."""
     corpus = corpus_line(len(searcher.units), len(searcher.authors), len(searcher.books))
     with gr.Blocks(title="Ask the Author", analytics_enabled=False) as page:
         gr.HTML(header(corpus), elem_classes="ata-html")
@@ -102,19 +152,23 @@ def build_page(searcher: Searcher) -> gr.Blocks:
                 [("All books", ""), *((t, i) for i, t in searcher.books)], value="", label="Book", min_width=200
             )
             k = gr.Slider(1, MAX_RESULTS, value=DEFAULT_RESULTS, step=1, label="Number of results", min_width=200)
-        results = gr.HTML(elem_id="results", elem_classes="ata-html")
+        results = gr.HTML(
+            elem_id="results", elem_classes="ata-html", js_on_load=VOTE_SCRIPT if log is not None else None
+        )
         closest = gr.Button("Show closest answers anyway", visible=False, variant="secondary", elem_id="closest")
         gr.HTML(
             '<p class="ata-footnote">Answers are quoted from the DataTalks.Club Slack archive; '
-            "each card links to the book's page.</p>",
+            f"each card links to the book's page.{' ' + LOGGED_LINE if log is not None else ''}</p>",
             elem_classes="ata-html",
         )
 
         inputs, outputs = [question, author, book, k], [results, closest]
         listen = {"inputs": inputs, "outputs": outputs, "api_visibility": "private", **SEARCH_QUEUE}
-        answer = partial(respond, searcher)
+        answer = partial(respond, searcher, log)
         gr.on([question.submit, ask.click, author.input, book.input, k.release], answer, **listen)
         examples.load_input_event.then(answer, **listen)
-        closest.click(partial(respond, searcher, closest=True), **listen)
-        gr.api(_api_search(searcher), api_name="search", **SEARCH_QUEUE)
+        closest.click(partial(respond, searcher, log, closest=True), **listen)
+        gr.api(_api_search(searcher, log), api_name="search", **SEARCH_QUEUE)
+        if log is not None:
+            gr.api(_api_feedback(log), api_name="feedback")
     return page

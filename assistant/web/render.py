@@ -83,8 +83,8 @@ def _asked(answer: Answer) -> str:
     )
 
 
-def answer_card(answer: Answer) -> str:
-    """One result as an HTML card: who answered, in which book and week, to what, the answer and a link."""
+def answer_card(answer: Answer, votes: bool = False) -> str:
+    """One result as an HTML card: who answered, in which book and week, to what, the answer, a link; votes if asked."""
     url = _safe_url(answer.url)
     title = html.escape(answer.book_title)
     book = f'<a href="{url}" target="_blank" rel="noopener noreferrer">{title}</a>' if url else title
@@ -100,7 +100,7 @@ def answer_card(answer: Answer) -> str:
         f'<header><div><h3 class="ata-author">{html.escape(answer.author)}</h3>'
         f'<p class="ata-meta">{meta}</p></div>{_relevance(answer.score)}</header>'
         f'{_asked(answer)}<div class="ata-answer">{safe_markdown(answer.text)}</div>'
-        f"<footer>{link}</footer></article>"
+        f"<footer>{link}{_vote_buttons(answer.id) if votes else ''}</footer></article>"
     )
 
 
@@ -109,10 +109,29 @@ def notice(text: str) -> str:
     return f'<div class="ata-notice">{text}</div>'
 
 
-def results_html(answers: list[Answer], notes: list[str]) -> str:
-    """The notices, then one card per answer."""
-    cards = "".join(answer_card(answer) for answer in answers)
-    return '<div class="ata-results">' + "".join(notice(note) for note in notes) + cards + "</div>"
+def _vote_buttons(answer_id: str | None) -> str:
+    """'Helpful' / 'Not helpful' for one answer, or (answer_id None) 'None of these answer my question'."""
+    if answer_id is None:
+        buttons = (
+            '<button type="button" class="ata-vote" data-helpful="false">None of these answer my question</button>'
+        )
+    else:
+        answer = html.escape(answer_id, quote=True)
+        buttons = "".join(
+            f'<button type="button" class="ata-vote" data-answer-id="{answer}" data-helpful="{value}"'
+            f' aria-pressed="false">{label}</button>'
+            for value, label in (("true", "Helpful"), ("false", "Not helpful"))
+        )
+    return f'<span class="ata-votes">{buttons}<span class="ata-vote-status" aria-live="polite"></span></span>'
+
+
+def results_html(answers: list[Answer], notes: list[str], query_id: str | None = None) -> str:
+    """The notices, then one card per answer; with the query's log id, vote buttons on each card and under the list."""
+    votes = query_id is not None and bool(answers)
+    cards = "".join(answer_card(answer, votes) for answer in answers)
+    query = f' data-query-id="{html.escape(query_id, quote=True)}"' if votes else ""
+    under = f'<div class="ata-none">{_vote_buttons(None)}</div>' if votes else ""
+    return f'<div class="ata-results"{query}>' + "".join(notice(note) for note in notes) + cards + under + "</div>"
 
 
 def _count(n: int, noun: str) -> str:

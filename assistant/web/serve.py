@@ -14,6 +14,7 @@ import gradio as gr  # noqa: E402
 import uvicorn  # noqa: E402
 from fastapi import FastAPI  # noqa: E402
 
+from assistant.querylog import QueryLog  # noqa: E402
 from assistant.searcher import Searcher  # noqa: E402
 from assistant.web.api import json_api  # noqa: E402
 from assistant.web.page import build_page  # noqa: E402
@@ -22,13 +23,13 @@ STYLE = Path(__file__).with_name("style.css")
 THEME = gr.themes.Soft(primary_hue="indigo", neutral_hue="slate")
 
 
-def web_app(searcher: Searcher) -> FastAPI:
-    """One ASGI app: the JSON API under /api, the Gradio page, its API and MCP server at /."""
+def web_app(searcher: Searcher, log: QueryLog | None = None) -> FastAPI:
+    """One ASGI app: the JSON API under /api, the Gradio page, its API and MCP server at /; searches logged to `log`."""
     app = FastAPI(title="Ask the Author", docs_url=None, redoc_url=None, openapi_url=None)
-    app.include_router(json_api(searcher))
+    app.include_router(json_api(searcher, log))
     return gr.mount_gradio_app(
         app,
-        build_page(searcher),
+        build_page(searcher, log),
         path="",
         mcp_server=True,
         footer_links=["api"],
@@ -56,21 +57,21 @@ def _listen(host: str, port: int) -> tuple[socket.socket, str]:
     return listener, f"http://{host}:{listener.getsockname()[1]}/"
 
 
-def _server(searcher: Searcher) -> uvicorn.Server:
-    return uvicorn.Server(uvicorn.Config(web_app(searcher), log_level="warning", timeout_graceful_shutdown=2))
+def _server(searcher: Searcher, log: QueryLog | None) -> uvicorn.Server:
+    return uvicorn.Server(uvicorn.Config(web_app(searcher, log), log_level="warning", timeout_graceful_shutdown=2))
 
 
-def serve(searcher: Searcher, host: str, port: int) -> None:
+def serve(searcher: Searcher, host: str, port: int, log: QueryLog | None = None) -> None:
     """Serve on host:port until interrupted, never through a public share link."""
     listener, url = _listen(host, port)
     print(f"Ask the Author is serving on {url}", flush=True)
-    _server(searcher).run(sockets=[listener])
+    _server(searcher, log).run(sockets=[listener])
 
 
-def start(searcher: Searcher, host: str, port: int = 0) -> RunningServer:
+def start(searcher: Searcher, host: str, port: int = 0, log: QueryLog | None = None) -> RunningServer:
     """Serve in a background thread; returns once the server accepts requests."""
     listener, url = _listen(host, port)
-    server = _server(searcher)
+    server = _server(searcher, log)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
     thread.start()
     while not server.started:

@@ -1,0 +1,47 @@
+"""Search and log, vote and log: the one place the page, the Gradio API, MCP and the JSON API write the query log."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from assistant.querylog import LoggedQuery, QueryLog, Shown
+from assistant.recipe import MIN_SCORE, relevance
+from assistant.searcher import Answer, Searcher
+from assistant.web.contract import SearchRequest, VoteRequest, run
+
+
+@dataclass(frozen=True)
+class LoggedSearch:
+    """The answers to a request and the id it was logged under (None when the log is off or could not take it)."""
+
+    answers: list[Answer]
+    query_id: str | None
+
+
+def search_and_log(searcher: Searcher, request: SearchRequest, log: QueryLog | None, source: str) -> LoggedSearch:
+    """Run a validated request, timing the search, and log it with its source when there is a log."""
+    started = time.perf_counter()
+    answers = run(searcher, request)
+    latency_ms = (time.perf_counter() - started) * 1000
+    if log is None:
+        return LoggedSearch(answers, None)
+    query = LoggedQuery(
+        question=request.question,
+        k=request.k,
+        source=source,
+        answers=tuple(Shown(answer.id, answer.score, relevance(answer.score).label) for answer in answers),
+        no_answer=not any(answer.score >= MIN_SCORE for answer in answers),  # closest answers may all be weak
+        latency_ms=latency_ms,
+        author=request.author or "",
+        book=request.book or "",
+        closest=request.closest,
+    )
+    return LoggedSearch(answers, log.record(query))
+
+
+def record_vote(log: QueryLog, vote: VoteRequest) -> bool:
+    """Record a vote on one answer, or 'none of these answer' when it names none; UnknownIdError for unknown ids."""
+    if vote.answer_id is None:
+        return log.vote_none(vote.query_id)
+    return log.vote(vote.query_id, vote.answer_id, vote.helpful)
