@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test test-fast index bench load browser screenshots
+.PHONY: run monitor test test-fast index bench load browser screenshots
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,6 +13,10 @@ $(VENV)/.installed: pyproject.toml
 
 run: $(VENV)/.installed
 	$(PY) app.py
+
+# The monitoring dashboard over the query log, on 127.0.0.1:7861.
+monitor: $(VENV)/.installed
+	$(PY) -m assistant.monitor
 
 index: $(VENV)/.installed
 	$(PY) -m assistant.index

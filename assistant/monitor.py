@@ -243,11 +243,14 @@ def launch(app: gr.Blocks, host: str, port: int, password: str | None, *, block:
         server_port=port,
         share=False,
         auth=(USER, password) if password else None,
-        prevent_thread_lock=not block,
+        prevent_thread_lock=True,
         footer_links=[],
         css=CSS,
-        quiet=not block,
+        quiet=True,
     )
+    if block:
+        print(f"Ask the Author monitoring is serving on {url}", flush=True)
+        app.block_thread()
     return url
 
 

@@ -143,7 +143,8 @@ def test_gradio_api_and_mcp_searches_are_logged_with_their_source_and_can_vote(f
                 await session.call_tool("search", {"question": QUESTION, "k": 2, "closest": True})
                 return tools
 
-        tools = asyncio.run(asyncio.wait_for(call(), timeout=60))
+        with ThreadPoolExecutor(1) as pool:  # its own event loop: Playwright may hold this thread's
+            tools = pool.submit(asyncio.run, asyncio.wait_for(call(), timeout=60)).result()
     finally:
         server.stop()
     assert sorted(tools) == ["feedback", "search"]
