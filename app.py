@@ -1,4 +1,4 @@
-"""Start Ask the Author in the browser: `python app.py [--host H] [--port P] [--data DIR]... [--index DIR] [--log PATH]`.
+"""Start Ask the Author in the browser: `python app.py [--host H] [--port P] [--data DIR]... [--index DIR] [--log F]`.
 
 Builds the index first when it is missing or older than the archives, then serves the page, the
 Gradio `/search` API, the MCP server and the JSON API on 127.0.0.1:7860 by default. Never opens a

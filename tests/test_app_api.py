@@ -25,7 +25,7 @@ AUTHORS = {"Noah Gift", "Alfredo Deza"}
 
 @pytest.fixture(scope="module")
 def seed_app(seed_index: Path, data_dir: Path, tmp_path_factory):
-    """The URL of `python app.py` serving the seed index (built by conftest's session fixture), logging to a temp file."""
+    """The URL of `python app.py` serving the seed index (conftest's session fixture), with a temp query log."""
     with running_app(seed_index, [data_dir], query_log=tmp_path_factory.mktemp("state") / "queries.sqlite") as url:
         yield url
 

@@ -1,4 +1,4 @@
-"""The plain JSON API for curl and scripts: `GET /api/search?q=…&k=5&author=…&book=…&closest=false`, `POST /api/feedback`."""
+"""The plain JSON API for curl and scripts: `GET /api/search?q=…&k=5&author=…&book=…`, `POST /api/feedback`."""
 
 from __future__ import annotations
 
