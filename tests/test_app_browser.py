@@ -37,15 +37,18 @@ def serving(searcher: Searcher, log: QueryLog | None = None) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def seed_app(seed_searcher: Searcher):
-    with serving(seed_searcher) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def logged_app(seed_searcher: Searcher, tmp_path_factory):
-    """(URL, log path) of the app over the seed, logging its queries to a temp file."""
+def seed_app(seed_searcher: Searcher, tmp_path_factory):
+    """The app over the seed as `python app.py` runs it: logging queries (here to a temp file)."""
     log = QueryLog(tmp_path_factory.mktemp("state") / "queries.sqlite")
+    with serving(seed_searcher, log) as url:
+        yield url
+    log.close()
+
+
+@pytest.fixture
+def logged_app(seed_searcher: Searcher, tmp_path):
+    """(URL, log path) of the app over the seed, logging to a log of its own."""
+    log = QueryLog(tmp_path / "queries.sqlite")
     with serving(seed_searcher, log) as url:
         yield url, log.path
     log.close()
