@@ -76,6 +76,14 @@ def test_no_log_yet_shows_a_message_not_an_error(tmp_path):
     assert "no query log at" in board.summary and board.per_day.empty and "Nothing yet" in board.most_asked
 
 
+def test_an_unreadable_log_shows_a_message_not_an_error(tmp_path):
+    path = tmp_path / "queries.sqlite"
+    path.write_bytes(b"not a database " * 500)
+    board = read_dashboard(path)
+    assert "cannot read the query log" in board.summary
+    assert board.latency.empty and "Nothing yet" in board.unanswered
+
+
 HOSTS = [("127.0.0.1", True), ("localhost", True), ("::1", True), ("0.0.0.0", False), ("192.168.1.5", False),
          ("example.org", False)]  # fmt: skip
 
