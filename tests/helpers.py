@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import yaml
@@ -19,6 +21,12 @@ DATA = REPO / "data"
 SEED_ID = "20210830-practical-mlops"
 HOST = "Alexey Grigorev"
 HOST_BOOK = "20201214-ml-bookcamp"  # the one week the host was the author
+
+
+def run_async(coroutine):
+    """Run a coroutine on a fresh event loop in its own thread: Playwright's sync API may hold this thread's loop."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def screenshot_path(tmp_path: Path, name: str) -> Path:

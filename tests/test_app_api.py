@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from gradio_client import Client
 
+from helpers import run_async
 from load import QUESTIONS, REPO, run_load, running_app
 from assistant.searcher import Answer
 
@@ -94,7 +95,7 @@ def test_search_is_an_mcp_tool(seed_app):
             result = await session.call_tool("search", {"question": QUESTION, "k": 2})
             return tools, result.content[0].text
 
-    tools, text = asyncio.run(asyncio.wait_for(call(), timeout=60))
+    tools, text = run_async(asyncio.wait_for(call(), timeout=60))
     assert [tool.name for tool in tools] == ["search", "feedback"]
     assert "Book-of-the-Week" in tools[0].description
     assert set(tools[0].inputSchema["properties"]) == {"question", "k", "author", "book", "closest"}

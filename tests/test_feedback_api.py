@@ -24,7 +24,7 @@ from assistant.querylog import QueryLog
 from assistant.web.api import json_api
 from assistant.web.page import LOGGED_LINE, build_page, respond
 from assistant.web.serve import start
-from helpers import REPO
+from helpers import REPO, run_async
 from load import HOST, QUESTIONS
 from loghelpers import rows
 
@@ -143,8 +143,7 @@ def test_gradio_api_and_mcp_searches_are_logged_with_their_source_and_can_vote(f
                 await session.call_tool("search", {"question": QUESTION, "k": 2, "closest": True})
                 return tools
 
-        with ThreadPoolExecutor(1) as pool:  # its own event loop: Playwright may hold this thread's
-            tools = pool.submit(asyncio.run, asyncio.wait_for(call(), timeout=60)).result()
+        tools = run_async(asyncio.wait_for(call(), timeout=60))
     finally:
         server.stop()
     assert sorted(tools) == ["feedback", "search"]
