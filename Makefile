@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test index bench load browser
+.PHONY: run test test-fast index bench load browser screenshots
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +17,10 @@ run: $(VENV)/.installed
 index: $(VENV)/.installed
 	$(PY) -m assistant.index
 
+SHARED ?= ../shared
 bench: $(VENV)/.installed
-	$(PY) -m assistant.bench
+	$(PY) -m assistant.bench --data $(SHARED)/archives/books --people $(SHARED)/archives/people.yaml \
+		--questions $(SHARED)/eval/dev.jsonl
 
 load: $(VENV)/.installed
 	$(PY) benchmarks/load.py
@@ -30,3 +32,11 @@ browser:
 
 test: $(VENV)/.installed browser
 	$(PY) -m pytest -q
+
+# The fast tier: no model load, no browser; well under a minute.
+test-fast: $(VENV)/.installed
+	$(PY) -m pytest -q -m "not slow and not browser"
+
+# Refresh the README's images from the browser tests.
+screenshots: $(VENV)/.installed browser
+	SCREENSHOTS=docs $(PY) -m pytest -q -m browser -k screenshot

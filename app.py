@@ -1,7 +1,8 @@
 """Start Ask the Author in the browser: `python app.py [--host H] [--port P] [--data DIR]... [--index DIR]`.
 
 Builds the index first when it is missing or older than the archives, then serves the page, the
-`/search` API and the MCP server on 127.0.0.1:7860 by default. Never opens a public share link.
+Gradio `/search` API, the MCP server and the JSON API on 127.0.0.1:7860 by default. Never opens a
+public share link.
 """
 
 import argparse
@@ -10,21 +11,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: no calls home, works offline
-
-from assistant.index import (  # noqa: E402
-    DEFAULT_DATA,
-    IndexLoadError,
-    add_data_argument,
-    build_index,
-    default_index_path,
-    load_built_index,
-    read_manifest,
-    stale_reason,
-)
-from assistant.embedding import Embedder  # noqa: E402
-from assistant.searcher import Searcher  # noqa: E402
-from assistant.ui import build_app, launch  # noqa: E402
+from assistant.embedding import Embedder
+from assistant.index import add_data_argument
+from assistant.searcher import Searcher
+from assistant.store import DEFAULT_DATA, IndexLoadError, default_index_path, ensure_index, load_built_index
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -43,19 +33,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def ensure_index(data: Sequence[Path], index: Path, embedder: Embedder) -> None:
-    """Build the index when it is missing or stale; a damaged one raises IndexLoadError instead of being overwritten."""
-    if (index / "current").exists():
-        read_manifest(index)
-        reason = stale_reason(data, index)
-    else:
-        reason = "there is none yet"
-    if reason is None:
-        return
-    print(f"Building the index at {index} ({reason}) ...", flush=True)
-    print(build_index(data, index, progress=True, embedder=embedder), flush=True)
-
-
 def warm_up(searcher: Searcher) -> None:
     """Load the embedding model now, so the first visitor does not wait for it."""
     searcher.search("warm up", 1, min_score=0)
@@ -71,8 +48,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (IndexLoadError, FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    from assistant.web.serve import serve  # gradio loads only once there is something to serve
+
     try:
-        launch(build_app(searcher), args.host, args.port)
+        serve(searcher, args.host, args.port)
     except OSError as error:
         print(f"error: cannot serve on {args.host}:{args.port}: {error}", file=sys.stderr)
         return 2

@@ -16,11 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from assistant.eval import read_labelled
-from assistant.index import build_index
+from assistant.store import build_index
 from assistant.searcher import load_index
-
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-
 
 def _edit_one_archive(folder: Path) -> Path:
     """Change one answer's wording in the first archive with messages, as an author's edit would."""
@@ -63,9 +60,9 @@ def time_search(index: Path, questions: Sequence[str], repeat: int) -> tuple[flo
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m assistant.bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=SHARED / "archives" / "books", help="archive folder")
-    parser.add_argument("--people", type=Path, default=SHARED / "archives" / "people.yaml", help="people map")
-    parser.add_argument("--questions", type=Path, default=SHARED / "eval" / "dev.jsonl", help="JSONL questions")
+    parser.add_argument("--data", type=Path, required=True, metavar="DIR", help="archive folder to build from")
+    parser.add_argument("--people", type=Path, metavar="FILE", help="YAML map of people slug -> display name")
+    parser.add_argument("--questions", type=Path, required=True, metavar="FILE", help="JSONL questions to search")
     parser.add_argument("--repeat", type=int, default=3, help="passes over the questions (default: 3)")
     args = parser.parse_args(argv)
     questions = [q.query for q in read_labelled(args.questions)]

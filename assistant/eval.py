@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.index import IndexLoadError, default_index_path
+from assistant.store import IndexLoadError, default_index_path
 from assistant.searcher import Searcher, load_index
 
 

@@ -1,43 +1,21 @@
 """Rank answer units for a question: fuse dense and lexical scores, then pick diverse, distinct results.
 
-Pure functions over score arrays, so ranking is tested without the embedding model.
+Pure functions over score arrays, so ranking is tested without the embedding model; the weights
+and thresholds they are called with live in `assistant.recipe`.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
+from assistant.recipe import AUTHOR_REPEAT_PENALTY, WEIGHTS, Weights
 from assistant.text import fold
 
 
-@dataclass(frozen=True)
-class Weights:
-    """How much each signal counts. Tuned on ../shared/eval/dev.jsonl; see README, Quality."""
-
-    both: float = 1.0  # question + answer embedded together, with the book title
-    question: float = 0.5  # the original question alone: users often re-ask it
-    answer: float = 0.15  # the answer alone
-    lexical: float = 0.8  # BM25 over title, author, question and answer
-    lexical_half_point: float = 8.0  # BM25 score that counts as half a lexical match
-
-    @property
-    def total(self) -> float:
-        return self.both + self.question + self.answer + self.lexical
-
-
-DEFAULT_WEIGHTS = Weights()
-# Questions the corpus does not answer (dev set: puppies, onions, visas) score at most 0.33,
-# answerable ones at least 0.43; the default threshold sits between them.
-DEFAULT_MIN_SCORE = 0.38
-# A second answer by the same author must beat another author's answer by this much to rank above it.
-AUTHOR_REPEAT_PENALTY = 0.03
-
-
-def fuse(dense: Mapping[str, np.ndarray], lexical: np.ndarray, weights: Weights = DEFAULT_WEIGHTS) -> np.ndarray:
+def fuse(dense: Mapping[str, np.ndarray], lexical: np.ndarray, weights: Weights = WEIGHTS) -> np.ndarray:
     """One score per unit in [0, 1]: the weighted mean of cosine similarities and a saturated BM25 score.
 
     BM25 is squashed with s / (s + half_point) rather than scaled to the best hit, so a question
@@ -45,13 +23,9 @@ def fuse(dense: Mapping[str, np.ndarray], lexical: np.ndarray, weights: Weights 
     A negative cosine means unrelated, the same as zero.
     """
     lexical = np.maximum(lexical, 0.0)
-    saturated = lexical / (lexical + weights.lexical_half_point)
-    combined = (
-        weights.both * np.maximum(dense["both"], 0.0)
-        + weights.question * np.maximum(dense["question"], 0.0)
-        + weights.answer * np.maximum(dense["answer"], 0.0)
-        + weights.lexical * saturated
-    )
+    combined = weights.lexical * lexical / (lexical + weights.lexical_half_point)
+    for name, weight in weights.dense.items():
+        combined = combined + weight * np.maximum(dense[name], 0.0)
     return combined / weights.total
 
 

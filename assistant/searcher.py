@@ -7,20 +7,20 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-import bm25s
 import numpy as np
-import Stemmer
 
 from assistant.authors import name_tokens
-from assistant.corpus import lexical_text
 from assistant.embedding import Embedder
-from assistant.index import LoadedIndex, default_index_path, load_built_index
-from assistant.ranking import DEFAULT_MIN_SCORE, duplicate_key, fuse, select
+from assistant.ranking import fuse, select
+from assistant.recipe import MIN_SCORE, tokenize
+from assistant.store import LoadedIndex, default_index_path, load_built_index
 from assistant.text import fold
 from assistant.units import AnswerUnit
 
 
-_LONG_QUESTION_CHARS = 500  # shorter text always fits the model's 256 tokens; longer is cut to what it reads
+# The model reads 256 tokens, fewer than 1,000 characters of text: longer questions are cut unread.
+MAX_QUESTION_CHARS = 1000
+_FITS_THE_MODEL_CHARS = 500  # shorter text always fits in 256 tokens; longer is cut by the tokenizer
 
 
 @dataclass(frozen=True)
@@ -53,18 +53,9 @@ class Searcher:
         self.embedder = embedder or Embedder(index.manifest["model"])
         self.units = index.units
         self._authors = [unit.author for unit in self.units]
-        # Filter keys, folded once here rather than on every filtered search.
-        self._author_keys = np.array([" ".join(name_tokens(unit.author)) for unit in self.units])
-        self._book_keys = [(fold(unit.book), fold(unit.book_title)) for unit in self.units]
-        self._duplicate_keys = [duplicate_key(unit.text) for unit in self.units]
-        self._stemmer = Stemmer.Stemmer("english")
-        self._lexical = bm25s.BM25()
-        self._lexical.index(self._tokenize([lexical_text(unit) for unit in self.units]), show_progress=False)
+        self._author_keys = np.array(index.keys.authors)
         self._vectors = np.stack([flat.reconstruct_n(0, flat.ntotal) for flat in index.vectors.values()])
         self._lock = threading.Lock()  # the tokenizer and the BM25 scorer are not thread-safe
-
-    def _tokenize(self, texts: list[str], return_ids: bool = True):
-        return bm25s.tokenize(texts, stopwords="en", stemmer=self._stemmer, return_ids=return_ids, show_progress=False)
 
     @property
     def authors(self) -> list[str]:
@@ -86,25 +77,25 @@ class Searcher:
     ) -> list[Answer]:
         """The k best author answers to `question`, best first, spread across authors.
 
-        min_score=None: [] when even the best answer scores below the calibrated DEFAULT_MIN_SCORE
+        min_score=None: [] when even the best answer scores below the calibrated recipe.MIN_SCORE
         (nothing in the corpus answers the question); a number: only answers scoring at least that.
         """
         if not isinstance(question, str) or not question.strip():
             raise ValueError("question is empty: ask something, e.g. 'Should startups do MLOps?'")
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
-        question = " ".join(question.split())
-        if len(question) > _LONG_QUESTION_CHARS:
+        question = " ".join(question[: 2 * MAX_QUESTION_CHARS].split())[:MAX_QUESTION_CHARS]
+        if len(question) > _FITS_THE_MODEL_CHARS:
             question = self.embedder.truncate(question)
         scores = self.score(question)
         allowed = self._filter(author, book)
         if allowed is not None:
             scores = np.where(allowed, scores, -np.inf)
-        picked = [(i, s) for i, s in select(scores, self._authors, self._duplicate_keys, k) if np.isfinite(s)]
+        picked = [(i, s) for i, s in select(scores, self._authors, self.index.keys.duplicates, k) if np.isfinite(s)]
         if min_score is None:
             # The calibrated threshold decides whether the corpus answers the question at all;
             # if its best answer does, the k best are shown.
-            answered = bool(picked) and max(s for _, s in picked) >= DEFAULT_MIN_SCORE
+            answered = bool(picked) and max(s for _, s in picked) >= MIN_SCORE
             return [Answer.from_unit(self.units[i], s) for i, s in picked] if answered else []
         return [Answer.from_unit(self.units[i], s) for i, s in picked if s >= min_score]
 
@@ -117,9 +108,24 @@ class Searcher:
         similarities = self._vectors @ query
         dense = {field: similarities[i] for i, field in enumerate(self.index.vectors)}
         with self._lock:
-            tokens = self._tokenize([question], return_ids=False)[0]
-            lexical = self._lexical.get_scores(tokens) if tokens else np.zeros(n)
+            tokens = tokenize([question], vocabulary=False)[0]
+            lexical = self.index.lexical.get_scores(tokens) if tokens and self.index.lexical else np.zeros(n)
         return fuse(dense, np.asarray(lexical, dtype=np.float32))
+
+    def has_author(self, author: str) -> bool:
+        """Whether the author filter would keep any answer."""
+        return bool(self._by_author(author).any())
+
+    def has_book(self, book: str) -> bool:
+        """Whether the book filter would keep any answer."""
+        return bool(self._by_book(book).any())
+
+    def _by_author(self, author: str) -> np.ndarray:
+        return self._author_keys == " ".join(name_tokens(author))
+
+    def _by_book(self, book: str) -> np.ndarray:
+        wanted = fold(book.strip())
+        return np.array([wanted in keys for keys in self.index.keys.books], dtype=bool)
 
     def _filter(self, author: str | None, book: str | None) -> np.ndarray | None:
         """Which units pass the author and book filters (case-insensitive; a book by id or title)."""
@@ -127,10 +133,9 @@ class Searcher:
             return None
         keep = np.ones(len(self.units), dtype=bool)
         if author:
-            keep &= self._author_keys == " ".join(name_tokens(author))
+            keep &= self._by_author(author)
         if book:
-            wanted_book = fold(book.strip())
-            keep &= np.array([wanted_book in keys for keys in self._book_keys])
+            keep &= self._by_book(book)
         return keep
 
 

@@ -7,6 +7,7 @@ import re
 import unicodedata
 
 import emoji
+from bm25s.stopwords import STOPWORDS_EN_PLUS
 
 _CHANNEL_LINK = re.compile(r"<#[A-Z0-9]+\|([^>]+)>")
 _USER_LINK = re.compile(r"<@[A-Z0-9]+\|([^>]+)>")
@@ -15,6 +16,8 @@ _LABELLED_URL = re.compile(r"<(https?://[^|>\s]+)\|([^>]+)>")
 _BARE_URL = re.compile(r"<(https?://[^|>\s]+)>")
 # A shortcode stands alone: not inside a URL, a time (10:30:00) or a Python slice.
 _SHORTCODE = re.compile(r"(?<![\w:/]):([a-z0-9_+'-]+):(?![\w/])")
+_WORD = re.compile(r"[a-z0-9]{3,}")
+_STOPWORDS = frozenset(STOPWORDS_EN_PLUS)
 _ACCENT_FREE = str.maketrans({"ı": "i", "ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "đ": "d", "ß": "ss"})
 
 
@@ -50,3 +53,8 @@ def fold(text: str) -> str:
 def word_count(text: str) -> int:
     """Number of words with at least one letter; emoji, numbers and punctuation do not count."""
     return sum(1 for token in text.split() if any(c.isalpha() for c in token))
+
+
+def content_words(text: str) -> set[str]:
+    """Folded words of three or more characters that are not English stopwords."""
+    return set(_WORD.findall(fold(text))) - _STOPWORDS

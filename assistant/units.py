@@ -6,16 +6,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from bm25s.stopwords import STOPWORDS_EN_PLUS
-
 from assistant.archive import Book, Message
 from assistant.authors import AuthorMatcher, display_names, name_tokens
-from assistant.text import fold, word_count
+from assistant.text import content_words, fold, word_count
 
 _MIN_ANSWER_WORDS = 2  # "+1", "Thanks!" and a lone emoji are not answers
 _ADDRESS_WINDOW = 80  # an answer names its asker near its start: "Rohan -- ...", "Hello Tim Becker, ..."
-_WORD = re.compile(r"[a-z0-9]{3,}")
-_STOPWORDS = frozenset(STOPWORDS_EN_PLUS)
 
 
 @dataclass(frozen=True)
@@ -119,11 +115,11 @@ def _with_unanswered_follow_ups(
     Askers often post several questions in a row; an author may answer them all under the first.
     """
     asker = messages[thread].name
-    answer_words = _content_words(" ".join(post.text for post in answer))
+    answer_words = content_words(" ".join(post.text for post in answer))
     questions = [messages[thread].text]
     for message in messages[thread + 1 :]:
         answered_elsewhere = any(matcher.author_of(reply.name) for reply in message.replies)
-        if message.name != asker or answered_elsewhere or not answer_words & _content_words(message.text):
+        if message.name != asker or answered_elsewhere or not answer_words & content_words(message.text):
             break
         questions.append(message.text)
     return "\n\n".join(questions)
@@ -149,9 +145,9 @@ def _question_for_top_level(
         if previous in linked_questions and matcher.author_of(messages[previous].name) == author:
             return linked_questions[previous]
         return "", ""
-    answer_words = _content_words(answer)
+    answer_words = content_words(answer)
     asked = [i for i, m in earlier if m.name == asker]
-    best = max(asked, key=lambda i: (len(answer_words & _content_words(messages[i].text)), i))
+    best = max(asked, key=lambda i: (len(answer_words & content_words(messages[i].text)), i))
     first, last = best, best
     while first - 1 >= 0 and messages[first - 1].name == asker:
         first -= 1
@@ -159,10 +155,6 @@ def _question_for_top_level(
         last += 1
     # Askers often post several questions in a row and get one answer to all of them.
     return "\n\n".join(m.text for m in messages[first : last + 1]), asker
-
-
-def _content_words(text: str) -> set[str]:
-    return set(_WORD.findall(fold(text))) - _STOPWORDS
 
 
 def _addressed_asker(answer: str, askers: set[str]) -> str | None:

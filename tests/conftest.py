@@ -82,7 +82,7 @@ def embedder():
 @pytest.fixture(scope="session")
 def seed_index(tmp_path_factory, data_dir: Path, embedder) -> Path:
     """An index of data/ (the shipped seed), built like `python -m assistant.index` does."""
-    from assistant.index import build_index
+    from assistant.store import build_index
 
     out = tmp_path_factory.mktemp("seed") / "index"
     build_index([data_dir], out, embedder=embedder)
@@ -91,7 +91,19 @@ def seed_index(tmp_path_factory, data_dir: Path, embedder) -> Path:
 
 @pytest.fixture(scope="session")
 def seed_searcher(seed_index: Path, embedder):
-    from assistant.index import load_built_index
+    from assistant.store import load_built_index
     from assistant.searcher import Searcher
 
     return Searcher(load_built_index(seed_index), embedder)
+
+
+@pytest.fixture(scope="session")
+def fake_seed_searcher(tmp_path_factory, data_dir: Path):
+    """A searcher over the seed whose vectors come from the fake model: real units, keys and BM25, no model load."""
+    from assistant.searcher import Searcher
+    from assistant.store import build_index, load_built_index
+    from fakes import FAKE_MODEL_ID, HashedWordsEmbedder
+
+    out = tmp_path_factory.mktemp("fake-seed") / "index"
+    build_index([data_dir], out, embedder=HashedWordsEmbedder())
+    return Searcher(load_built_index(out, model=FAKE_MODEL_ID), HashedWordsEmbedder())

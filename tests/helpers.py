@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import yaml
@@ -18,6 +19,13 @@ DATA = REPO / "data"
 SEED_ID = "20210830-practical-mlops"
 HOST = "Alexey Grigorev"
 HOST_BOOK = "20201214-ml-bookcamp"  # the one week the host was the author
+
+
+def screenshot_path(tmp_path: Path, name: str) -> Path:
+    """Where a browser test saves a screenshot: $SCREENSHOTS (`make screenshots` sets docs/), else a temp folder."""
+    folder = Path(os.environ.get("SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / name
 
 
 def participants(book: Book) -> set[str]:

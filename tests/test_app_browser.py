@@ -1,23 +1,22 @@
-"""What a person sees: Playwright drives Debian's chromium against the app built in-process; plus the card HTML.
+"""What a person sees: Playwright drives Debian's chromium against the app built in-process.
 
 The browser may only reach 127.0.0.1: every other request is aborted and recorded, so the page is
 shown to work with no internet.
 """
 
-import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
-from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from assistant.index import build_index, load_built_index
-from assistant.loadtest import HOST, REPO, free_port
-from assistant.searcher import Answer, Searcher
-from assistant.ui import answer_card, build_app, launch, safe_markdown
+from assistant.store import build_index, load_built_index
+from assistant.searcher import Searcher
+from assistant.web.serve import start
+from helpers import screenshot_path
+from load import HOST
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -27,7 +26,6 @@ CHROMIUM_ARGS = [
 DESKTOP = {"width": 1280, "height": 1500}
 PHONE = {"width": 390, "height": 844}
 XSS_ARCHIVES = Path(__file__).parent / "fixtures" / "xss"
-SCREENSHOT = REPO / "docs" / "screenshot.png"
 WAIT_MS = 60_000
 QUESTION = "Should startups do MLOps?"
 
@@ -71,12 +69,11 @@ def open_page(browser: Browser):
 @contextmanager
 def serving(searcher: Searcher) -> Iterator[str]:
     """The app built in-process over `searcher`, on a free loopback port for the duration of the block."""
-    app = build_app(searcher)
-    url = launch(app, HOST, free_port(), block=False)
+    server = start(searcher, HOST)
     try:
-        yield url
+        yield server.url
     finally:
-        app.close()
+        server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +109,7 @@ def card_authors(page: Page) -> set[str]:
 
 
 @pytest.mark.browser
-def test_question_shows_cards_by_both_authors_and_a_screenshot(seed_app, open_page):
+def test_question_shows_cards_by_both_authors_and_a_screenshot(seed_app, open_page, tmp_path):
     page, blocked = open_page(seed_app)
     expect(page.get_by_text("Searching 26 answers by 2 authors from 1 book")).to_be_visible()
     ask(page, QUESTION)
@@ -124,8 +121,7 @@ def test_question_shows_cards_by_both_authors_and_a_screenshot(seed_app, open_pa
             "href", "https://datatalks.club/books/20210830-practical-mlops.html"
         )
     assert blocked == []
-    SCREENSHOT.parent.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT))
+    page.screenshot(path=str(screenshot_path(tmp_path, "screenshot.png")))
 
 
 @pytest.mark.browser
@@ -215,71 +211,3 @@ def test_hostile_archive_text_never_runs(xss_app, open_page):
     page.wait_for_timeout(500)
     assert page.evaluate("typeof window.__xss") == "undefined"
     assert dialogs == []
-
-
-class _Elements(HTMLParser):
-    """The tags and attributes a browser would build from an HTML fragment."""
-
-    def __init__(self):
-        super().__init__()
-        self.tags: set[str] = set()
-        self.attributes: list[tuple[str, str]] = []
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.add(tag)
-        self.attributes += [(name, value or "") for name, value in attrs]
-
-
-def _answer(**changes) -> Answer:
-    example = Answer(
-        author="Ann Author", text="An answer.", question="What?", asker="Bob", book="b", book_title="Book",
-        thread=0, date="2024-01-01", url="https://datatalks.club/books/b.html", score=0.5,
-        author_as_written="Ann Author", id="b/0/ann/0",
-    )  # fmt: skip
-    return dataclasses.replace(example, **changes)
-
-
-def test_card_escapes_every_field_and_keeps_safe_markdown():
-    card = answer_card(
-        _answer(author="<b>Ann</b>", asker="<i>Bob</i>", question="<script>x()</script>?", book_title="A & <B>")
-    )
-    assert "&lt;b&gt;Ann&lt;/b&gt;" in card and "&lt;i&gt;Bob&lt;/i&gt;" in card
-    assert "&lt;script&gt;x()&lt;/script&gt;?" in card and "A &amp; &lt;B&gt;" in card
-    assert "<script" not in card and "<b>" not in card
-
-
-@pytest.mark.parametrize(
-    "markdown",
-    [
-        "<script>alert(1)</script>",
-        '<img src=x onerror="alert(1)">',
-        "[x](javascript:alert(1))",
-        "[x](JaVaScRiPt:alert(1))",
-        "<a href='javascript:alert(1)'>x</a>",
-        "![x](javascript:alert(1))",
-        '<svg onload="alert(1)">',
-        "[x](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)",
-        "[x](https://example.com/ onclick=alert(1))",
-    ],
-)
-def test_markdown_cannot_inject_script(markdown):
-    parser = _Elements()
-    parser.feed(safe_markdown(markdown))
-    assert parser.tags <= {"p", "a"}
-    assert all(not name.startswith("on") for name, _ in parser.attributes)
-    assert all(value.startswith("https://") for name, value in parser.attributes if name == "href")
-
-
-def test_markdown_keeps_links_code_and_lists():
-    html = safe_markdown(
-        "See [the book](https://example.com/b) and `pip install x`:\n\n```\ncode  here\n```\n\n1. one\n2. two"
-    )
-    assert '<a href="https://example.com/b" target="_blank" rel="noopener noreferrer nofollow">the book</a>' in html
-    assert "<code>pip install x</code>" in html and "<pre><code>code  here\n</code></pre>" in html
-    assert "<ol>" in html and "<li>one</li>" in html
-
-
-def test_card_without_a_linked_question_or_web_url():
-    card = answer_card(_answer(question="", asker="", url="javascript:alert(1)", date=""))
-    assert "not a reply to a single question" in card
-    assert "javascript" not in card and "href" not in card

@@ -1,4 +1,7 @@
-"""Index builds: manifest, incremental re-embedding, atomic swap under a killed build, mismatch errors."""
+"""Index builds: manifest, incremental re-embedding, atomic swap under a killed build, mismatch errors.
+
+Bookkeeping tests embed with a fake model (tests/fakes.py); only the killed-build test runs the real one.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from assistant import index as index_module
-from assistant.index import IndexLoadError, build_index, load_built_index, main, stale_reason
+from assistant import store
+from assistant.index import main
+from assistant.store import IndexLoadError, build_index, load_built_index, stale_reason
+from fakes import FAKE_MODEL_ID, HashedWordsEmbedder
 from helpers import REPO, SEED_ID
-
-pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
@@ -32,14 +35,43 @@ def _edit_answer(folder: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
-def test_manifest_describes_the_build(seed_index):
-    manifest = json.loads((seed_index / "current" / "manifest.json").read_text())
-    assert manifest["model"] == "sentence-transformers/all-MiniLM-L6-v2"
+@pytest.fixture
+def embedder() -> HashedWordsEmbedder:
+    return HashedWordsEmbedder()
+
+
+@pytest.fixture
+def fake_index(tmp_path, seed_copy, embedder) -> Path:
+    """An index of the seed built with the fake model."""
+    build_index([seed_copy], tmp_path / "index", embedder=embedder)
+    return tmp_path / "index"
+
+
+def _load(index: Path):
+    return load_built_index(index, model=FAKE_MODEL_ID)
+
+
+def test_manifest_describes_the_build(fake_index):
+    manifest = json.loads((fake_index / "current" / "manifest.json").read_text())
+    assert manifest["model"] == FAKE_MODEL_ID
     assert manifest["dimension"] == 384
-    assert manifest["format_version"] == index_module.FORMAT_VERSION
-    assert manifest["unit_count"] == len(load_built_index(seed_index).units) > 20
+    assert manifest["format_version"] == store.FORMAT_VERSION
+    assert manifest["fields"] == ["both", "question", "answer"]
+    assert manifest["unit_count"] == len(_load(fake_index).units) > 20
     assert set(manifest["archives"]) == {f"{SEED_ID}.md"}
     assert len(manifest["archives"][f"{SEED_ID}.md"]) == 64 and manifest["built_at"]
+
+
+def test_index_holds_everything_search_needs(fake_index):
+    """BM25 and the filter keys are stored with the vectors, so loading re-tokenizes nothing."""
+    loaded = _load(fake_index)
+    assert {path.name for path in (fake_index / "current").iterdir()} >= {
+        "manifest.json", "units.json", "keys.json", "lexical", "both.faiss", "question.faiss", "answer.faiss"
+    }  # fmt: skip
+    assert loaded.keys.authors[0] in {"noah gift", "alfredo deza"}
+    assert loaded.keys.books[0] == (SEED_ID, "practical mlops")
+    scores = loaded.lexical.get_scores(["startup"])
+    assert scores.shape == (len(loaded.units),) and scores.max() > 0
 
 
 def test_rebuild_embeds_only_changed_answers(tmp_path, seed_copy, embedder):
@@ -51,7 +83,7 @@ def test_rebuild_embeds_only_changed_answers(tmp_path, seed_copy, embedder):
     edited = build_index([seed_copy], tmp_path / "index", embedder=embedder)
     # The edited answer's own text and its question + answer text; its question is unchanged.
     assert edited.embedded == 2
-    assert any("never a one time thing" in u.text for u in load_built_index(tmp_path / "index").units)
+    assert any("never a one time thing" in u.text for u in _load(tmp_path / "index").units)
 
 
 def test_stale_reason_notices_changed_added_and_removed_archives(tmp_path, seed_copy, embedder):
@@ -72,18 +104,19 @@ def test_stale_reason_notices_changed_added_and_removed_archives(tmp_path, seed_
 def test_failure_before_the_swap_leaves_previous_index(tmp_path, seed_copy, embedder, monkeypatch):
     out = tmp_path / "index"
     build_index([seed_copy], out, embedder=embedder)
-    before = load_built_index(out).units
+    before = _load(out).units
     _edit_answer(seed_copy, "Automation is not a one time thing", "Automation is never a one time thing")
 
     def crash(*args):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(index_module, "_point_current_to", crash)
+    monkeypatch.setattr(store, "_point_current_to", crash)
     with pytest.raises(KeyboardInterrupt):
         build_index([seed_copy], out, embedder=embedder)
-    assert load_built_index(out).units == before
+    assert _load(out).units == before
 
 
+@pytest.mark.slow
 def test_build_killed_midway_leaves_previous_index_loadable(tmp_path, seed_copy, books_dir, people_file):
     out = tmp_path / "index"
     subprocess.run(
@@ -127,30 +160,28 @@ def _rewrite_manifest(index: Path, **changes) -> None:
     manifest_file.write_text(json.dumps(manifest))
 
 
-def test_index_built_with_another_model_is_refused_with_rebuild_hint(tmp_path, seed_index):
-    index = Path(shutil.copytree(seed_index, tmp_path / "index", symlinks=True))
-    _rewrite_manifest(index, model="intfloat/e5-small-v2")
+def test_index_built_with_another_model_is_refused_with_rebuild_hint(fake_index):
+    _rewrite_manifest(fake_index, model="intfloat/e5-small-v2")
     with pytest.raises(IndexLoadError, match=r"built with model 'intfloat/e5-small-v2'.*python -m assistant.index"):
-        load_built_index(index)
+        _load(fake_index)
 
 
-def test_index_of_another_format_is_refused_with_rebuild_hint(tmp_path, seed_index):
-    index = Path(shutil.copytree(seed_index, tmp_path / "index", symlinks=True))
-    _rewrite_manifest(index, format_version=0)
+def test_index_of_another_format_is_refused_with_rebuild_hint(fake_index):
+    _rewrite_manifest(fake_index, format_version=0)
     with pytest.raises(IndexLoadError, match=r"format version 0.*python -m assistant.index"):
-        load_built_index(index)
+        _load(fake_index)
 
 
-def test_missing_or_damaged_index_is_a_clear_error(tmp_path, seed_index):
+def test_missing_or_damaged_index_is_a_clear_error(tmp_path, fake_index):
     with pytest.raises(IndexLoadError, match="no index at"):
-        load_built_index(tmp_path / "nowhere")
-    index = Path(shutil.copytree(seed_index, tmp_path / "index", symlinks=True))
-    (index / "current" / "units.json").write_text("[{]")
+        _load(tmp_path / "nowhere")
+    (fake_index / "current" / "units.json").write_text("[{]")
     with pytest.raises(IndexLoadError, match="damaged"):
-        load_built_index(index)
+        _load(fake_index)
 
 
-def test_cli_reports_what_it_read_and_skipped(tmp_path, seed_copy, capsys):
+def test_cli_reports_what_it_read_and_skipped(tmp_path, seed_copy, capsys, monkeypatch):
+    monkeypatch.setattr(store, "Embedder", lambda model=None: HashedWordsEmbedder())
     (seed_copy / "broken.md").write_text("no front matter here\n")
     assert main(["--data", str(seed_copy), "--out", str(tmp_path / "index")]) == 0
     out = capsys.readouterr()

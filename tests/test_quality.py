@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from assistant.eval import evaluate, read_labelled
-from assistant.index import build_index, load_built_index
+from assistant.store import build_index, load_built_index
 from assistant.searcher import Searcher
 from helpers import SHARED
 

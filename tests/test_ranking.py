@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from assistant.ranking import DEFAULT_WEIGHTS, duplicate_key, fuse, select
+from assistant.ranking import duplicate_key, fuse, select
+from assistant.recipe import WEIGHTS
 
 
 def _dense(both, question, answer):
@@ -22,8 +23,8 @@ def test_fuse_is_a_weighted_mean_in_cosine_range():
 def test_lexical_credit_saturates_instead_of_scaling_to_the_best_hit():
     """A weak word overlap stays weak even when it is the best lexical hit for the question."""
     weak = fuse(_dense([0.0], [0.0], [0.0]), np.array([0.5]))[0]
-    strong = fuse(_dense([0.0], [0.0], [0.0]), np.array([DEFAULT_WEIGHTS.lexical_half_point]))[0]
-    assert weak < 0.05 < strong == pytest.approx(0.5 * DEFAULT_WEIGHTS.lexical / DEFAULT_WEIGHTS.total)
+    strong = fuse(_dense([0.0], [0.0], [0.0]), np.array([WEIGHTS.lexical_half_point]))[0]
+    assert weak < 0.05 < strong == pytest.approx(0.5 * WEIGHTS.lexical / WEIGHTS.total)
 
 
 def test_question_match_counts_more_than_answer_match():

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from assistant.index import build_index, load_built_index
+from assistant.store import build_index, load_built_index
 from assistant.searcher import Answer, Searcher
 from helpers import REPO, SEED_ID, write_archive
 

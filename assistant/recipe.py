@@ -1,0 +1,89 @@
+"""The retrieval recipe: the texts each answer is embedded and matched as, how the signals fuse, what a score means.
+
+Changing how answers are found is a change in this one module: build, store and search read their
+fields, weights and thresholds from here.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import bm25s
+import Stemmer
+
+from assistant.units import AnswerUnit
+
+
+def field_texts(unit: AnswerUnit) -> dict[str, str]:
+    """The texts a unit is embedded as, one per field; the book title gives short answers their context.
+
+    The new question may echo the original question, the answer's wording, or both; scoring all
+    three beats any one of them (see README, Quality).
+    """
+    question = unit.question or unit.text
+    return {
+        "question": f"{unit.book_title}: {question}",
+        "answer": unit.text,
+        "both": f"{unit.book_title}\n{unit.question}\n\n{unit.text}".strip(),
+    }
+
+
+def lexical_text(unit: AnswerUnit) -> str:
+    """What BM25 matches: title, author, question and answer."""
+    return f"{unit.book_title}\n{unit.author}\n{unit.question}\n\n{unit.text}"
+
+
+_STEMMER = Stemmer.Stemmer("english")
+
+
+def tokenize(texts: list[str], vocabulary: bool = True):
+    """BM25 tokens: English stopwords out, Snowball-stemmed; ids plus a vocabulary, or plain token lists."""
+    return bm25s.tokenize(texts, stopwords="en", stemmer=_STEMMER, return_ids=vocabulary, show_progress=False)
+
+
+@dataclass(frozen=True)
+class Weights:
+    """How much each signal counts. Tuned on ../shared/eval/dev.jsonl; see README, Quality."""
+
+    dense: dict[str, float] = field(
+        default_factory=lambda: {
+            "both": 1.0,  # question + answer embedded together, with the book title
+            "question": 0.5,  # the original question alone: users often re-ask it
+            "answer": 0.15,  # the answer alone
+        }
+    )
+    lexical: float = 0.8  # BM25 over title, author, question and answer
+    lexical_half_point: float = 8.0  # BM25 score that counts as half a lexical match
+
+    @property
+    def total(self) -> float:
+        return sum(self.dense.values()) + self.lexical
+
+
+WEIGHTS = Weights()
+FIELDS = tuple(WEIGHTS.dense)  # the embedded fields, as field_texts names them
+# Questions the corpus does not answer (dev set: puppies, onions, visas) score at most 0.33,
+# answerable ones at least 0.43; the default threshold sits between them.
+MIN_SCORE = 0.38
+# A second answer by the same author must beat another author's answer by this much to rank above it.
+AUTHOR_REPEAT_PENALTY = 0.03
+
+
+@dataclass(frozen=True)
+class Relevance:
+    """How a score reads to a person: a label, a CSS-friendly slug and a bar filled 0–1."""
+
+    label: str
+    slug: str
+    fill: float
+
+
+# Answerable dev-set questions score at least 0.43; most first answers to them score above 0.5.
+_LABELS = [(0.5, "Strong match"), (0.43, "Good match"), (MIN_SCORE, "Related"), (-math.inf, "Weak match")]
+
+
+def relevance(score: float) -> Relevance:
+    """The label and bar for a fused score."""
+    label = next(label for floor, label in _LABELS if score >= floor)
+    return Relevance(label, label.split()[0].lower(), min(max((score - 0.1) / 0.5, 0.0), 1.0))

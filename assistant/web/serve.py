@@ -1,0 +1,80 @@
+"""Serve the page, the Gradio API, the MCP server and the JSON API on one loopback port by default."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported: no calls home
+
+import gradio as gr  # noqa: E402
+import uvicorn  # noqa: E402
+from fastapi import FastAPI  # noqa: E402
+
+from assistant.searcher import Searcher  # noqa: E402
+from assistant.web.api import json_api  # noqa: E402
+from assistant.web.page import build_page  # noqa: E402
+
+STYLE = Path(__file__).with_name("style.css")
+THEME = gr.themes.Soft(primary_hue="indigo", neutral_hue="slate")
+
+
+def web_app(searcher: Searcher) -> FastAPI:
+    """One ASGI app: the JSON API under /api, the Gradio page, its API and MCP server at /."""
+    app = FastAPI(title="Ask the Author", docs_url=None, redoc_url=None, openapi_url=None)
+    app.include_router(json_api(searcher))
+    return gr.mount_gradio_app(
+        app,
+        build_page(searcher),
+        path="",
+        mcp_server=True,
+        footer_links=["api"],
+        theme=THEME,
+        css_paths=[STYLE],
+    )
+
+
+@dataclass
+class RunningServer:
+    """A server started in a background thread, as tests and benchmarks use it."""
+
+    url: str
+    server: uvicorn.Server
+    thread: threading.Thread
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+def _listen(host: str, port: int) -> tuple[socket.socket, str]:
+    """Bind before serving, so a busy port is an OSError naming it rather than a log line."""
+    listener = socket.create_server((host, port))
+    return listener, f"http://{host}:{listener.getsockname()[1]}/"
+
+
+def _server(searcher: Searcher) -> uvicorn.Server:
+    return uvicorn.Server(uvicorn.Config(web_app(searcher), log_level="warning", timeout_graceful_shutdown=2))
+
+
+def serve(searcher: Searcher, host: str, port: int) -> None:
+    """Serve on host:port until interrupted, never through a public share link."""
+    listener, url = _listen(host, port)
+    print(f"Ask the Author is serving on {url}", flush=True)
+    _server(searcher).run(sockets=[listener])
+
+
+def start(searcher: Searcher, host: str, port: int = 0) -> RunningServer:
+    """Serve in a background thread; returns once the server accepts requests."""
+    listener, url = _listen(host, port)
+    server = _server(searcher)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise OSError(f"the server on {url} stopped while starting")
+        thread.join(0.05)
+    return RunningServer(url, server, thread)

@@ -1,0 +1,62 @@
+"""The plain JSON API: GET /api/search answers with the Answer fields and took_ms; bad input is a 400 JSON error."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from assistant.searcher import Answer
+from assistant.web.api import json_api
+
+
+def _client(searcher) -> TestClient:
+    app = FastAPI()
+    app.include_router(json_api(searcher))
+    return TestClient(app)
+
+
+@pytest.fixture(scope="module")
+def fake_client(fake_seed_searcher) -> TestClient:
+    return _client(fake_seed_searcher)
+
+
+def test_search_returns_answer_fields_and_timing(fake_client):
+    response = fake_client.get("/api/search", params={"q": "startups MLOps", "k": 3, "closest": "true"})
+    assert response.status_code == 200
+    body = response.json()
+    assert len(body["answers"]) == 3 and body["took_ms"] >= 0
+    assert all(set(answer) == {f.name for f in fields(Answer)} for answer in body["answers"])
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"q": ""}, "question is empty"),
+        ({"q": "   "}, "question is empty"),
+        ({"q": "mlops", "k": "0"}, "k must be"),
+        ({"q": "mlops", "k": "2.5"}, "k must be"),
+        ({"q": "mlops", "k": "many"}, "k must be"),
+        ({"q": "mlops", "closest": "perhaps"}, "closest must be"),
+        ({"q": "mlops", "author": "Nobody"}, "author 'Nobody'"),
+        ({"q": "x" * 25_000}, "the limit is"),
+    ],
+)
+def test_bad_input_is_a_400_with_a_json_error(fake_client, params, message):
+    response = fake_client.get("/api/search", params=params)
+    assert response.status_code == 400
+    assert message in response.json()["error"]
+
+
+def test_missing_q_is_a_400(fake_client):
+    response = fake_client.get("/api/search")
+    assert response.status_code == 400 and "question is empty" in response.json()["error"]
+
+
+@pytest.mark.slow
+def test_mlops_question_gets_noah_gift_and_alfredo_deza(seed_searcher):
+    response = _client(seed_searcher).get("/api/search", params={"q": "should startups do MLOps?"})
+    assert response.status_code == 200
+    assert {answer["author"] for answer in response.json()["answers"]} == {"Noah Gift", "Alfredo Deza"}

@@ -1,0 +1,79 @@
+"""Pure rendering: answer cards escape every field, Markdown from archives cannot run script."""
+
+from __future__ import annotations
+
+import dataclasses
+from html.parser import HTMLParser
+
+import pytest
+
+from assistant.searcher import Answer
+from assistant.web.render import answer_card, safe_markdown
+
+
+class _Elements(HTMLParser):
+    """The tags and attributes a browser would build from an HTML fragment."""
+
+    def __init__(self):
+        super().__init__()
+        self.tags: set[str] = set()
+        self.attributes: list[tuple[str, str]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.add(tag)
+        self.attributes += [(name, value or "") for name, value in attrs]
+
+
+def _answer(**changes) -> Answer:
+    example = Answer(
+        author="Ann Author", text="An answer.", question="What?", asker="Bob", book="b", book_title="Book",
+        thread=0, date="2024-01-01", url="https://datatalks.club/books/b.html", score=0.5,
+        author_as_written="Ann Author", id="b/0/ann/0",
+    )  # fmt: skip
+    return dataclasses.replace(example, **changes)
+
+
+def test_card_escapes_every_field_and_keeps_safe_markdown():
+    card = answer_card(
+        _answer(author="<b>Ann</b>", asker="<i>Bob</i>", question="<script>x()</script>?", book_title="A & <B>")
+    )
+    assert "&lt;b&gt;Ann&lt;/b&gt;" in card and "&lt;i&gt;Bob&lt;/i&gt;" in card
+    assert "&lt;script&gt;x()&lt;/script&gt;?" in card and "A &amp; &lt;B&gt;" in card
+    assert "<script" not in card and "<b>" not in card
+
+
+@pytest.mark.parametrize(
+    "markdown",
+    [
+        "<script>alert(1)</script>",
+        '<img src=x onerror="alert(1)">',
+        "[x](javascript:alert(1))",
+        "[x](JaVaScRiPt:alert(1))",
+        "<a href='javascript:alert(1)'>x</a>",
+        "![x](javascript:alert(1))",
+        '<svg onload="alert(1)">',
+        "[x](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)",
+        "[x](https://example.com/ onclick=alert(1))",
+    ],
+)
+def test_markdown_cannot_inject_script(markdown):
+    parser = _Elements()
+    parser.feed(safe_markdown(markdown))
+    assert parser.tags <= {"p", "a"}
+    assert all(not name.startswith("on") for name, _ in parser.attributes)
+    assert all(value.startswith("https://") for name, value in parser.attributes if name == "href")
+
+
+def test_markdown_keeps_links_code_and_lists():
+    html = safe_markdown(
+        "See [the book](https://example.com/b) and `pip install x`:\n\n```\ncode  here\n```\n\n1. one\n2. two"
+    )
+    assert '<a href="https://example.com/b" target="_blank" rel="noopener noreferrer nofollow">the book</a>' in html
+    assert "<code>pip install x</code>" in html and "<pre><code>code  here\n</code></pre>" in html
+    assert "<ol>" in html and "<li>one</li>" in html
+
+
+def test_card_without_a_linked_question_or_web_url():
+    card = answer_card(_answer(question="", asker="", url="javascript:alert(1)", date=""))
+    assert "not a reply to a single question" in card
+    assert "javascript" not in card and "href" not in card
