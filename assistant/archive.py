@@ -75,6 +75,11 @@ class Book:
     def url(self) -> str:
         return BOOK_PAGE_URL.format(book_id=self.id)
 
+    @property
+    def participants(self) -> set[str]:
+        """Every name that wrote a top-level message or a reply."""
+        return {m.name for m in self.messages} | {r.name for m in self.messages for r in m.replies}
+
 
 @dataclass
 class ReadResult:

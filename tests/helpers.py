@@ -7,8 +7,6 @@ from pathlib import Path
 
 import yaml
 
-from assistant.archive import Book
-
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 BOOKS = SHARED / "archives" / "books"
@@ -26,11 +24,6 @@ def screenshot_path(tmp_path: Path, name: str) -> Path:
     folder = Path(os.environ.get("SCREENSHOTS") or tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
     return folder / name
-
-
-def participants(book: Book) -> set[str]:
-    """Every name that wrote a top-level message or a reply in the book's archive."""
-    return {m.name for m in book.messages} | {r.name for m in book.messages for r in m.replies}
 
 
 def write_archive(path: Path, archive: list[dict] | None, title: str = "Tiny Book", authors=("Ann Author",)) -> Path:
