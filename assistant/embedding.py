@@ -44,8 +44,9 @@ class Embedder:
             try:
                 self._model = SentenceTransformer(_resolve_model_location(self.model_id), device="cpu")
             except (OSError, ValueError) as error:
+                first_line = (str(error).strip().splitlines() or [type(error).__name__])[0].rstrip(".")  # one line
                 raise ValueError(
-                    f"cannot load embedding model {self.model_id!r}: {error}. "
+                    f"cannot load embedding model {self.model_id!r}: {first_line}. "
                     "Give a local model folder or a model already in the Hugging Face cache (there is no network)."
                 ) from None
         return self._model
