@@ -23,8 +23,8 @@ def add_data_argument(parser: argparse.ArgumentParser, default: str = "default: 
 
 def add_people_argument(parser: argparse.ArgumentParser, default: str = "") -> None:
     """`--people FILE`, as the indexer and the app both take it."""
-    help = "YAML map of people slug -> display name for `authors:` lists (each data folder's people.yaml is read too)"
-    parser.add_argument("--people", type=Path, metavar="FILE", help=f"{help}; {default}" if default else help)
+    text = "YAML map of people slug -> display name for `authors:` lists (each data folder's people.yaml is read too)"
+    parser.add_argument("--people", type=Path, metavar="FILE", help=f"{text}; {default}" if default else text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

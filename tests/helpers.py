@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
@@ -33,3 +36,23 @@ def write_archive(path: Path, archive: list[dict] | None, title: str = "Tiny Boo
         front["archive"] = archive
     path.write_text("---\n" + yaml.safe_dump(front, allow_unicode=True, sort_keys=False) + "---\n", encoding="utf-8")
     return path
+
+
+class Hang(Exception):
+    """Raised by `deadline`; not an OSError, so code under test cannot mistake it for a read error."""
+
+
+@contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    """Fail the test, instead of hanging it, when the block takes longer than `seconds`."""
+
+    def expire(signum, frame):
+        raise Hang(f"took more than {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

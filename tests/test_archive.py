@@ -7,15 +7,13 @@ import html
 import os
 import re
 import shutil
-import signal
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import yaml
 
 from assistant.archive import MAX_ARCHIVE_BYTES, ArchiveError, Link, file_hash, read_archive, read_archives
-from helpers import SEED_ID, write_archive
+from helpers import SEED_ID, deadline, write_archive
 
 ARCHIVES = 98
 WITH_MESSAGES = 91
@@ -255,26 +253,6 @@ def test_dashes_inside_block_scalar_do_not_end_front_matter(tmp_path):
 # --- hostile and odd files: each is skipped with a message, the others load, nothing hangs -------
 
 
-class Hang(Exception):
-    """Raised by `_deadline`; not an OSError, so code under test cannot mistake it for a read error."""
-
-
-@contextmanager
-def _deadline(seconds: float):
-    """Fail the test, instead of hanging it, when the block takes longer than `seconds`."""
-
-    def expire(signum, frame):
-        raise Hang(f"took more than {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
 def _alias_bomb() -> str:
     """Nine levels of anchors, each replying with ten aliases of the level below: 10^9 messages in under 1 KB."""
     lines = ["---", "title: Bomb", "authors: [Ann Author]", "start: 2024-01-01", "defs:"]
@@ -295,7 +273,7 @@ def test_yaml_alias_bomb_is_refused_at_its_line(tmp_path):
     content = _alias_bomb()
     assert len(content.encode()) < 1024
     path = _write(tmp_path, "bomb", content)
-    with _deadline(5), pytest.raises(ArchiveError) as caught:
+    with deadline(5), pytest.raises(ArchiveError) as caught:
         read_archive(path)
     assert caught.value.line == 7  # the first `*m0`
     assert "alias" in caught.value.reason and "*m0" in caught.value.reason
@@ -304,7 +282,7 @@ def test_yaml_alias_bomb_is_refused_at_its_line(tmp_path):
 def test_yaml_alias_bomb_does_not_stop_the_other_archives(tmp_path, seed_file, seed_book):
     folder = _folder_with_seed(tmp_path, seed_file)
     _write(folder, "bomb", _alias_bomb())
-    with _deadline(10):
+    with deadline(10):
         result = read_archives([folder])
     assert [book.messages for book in result.books] == [seed_book.messages]
     assert [error.path.name for error in result.errors] == ["bomb.md"]
@@ -323,7 +301,7 @@ def test_deeply_nested_replies_are_an_archive_error(tmp_path):
 def test_fifo_is_skipped_without_blocking(tmp_path, seed_file, seed_book):
     folder = _folder_with_seed(tmp_path, seed_file)
     os.mkfifo(folder / "x.md")
-    with _deadline(5):
+    with deadline(5):
         result = read_archives([folder])
         with pytest.raises(OSError):
             file_hash(folder / "x.md")  # what the indexer records for a skipped file
@@ -336,7 +314,7 @@ def test_fifo_is_skipped_without_blocking(tmp_path, seed_file, seed_book):
 def test_symlink_to_a_device_is_skipped(tmp_path, seed_file, seed_book):
     folder = _folder_with_seed(tmp_path, seed_file)
     (folder / "zero.md").symlink_to("/dev/zero")
-    with _deadline(5):
+    with deadline(5):
         result = read_archives([folder])
         with pytest.raises(OSError):
             file_hash(folder / "zero.md")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import shutil
 import sqlite3
 import threading
@@ -20,7 +21,7 @@ from assistant import index as index_cli
 from assistant import store
 from assistant.store import IndexLoadError, build_index, load_built_index
 from fakes import FAKE_MODEL_ID, HashedWordsEmbedder
-from helpers import SEED_ID
+from helpers import SEED_ID, deadline
 
 
 @pytest.fixture
@@ -36,6 +37,14 @@ def fake_index(tmp_path, seed_copy) -> Path:
 
 def _load(index: Path):
     return load_built_index(index, model=FAKE_MODEL_ID)
+
+
+def _edit_seed(folder: Path) -> None:
+    """Change one answer, so the next build embeds (and caches) its texts."""
+    path = folder / f"{SEED_ID}.md"
+    text = path.read_text(encoding="utf-8")
+    assert "Automation is not a one time thing" in text
+    path.write_text(text.replace("Automation is not a one time thing", "Automation is never a one time thing"))
 
 
 def _use_fake_model(monkeypatch) -> None:
@@ -72,6 +81,21 @@ def test_reader_loading_in_a_loop_during_ten_rebuilds_never_fails(fake_index, se
     assert failures == []
     assert loads > 10
     assert len(list((fake_index / "builds").iterdir())) <= 2
+
+
+# --- item 4: odd files in a data folder never stop a build ---------------------------------------
+
+
+def test_build_skips_a_fifo_and_a_device_and_stays_fresh(tmp_path, seed_copy, capsys):
+    os.mkfifo(seed_copy / "x.md")  # blocked the build forever
+    (seed_copy / "zero.md").symlink_to("/dev/zero")  # crashed it with MemoryError
+    with deadline(30):
+        summary = build_index([seed_copy], tmp_path / "index", embedder=HashedWordsEmbedder())
+        assert store.stale_reason([seed_copy], tmp_path / "index") is None
+    assert summary.books == 1 and len(summary.skipped) == 2
+    err = capsys.readouterr().err
+    assert "x.md: cannot read file: it is a FIFO, not a regular file" in err
+    assert "zero.md: cannot read file: it is a character device, not a regular file" in err
 
 
 # --- item 6: every damaged index gives the one clear error naming the file ---------------------
@@ -166,6 +190,18 @@ def test_faiss_failing_to_write_is_the_same_error(fake_index, seed_copy, monkeyp
     [line] = capsys.readouterr().err.strip().splitlines()
     assert line.startswith("error: ") and "No space left on device" in line and "free" in line, line
     assert not list((fake_index / "builds").glob("*.partial"))
+
+
+def test_full_disk_while_caching_vectors_is_the_same_error(fake_index, seed_copy, monkeypatch, capsys):
+    def cache_disk_full(*args):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    _use_fake_model(monkeypatch)
+    monkeypatch.setattr(store.EmbeddingCache, "put", cache_disk_full)
+    _edit_seed(seed_copy)
+    assert index_cli.main(["--data", str(seed_copy), "--out", str(fake_index)]) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("error: the disk is full") and "free some space" in line, line
 
 
 def test_corrupt_cache_is_moved_aside_and_rebuilt(fake_index, seed_copy, monkeypatch, capsys):
