@@ -164,12 +164,16 @@ def _parse_message(path: Path, raw: object, position: str, fallback_line: int) -
 def _read_regular_file(path: Path) -> bytes:
     """The bytes of a regular file of at most MAX_ARCHIVE_BYTES; OSError saying why not for anything else."""
     # O_NONBLOCK: opening a FIFO returns at once instead of waiting for a writer; regular files ignore it.
-    with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as handle:
-        mode = os.fstat(handle.fileno()).st_mode
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        mode = os.fstat(descriptor).st_mode
         if not stat.S_ISREG(mode):
             kind = _FILE_KINDS.get(stat.S_IFMT(mode), "not a file")
             raise OSError(errno.EINVAL, f"it is {kind}, not a regular file; only regular files are read")
-        data = handle.read(MAX_ARCHIVE_BYTES + 1)
+        with open(descriptor, "rb", closefd=False) as handle:
+            data = handle.read(MAX_ARCHIVE_BYTES + 1)
+    finally:
+        os.close(descriptor)
     if len(data) > MAX_ARCHIVE_BYTES:
         raise OSError(errno.EFBIG, f"larger than the {MAX_ARCHIVE_BYTES // 2**20} MB limit per archive")
     return data

@@ -364,3 +364,14 @@ def test_utf8_bom_archive_reads_like_the_same_file_without_it(tmp_path, seed_fil
     path.write_bytes(b"\xef\xbb\xbf" + seed_file.read_bytes())
     book = read_archive(path)
     assert (book.title, book.authors, book.messages) == (seed_book.title, seed_book.authors, seed_book.messages)
+
+
+def test_skipped_odd_files_leave_no_open_descriptors(tmp_path, seed_file):
+    folder = _folder_with_seed(tmp_path, seed_file)
+    os.mkfifo(folder / "x.md")
+    (folder / "notes.md").mkdir()
+    (folder / "zero.md").symlink_to("/dev/zero")
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(20):
+        assert len(read_archives([folder]).errors) == 3
+    assert len(os.listdir("/proc/self/fd")) == before
