@@ -14,7 +14,7 @@ from assistant.embedding import Embedder
 from assistant.ranking import fuse, select
 from assistant.recipe import MIN_SCORE, tokenize
 from assistant.store import LoadedIndex, default_index_path, load_built_index
-from assistant.text import fold
+from assistant.text import fold, invalid_text
 from assistant.units import AnswerUnit
 
 
@@ -82,9 +82,12 @@ class Searcher:
         """
         if not isinstance(question, str) or not question.strip():
             raise ValueError("question is empty: ask something, e.g. 'Should startups do MLOps?'")
-        if k < 1:
-            raise ValueError(f"k must be at least 1, got {k}")
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise ValueError(f"k must be a whole number of at least 1, got {k!r}")
         question = " ".join(question[: 2 * MAX_QUESTION_CHARS].split())[:MAX_QUESTION_CHARS]
+        problem = invalid_text(question, "question")
+        if problem:
+            raise ValueError(problem)
         if len(question) > _FITS_THE_MODEL_CHARS:
             question = self.embedder.truncate(question)
         scores = self.score(question)
