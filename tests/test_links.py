@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl
 
+import gradio as gr
 import pytest
 
 from assistant.web.contract import (
@@ -13,7 +14,7 @@ from assistant.web.contract import (
     PageLink,
     SearchRequest,
     answer_link,
-    id_words,
+    gone_answer_search,
     read_link,
     request_link,
     search_link,
@@ -87,9 +88,11 @@ def test_links_percent_encode_everything_html_or_a_url_could_misread():
         assert re.fullmatch(r"\?[A-Za-z0-9%+=/._~-]+", link), link
 
 
-def test_id_words_are_what_a_gone_answer_is_searched_by():
-    assert id_words(f"{SEED}/3/noah-gift/0") == "practical mlops noah gift"
-    assert id_words("123/4/5") == ""
+def test_a_gone_answer_is_searched_by_its_book_words_and_author(fake_seed_searcher):
+    offer = gone_answer_search(fake_seed_searcher, f"{SEED}/3/noah-gift/0")
+    assert offer == SearchRequest("practical mlops", author="Noah Gift")
+    assert gone_answer_search(fake_seed_searcher, "old-book/3/ann-other/0") == SearchRequest("old book ann other")
+    assert gone_answer_search(fake_seed_searcher, "123/4/5") is None
 
 
 def test_opening_a_search_link_sets_the_controls_and_shows_results(fake_seed_searcher):
@@ -122,7 +125,7 @@ def test_an_answer_link_opens_that_answer_alone_with_its_full_question(fake_seed
 def test_a_gone_answer_says_so_and_offers_a_search_for_its_words(fake_seed_searcher):
     *_, results, _, _ = open_link(fake_seed_searcher, {"answer": f"{SEED}/999/noah-gift/0"})
     assert f"There is no answer <code>{SEED}/999/noah-gift/0</code> any more" in results
-    assert 'href="?q=practical+mlops+noah+gift" data-ata-nav>Search for “practical mlops noah gift”' in results
+    assert 'href="?q=practical+mlops&amp;author=Noah+Gift" data-ata-nav>Search for “practical mlops” by Noah Gift' in results
 
 
 def test_navigation_reads_the_address_sent_by_the_page_and_nothing_else():
@@ -132,3 +135,8 @@ def test_navigation_reads_the_address_sent_by_the_page_and_nothing_else():
 
     assert _navigated_to(Event({"query": "?q=a+b&k=3"})) == {"q": "a b", "k": "3"}
     assert _navigated_to(Event(None)) == {} and _navigated_to(Event({"query": ["x"]})) == {}
+
+
+def test_a_plain_address_leaves_the_page_alone_on_load_and_clears_it_on_back(fake_seed_searcher):
+    assert open_link(fake_seed_searcher, {"utm_source": "x"}, clear=False) == (gr.skip(),) * 7
+    assert open_link(fake_seed_searcher, {})[:5] == ("", "", "", 5, "")

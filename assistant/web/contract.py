@@ -187,6 +187,12 @@ def answer_link(answer_id: str) -> str:
     return "?" + urlencode({"answer": answer_id}, safe="/")
 
 
-def id_words(answer_id: str) -> str:
-    """The words in an answer id, to search for when the answer is gone: 'practical mlops noah gift'."""
-    return " ".join(_ID_WORD.findall(answer_id[:MAX_ID_CHARS]))
+def gone_answer_search(searcher: Searcher, answer_id: str) -> SearchRequest | None:
+    """What to search when a linked answer is gone: its id's book words, by its author while the index has them.
+
+    `20210830-practical-mlops/3/noah-gift/0` -> 'practical mlops' by Noah Gift; None when the id has no words.
+    """
+    parts = answer_id[:MAX_ID_CHARS].split("/")
+    author = _canonical_author(searcher, parts[2].replace("-", " ")) if len(parts) == 4 else None
+    words = " ".join(_ID_WORD.findall(parts[0] if author else answer_id[:MAX_ID_CHARS]))
+    return SearchRequest(words, author=author) if words else None

@@ -22,6 +22,7 @@ from assistant.web.contract import (
     RequestError,
     SearchRequest,
     answer_link,
+    gone_answer_search,
     parse_request,
     read_link,
     related,
@@ -106,10 +107,11 @@ def respond(
     return *_searched(searcher, request, []), request_link(request)
 
 
-def open_link(searcher: Searcher, params: dict[str, str]) -> tuple:
+def open_link(searcher: Searcher, params: dict[str, str], clear: bool = True) -> tuple:
     """What a page address shows: the controls set to its search and the results, or one answer; plus its link.
 
     Returns the question, author, book, k, results, closest button and the canonical link, in that order.
+    An address asking for nothing clears the page, or with `clear=False` leaves it as it is.
     """
     link: PageLink = read_link(searcher, params)
     notes = []
@@ -120,12 +122,14 @@ def open_link(searcher: Searcher, params: dict[str, str]) -> tuple:
     if link.answer_id is not None:
         unit = searcher.unit(link.answer_id)
         if unit is None:
-            body = missing_answer_html(link.answer_id)
+            body = missing_answer_html(link.answer_id, gone_answer_search(searcher, link.answer_id))
         else:
             nearby = searcher.related_questions(unit.question, exclude=[unit.id]) if unit.question.strip() else []
             body = single_answer_html(unit, related_html(nearby, DEFAULT_RESULTS, None, None))
         return "", "", "", DEFAULT_RESULTS, body, hidden, answer_link(link.answer_id)
     if link.search is None:
+        if not clear and not notes:
+            return (gr.skip(),) * 7
         return "", "", "", DEFAULT_RESULTS, results_html([], notes) if notes else "", hidden, ""
     request = link.search
     body, closest = _searched(searcher, request, notes)
@@ -215,8 +219,8 @@ def build_page(searcher: Searcher) -> gr.Blocks:
         replace = {"fn": None, "inputs": link, "js": REPLACE_JS}
 
         def on_load(request: gr.Request) -> tuple:
-            """The page opened at an address: run what its query asks for."""
-            return open_link(searcher, dict(request.query_params))
+            """The page opened at an address: run what its query asks for, leaving a plain address's page alone."""
+            return open_link(searcher, dict(request.query_params), clear=False)
 
         def on_navigate(event: gr.EventData) -> tuple:
             """An in-page link, Back or Forward: run what the new address asks for."""

@@ -15,7 +15,7 @@ from markdown_it import MarkdownIt
 from assistant.recipe import relevance
 from assistant.searcher import Answer, RelatedQuestion
 from assistant.units import AnswerUnit
-from assistant.web.contract import answer_link, id_words, search_link
+from assistant.web.contract import SearchRequest, answer_link, request_link, search_link
 
 SUMMARY_CHARS = 160  # the asker's question is shortened to this in the card, the rest behind <details>
 RELATED_CHARS = 140  # a related question is shown shortened to this; its link searches all of it
@@ -169,15 +169,15 @@ def single_answer_html(unit: AnswerUnit, related: str) -> str:
     return results_html([], [f"One answer, opened by its link.{more}"], answer_card(unit) + related, shareable=True)
 
 
-def missing_answer_html(answer_id: str) -> str:
-    """A link to an answer the index no longer has: say so, and offer a search for the words in its id."""
-    words = id_words(answer_id)
-    offer = f" {_link(search_link(words), f'Search for “{words}”', 'ata-ask')}" if words else ""
+def missing_answer_html(answer_id: str, offer: SearchRequest | None) -> str:
+    """A link to an answer the index no longer has: say so, and offer a search for the words of its id."""
+    by = f" by {offer.author}" if offer and offer.author else ""
+    search = f" {_link(request_link(offer), f'Search for “{offer.question}”{by}', 'ata-ask')}" if offer else ""
     return results_html(
         [],
         [
             f"There is no answer <code>{html.escape(answer_id)}</code> any more: the archive has changed since "
-            f"this link was made.{offer}"
+            f"this link was made.{search}"
         ],
     )
 
