@@ -18,7 +18,6 @@ from assistant.web.contract import (
     DEFAULT_RESULTS,
     MAX_REQUEST_CHARS,
     MAX_RESULTS,
-    PageLink,
     RequestError,
     SearchRequest,
     answer_link,
@@ -86,7 +85,7 @@ def _searched(searcher: Searcher, request: SearchRequest, notes: list[str]) -> t
     nearby = related_html(related(searcher, request, answers), request.k, request.author, request.book)
     if answers:
         if request.closest:
-            notes.append("None of these is a close match: they are just the nearest answers in the archive.")
+            notes = [*notes, "None of these is a close match: they are just the nearest answers in the archive."]
         return results_html(answers, notes, nearby, shareable=True), gr.update(visible=False)
     filtered = " with these filters" if request.author or request.book else ""
     message = f"No author answered anything close to this question{filtered}. Try other words or another filter."
@@ -113,7 +112,7 @@ def open_link(searcher: Searcher, params: dict[str, str], clear: bool = True) ->
     Returns the question, author, book, k, results, closest button and the canonical link, in that order.
     An address asking for nothing clears the page, or with `clear=False` leaves it as it is.
     """
-    link: PageLink = read_link(searcher, params)
+    link = read_link(searcher, params)
     notes = []
     if link.ignored:
         names = ", ".join(link.ignored)
@@ -124,7 +123,7 @@ def open_link(searcher: Searcher, params: dict[str, str], clear: bool = True) ->
         if unit is None:
             body = missing_answer_html(link.answer_id, gone_answer_search(searcher, link.answer_id))
         else:
-            nearby = searcher.related_questions(unit.question, exclude=[unit.id]) if unit.question.strip() else []
+            nearby = searcher.related_questions(unit.question) if unit.question.strip() else []
             body = single_answer_html(unit, related_html(nearby, DEFAULT_RESULTS, None, None))
         return "", "", "", DEFAULT_RESULTS, body, hidden, answer_link(link.answer_id)
     if link.search is None:

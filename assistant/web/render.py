@@ -134,13 +134,11 @@ _SHARE = (
 )
 
 
-def results_html(
-    answers: list[Answer], notes: list[str], related: str = "", shareable: bool = False
-) -> str:
+def results_html(answers: list[Answer], notes: list[str], related: str = "", shareable: bool = False) -> str:
     """The notices, a Copy link button when the address is worth sharing, one card per answer, then `related`."""
     cards = "".join(answer_card(answer) for answer in answers)
     share = _SHARE if shareable else ""
-    return f'<div class="ata-results" tabindex="-1">{share}{"".join(notice(n) for n in notes)}{cards}{related}</div>'
+    return f'<div class="ata-results">{share}{"".join(notice(n) for n in notes)}{cards}{related}</div>'
 
 
 def related_html(questions: list[RelatedQuestion], k: int, author: str | None, book: str | None) -> str:
