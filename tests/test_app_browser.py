@@ -361,6 +361,9 @@ def test_phone_width_with_nearby_questions_has_no_horizontal_scroll_and_a_screen
     cards(page)
     expect(page.locator("#results .ata-nearby li")).to_have_count(5)
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    page.locator("#results a.ata-permalink").first.click()
+    expect(page.locator("#results .ata-card.ata-single")).to_have_count(1, timeout=WAIT_MS)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     page, _ = open_page(f"{search_url(seed_app, QUESTION)}&k=2", {"width": 1100, "height": 800})
     expect(page.locator("#results .ata-nearby li")).to_have_count(5, timeout=WAIT_MS)
     page.screenshot(path=str(screenshot_path(tmp_path, "related.png")), full_page=True)
