@@ -46,11 +46,12 @@ EXAMPLES = [
 ]
 # Page and API searches share one queue; two run at once, one per core (the model is CPU-bound).
 SEARCH_QUEUE = {"concurrency_id": "search", "concurrency_limit": 2}
-# Runs once in the hidden #ata-nav element (gr.HTML js_on_load, which provides `trigger`): links marked
-# data-ata-nav and Back/Forward open their address in place, sending it to `open_link` as {query};
-# the Copy link button copies the address bar.
+# Runs once in the hidden #ata-nav element (gr.HTML js_on_load, which provides `trigger`): an address
+# with a query, links marked data-ata-nav and Back/Forward open their address in place, sending it to
+# `open_link` as {query}; the Copy link button copies the address bar.
 NAV_JS = """
 const results = () => document.getElementById('results');
+if (location.search) trigger('click', {query: location.search});
 window.addEventListener('popstate', () => trigger('click', {query: location.search}));
 document.addEventListener('click', (event) => {
   const copy = event.target.closest('[data-ata-copy]');
@@ -106,11 +107,11 @@ def respond(
     return *_searched(searcher, request, []), request_link(request)
 
 
-def open_link(searcher: Searcher, params: dict[str, str], clear: bool = True) -> tuple:
+def open_link(searcher: Searcher, params: dict[str, str]) -> tuple:
     """What a page address shows: the controls set to its search and the results, or one answer; plus its link.
 
     Returns the question, author, book, k, results, closest button and the canonical link, in that order.
-    An address asking for nothing clears the page, or with `clear=False` leaves it as it is.
+    An address asking for nothing (Back to the page as first opened) clears it.
     """
     link = read_link(searcher, params)
     notes = []
@@ -127,8 +128,6 @@ def open_link(searcher: Searcher, params: dict[str, str], clear: bool = True) ->
             body = single_answer_html(unit, related_html(nearby, DEFAULT_RESULTS, None, None))
         return "", "", "", DEFAULT_RESULTS, body, hidden, answer_link(link.answer_id)
     if link.search is None:
-        if not clear and not notes:
-            return (gr.skip(),) * 7
         return "", "", "", DEFAULT_RESULTS, results_html([], notes) if notes else "", hidden, ""
     request = link.search
     body, closest = _searched(searcher, request, notes)
@@ -217,15 +216,10 @@ def build_page(searcher: Searcher) -> gr.Blocks:
         opened = {"outputs": [question, author, book, k, results, closest, link], "api_visibility": "private"}
         replace = {"fn": None, "inputs": link, "js": REPLACE_JS}
 
-        def on_load(request: gr.Request) -> tuple:
-            """The page opened at an address: run what its query asks for, leaving a plain address's page alone."""
-            return open_link(searcher, dict(request.query_params), clear=False)
-
         def on_navigate(event: gr.EventData) -> tuple:
-            """An in-page link, Back or Forward: run what the new address asks for."""
+            """The page opened at an address with a query, an in-page link, Back or Forward: run what it asks for."""
             return open_link(searcher, _navigated_to(event))
 
-        page.load(on_load, **opened, **SEARCH_QUEUE).then(**replace)
         nav.click(on_navigate, **opened, **SEARCH_QUEUE).then(**replace)
         gr.api(_api_search(searcher), api_name="search", **SEARCH_QUEUE)
     return page
