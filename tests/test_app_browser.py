@@ -4,9 +4,9 @@ The browser may only reach 127.0.0.1: every other request is aborted and recorde
 shown to work with no internet.
 """
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-import re
 from pathlib import Path
 from urllib.parse import quote_plus, urlsplit
 
@@ -249,7 +249,9 @@ def test_a_link_with_filters_sets_them_and_drops_bad_values(seed_app, open_page)
     expect(page.locator("#results .ata-author")).to_have_count(2, timeout=WAIT_MS)
     assert card_authors(page) == {"Alfredo Deza"}
     expect(page.get_by_label("Author")).to_have_value("Alfredo Deza")
-    expect(page.locator("#results .ata-notice").first).to_have_text("This link's book could not be used and was ignored.")
+    expect(page.locator("#results .ata-notice").first).to_have_text(
+        "This link's book could not be used and was ignored."
+    )
     expect(page).to_have_url(f"{seed_app}?q=should+startups+do+MLOps&author=Alfredo+Deza&k=2")
 
 

@@ -30,7 +30,9 @@ def _params(link: str) -> dict[str, str]:
 
 
 def test_search_link_keeps_filters_and_k_and_reads_back_to_the_same_request(fake_seed_searcher):
-    link = read_link(fake_seed_searcher, {"q": f"  {QUESTION} ", "author": "noah gift", "book": "Practical MLOps", "k": "3"})
+    link = read_link(
+        fake_seed_searcher, {"q": f"  {QUESTION} ", "author": "noah gift", "book": "Practical MLOps", "k": "3"}
+    )
     assert link == PageLink(SearchRequest(QUESTION, 3, "Noah Gift", SEED))
     assert request_link(link.search) == f"?q=should+startups+do+MLOps%3F&author=Noah+Gift&book={SEED}&k=3"
     assert read_link(fake_seed_searcher, _params(request_link(link.search))) == link
@@ -124,7 +126,10 @@ def test_an_answer_link_opens_that_answer_alone_with_its_full_question(fake_seed
 def test_a_gone_answer_says_so_and_offers_a_search_for_its_words(fake_seed_searcher):
     *_, results, _, _ = open_link(fake_seed_searcher, {"answer": f"{SEED}/999/noah-gift/0"})
     assert f"There is no answer <code>{SEED}/999/noah-gift/0</code> any more" in results
-    assert 'href="?q=practical+mlops&amp;author=Noah+Gift" data-ata-nav>Search for “practical mlops” by Noah Gift' in results
+    assert (
+        'href="?q=practical+mlops&amp;author=Noah+Gift" data-ata-nav>Search for “practical mlops” by Noah Gift'
+        in results
+    )
 
 
 def test_navigation_reads_the_address_sent_by_the_page_and_nothing_else():

@@ -94,7 +94,9 @@ def test_card_links_to_itself_by_its_stable_id():
 def test_nearby_questions_link_to_their_search_with_the_same_filters_and_k():
     html = related_html([_related(), _related(question="Which tools?", asker="")], 3, "Ann Author", "b")
     assert "<h2" in html and "Questions others asked nearby" in html
-    assert '<a class="ata-ask" href="?q=How+do+I+start%3F&amp;author=Ann+Author&amp;book=b&amp;k=3" data-ata-nav>' in html
+    assert (
+        '<a class="ata-ask" href="?q=How+do+I+start%3F&amp;author=Ann+Author&amp;book=b&amp;k=3" data-ata-nav>' in html
+    )
     assert "asked by Bob · Book" in html and "asked by  ·" not in html
     assert related_html([], 5, None, None) == ""
 

@@ -75,7 +75,9 @@ document.addEventListener('click', (event) => {
 """
 # After a search: its link becomes a new history entry (PUSH) or, for a link just opened, the address (REPLACE).
 PUSH_JS = "(link) => { if (link && link !== location.search) history.pushState(null, '', location.pathname + link); }"
-REPLACE_JS = "(link) => { if (link && link !== location.search) history.replaceState(null, '', location.pathname + link); }"
+REPLACE_JS = (
+    "(link) => { if (link && link !== location.search) history.replaceState(null, '', location.pathname + link); }"
+)
 
 
 def _searched(searcher: Searcher, request: SearchRequest, notes: list[str]) -> tuple[str, dict]:
@@ -117,7 +119,9 @@ def open_link(searcher: Searcher, params: dict[str, str]) -> tuple:
     notes = []
     if link.ignored:
         names = ", ".join(link.ignored)
-        notes.append(f"This link's {names} could not be used and {'was' if len(link.ignored) == 1 else 'were'} ignored.")
+        notes.append(
+            f"This link's {names} could not be used and {'was' if len(link.ignored) == 1 else 'were'} ignored."
+        )
     hidden = gr.update(visible=False)
     if link.answer_id is not None:
         unit = searcher.unit(link.answer_id)
