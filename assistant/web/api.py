@@ -1,4 +1,4 @@
-"""The plain JSON API for curl and scripts: `GET /api/search?q=…&k=5&author=…&book=…&closest=false`, `/api/answer?id=…`."""
+"""The plain JSON API for curl and scripts: `GET /api/search?q=…&k=5&author=…&book=…&closest=false`, `/api/answer`."""
 
 from __future__ import annotations
 
