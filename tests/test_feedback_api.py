@@ -109,12 +109,12 @@ def test_without_a_log_search_has_no_query_id_and_votes_are_a_503(fake_seed_sear
 
 
 def test_the_page_logs_its_searches_and_puts_vote_buttons_on_cards(fake_seed_searcher, log):
-    html, _ = respond(fake_seed_searcher, log, QUESTION, "", "", 3, closest=True)
+    html, *_ = respond(fake_seed_searcher, QUESTION, "", "", 3, closest=True, log=log)
     [query] = rows(log.path, "SELECT id, source FROM queries")
     assert query["source"] == "page" and f'data-query-id="{query["id"]}"' in html
     assert html.count(">Helpful</button>") == 3 and html.count(">Not helpful</button>") == 3
     assert html.count("None of these answer my question") == 1
-    plain, _ = respond(fake_seed_searcher, None, QUESTION, "", "", 3, closest=True)
+    plain, *_ = respond(fake_seed_searcher, QUESTION, "", "", 3, closest=True)
     assert "ata-vote" not in plain and "data-query-id" not in plain
 
 

@@ -1,4 +1,4 @@
-"""The plain JSON API for curl and scripts: `GET /api/search?q=…&k=5&author=…&book=…`, `POST /api/feedback`."""
+"""The plain JSON API for curl and scripts: `GET /api/search`, `GET /api/answer`, `POST /api/feedback`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from assistant.querylog import QueryLog, UnknownIdError
 from assistant.searcher import Searcher
-from assistant.web.contract import DEFAULT_RESULTS, RequestError, parse_request, parse_vote
+from assistant.web.contract import DEFAULT_RESULTS, MAX_ID_CHARS, RequestError, parse_request, parse_vote, related
 from assistant.web.record import record_vote, search_and_log
 
 
@@ -20,10 +20,11 @@ def _error(message: str, status: int) -> JSONResponse:
 
 
 def json_api(searcher: Searcher, log: QueryLog | None = None) -> APIRouter:
-    """Routes under /api: search answers `{"answers", "query_id", "took_ms"}`, feedback records a vote.
+    """Routes under /api: search answers `{"answers", "related", "query_id", "took_ms"}`; bad input a 400.
 
-    Bad input is a 400 `{"error": ...}`; a vote on an unknown query or answer a 404; when there is no
-    log to take a vote, a 503.
+    `related` holds the questions others asked nearby (RelatedQuestion fields), none of those answered in
+    `answers`; /api/answer gives one answer by its stable id, or a 404; /api/feedback records a vote on a
+    logged search (404 for an unknown query or answer, 503 with no log). Errors are `{"error": ...}`.
     """
     router = APIRouter(prefix="/api")
 
@@ -37,9 +38,23 @@ def json_api(searcher: Searcher, log: QueryLog | None = None) -> APIRouter:
         except RequestError as error:
             return _error(str(error), 400)
         logged = search_and_log(searcher, request, log, "json")
-        answers = [dataclasses.asdict(answer) for answer in logged.answers]
+        nearby = related(searcher, request, logged.answers)
         took_ms = round((time.perf_counter() - started) * 1000, 1)
-        return JSONResponse({"answers": answers, "query_id": logged.query_id, "took_ms": took_ms})
+        return JSONResponse(
+            {
+                "answers": [dataclasses.asdict(answer) for answer in logged.answers],
+                "related": [dataclasses.asdict(question) for question in nearby],
+                "query_id": logged.query_id,
+                "took_ms": took_ms,
+            }
+        )
+
+    @router.get("/answer")
+    def answer(id: str = "") -> JSONResponse:
+        unit = searcher.unit(id.strip()) if len(id) <= MAX_ID_CHARS else None
+        if unit is None:
+            return _error(f"no answer has the id {id[:MAX_ID_CHARS]!r}", 404)
+        return JSONResponse(dataclasses.asdict(unit))
 
     @router.post("/feedback")
     async def feedback(request: Request) -> JSONResponse:
