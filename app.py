@@ -11,10 +11,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from assistant.embedding import Embedder
 from assistant.index import add_data_argument
-from assistant.searcher import Searcher
-from assistant.store import DEFAULT_DATA, IndexLoadError, default_index_path, ensure_index, load_built_index
+from assistant.searcher import Searcher, load_index
+from assistant.store import DEFAULT_DATA, IndexLoadError, default_index_path, ensure_index
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -34,16 +33,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def warm_up(searcher: Searcher) -> None:
-    """Load the embedding model now, so the first visitor does not wait for it."""
+    """Load the encoder now, so the first visitor does not wait for it."""
     searcher.search("warm up", 1, min_score=0)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        embedder = Embedder()  # one model for the build and the searches
-        ensure_index(args.data or [DEFAULT_DATA], args.index, embedder)
-        searcher = Searcher(load_built_index(args.index), embedder)
+        ensure_index(args.data or [DEFAULT_DATA], args.index)
+        searcher = load_index(args.index)
         warm_up(searcher)
     except (IndexLoadError, FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -7,13 +7,16 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+import faiss
 import numpy as np
 
 from assistant.authors import name_tokens
-from assistant.embedding import Embedder
-from assistant.ranking import fuse, select
+from assistant.embedding import Embedder, TextEncoder
+from assistant.encoder import OnnxEmbedder
+from assistant.ranking import fuse, pool_size, select
 from assistant.recipe import MIN_SCORE, tokenize
 from assistant.store import LoadedIndex, default_index_path, load_built_index
+from assistant.threads import one_thread_per_search
 from assistant.text import fold
 from assistant.units import AnswerUnit
 
@@ -21,6 +24,7 @@ from assistant.units import AnswerUnit
 # The model reads 256 tokens, fewer than 1,000 characters of text: longer questions are cut unread.
 MAX_QUESTION_CHARS = 1000
 _FITS_THE_MODEL_CHARS = 500  # shorter text always fits in 256 tokens; longer is cut by the tokenizer
+_FIRST_DEPTH = 4  # each field's nearest neighbours first fetched, as a multiple of select's pool
 
 
 @dataclass(frozen=True)
@@ -45,16 +49,21 @@ class Answer:
         return cls(**dataclasses.asdict(unit), score=round(score, 4))
 
 
+def query_embedder(index: LoadedIndex) -> TextEncoder:
+    """The index's ONNX export of its model, or the sentence-transformers model when it has none."""
+    return OnnxEmbedder(index.encoder) if index.encoder else Embedder(index.manifest["model"])
+
+
 class Searcher:
     """A loaded index plus the model that embeds questions; build one per process and reuse it."""
 
-    def __init__(self, index: LoadedIndex, embedder: Embedder | None = None):
+    def __init__(self, index: LoadedIndex, embedder: TextEncoder | None = None):
+        one_thread_per_search()
         self.index = index
-        self.embedder = embedder or Embedder(index.manifest["model"])
+        self.embedder = embedder or query_embedder(index)
         self.units = index.units
         self._authors = [unit.author for unit in self.units]
         self._author_keys = np.array(index.keys.authors)
-        self._vectors = np.stack([flat.reconstruct_n(0, flat.ntotal) for flat in index.vectors.values()])
         self._lock = threading.Lock()  # the tokenizer and the BM25 scorer are not thread-safe
 
     @property
@@ -87,10 +96,7 @@ class Searcher:
         question = " ".join(question[: 2 * MAX_QUESTION_CHARS].split())[:MAX_QUESTION_CHARS]
         if len(question) > _FITS_THE_MODEL_CHARS:
             question = self.embedder.truncate(question)
-        scores = self.score(question)
-        allowed = self._filter(author, book)
-        if allowed is not None:
-            scores = np.where(allowed, scores, -np.inf)
+        scores = self.score(question, pool_size(k), self._filter(author, book))
         picked = [(i, s) for i, s in select(scores, self._authors, self.index.keys.duplicates, k) if np.isfinite(s)]
         if min_score is None:
             # The calibrated threshold decides whether the corpus answers the question at all;
@@ -99,18 +105,47 @@ class Searcher:
             return [Answer.from_unit(self.units[i], s) for i, s in picked] if answered else []
         return [Answer.from_unit(self.units[i], s) for i, s in picked if s >= min_score]
 
-    def score(self, question: str) -> np.ndarray:
-        """Fused relevance of every unit to the question."""
-        query = self.embedder.encode([question])[0]
+    def score(self, question: str, pool: int, allowed: np.ndarray | None = None) -> np.ndarray:
+        """Fused relevance per unit, exact for every unit that can be among the `pool` best; -inf for the rest.
+
+        FAISS finds each field's nearest neighbours among the allowed units, BM25 its best matches;
+        their union is fused exactly. No unit outside it can beat the fused bound of the last
+        neighbours fetched, so once `pool` units score above that bound the ranking is final;
+        otherwise the search goes deeper.
+        """
+        query = self.embedder.encode([question]).reshape(1, -1).astype(np.float32)
         n = len(self.units)
-        # Every unit is scored (the corpus is thousands, not millions), so exact inner products over
-        # the flat FAISS vectors are one matrix product, cheaper than a k=n FAISS search per field.
-        similarities = self._vectors @ query
-        dense = {field: similarities[i] for i, field in enumerate(self.index.vectors)}
+        scores = np.full(n, -np.inf, dtype=np.float32)
+        ids = np.arange(n, dtype=np.int64) if allowed is None else np.flatnonzero(allowed).astype(np.int64)
+        if not len(ids):
+            return scores
         with self._lock:
             tokens = tokenize([question], vocabulary=False)[0]
             lexical = self.index.lexical.get_scores(tokens) if tokens and self.index.lexical else np.zeros(n)
-        return fuse(dense, np.asarray(lexical, dtype=np.float32))
+        lexical = np.asarray(lexical, dtype=np.float32)
+        params = None if allowed is None else faiss.SearchParameters(sel=faiss.IDSelectorBatch(ids))
+        depth = _FIRST_DEPTH * pool
+        while True:
+            depth = min(depth, len(ids))
+            nearest = {field: index.search(query, depth, params=params) for field, index in self.index.vectors.items()}
+            lexical_best = ids[np.argsort(-lexical[ids], kind="stable")[:depth]]
+            candidates = np.unique(np.concatenate([lexical_best, *(found_ids[0] for _, found_ids in nearest.values())]))
+            candidates = candidates[candidates >= 0]
+            dense = {
+                field: index.reconstruct_batch(candidates) @ query[0] for field, index in self.index.vectors.items()
+            }
+            fused = fuse(dense, lexical[candidates])
+            if depth == len(ids):
+                break
+            bound = fuse(
+                {field: distances[0, -1:] for field, (distances, _) in nearest.items()},
+                lexical[lexical_best[-1:]],
+            )[0]
+            if len(fused) >= pool and np.partition(fused, -pool)[-pool] > bound:
+                break
+            depth *= 4
+        scores[candidates] = fused
+        return scores
 
     def has_author(self, author: str) -> bool:
         """Whether the author filter would keep any answer."""

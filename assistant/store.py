@@ -2,8 +2,10 @@
 
 Layout of an index folder:
     cache.sqlite       embeddings by (model, text hash), reused across builds
+    encoders/<model>/  the model exported to ONNX (model.onnx, tokenizer.json, encoder.json), made by
+                       the first build with that model; search embeds questions with it, without torch
     builds/<id>/       manifest.json, units.json, keys.json, one <field>.faiss per embedded field,
-                       lexical/ (the bm25s index, memory-mapped when loaded)
+                       lexical/ (the bm25s index); vectors and BM25 are memory-mapped when loaded
     current            symlink to the live build; replaced atomically when a build finishes
 """
 
@@ -13,6 +15,7 @@ import dataclasses
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -25,15 +28,17 @@ import faiss
 
 from assistant.archive import archive_paths, file_hash
 from assistant.build import BuiltIndex, SearchKeys, build, load_corpus, people_for
-from assistant.embedding import Embedder, EmbeddingCache, default_model
+from assistant.embedding import Embedder, EmbeddingCache, TextEncoder, default_model
+from assistant.encoder import OnnxEmbedder, exported_embedder
 from assistant.recipe import FIELDS
 from assistant.units import AnswerUnit
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 DEFAULT_DATA = Path("data")
 DEFAULT_OUT = Path("index")
 INDEX_ENV = "ASSISTANT_INDEX"
 LEXICAL_DIR = "lexical"
+ENCODERS_DIR = "encoders"
 
 
 class IndexLoadError(Exception):
@@ -74,6 +79,7 @@ class LoadedIndex:
     vectors: dict[str, faiss.Index]
     lexical: bm25s.BM25 | None  # None when the index has no answers
     keys: SearchKeys
+    encoder: Path | None  # the ONNX export questions are embedded with; None: the sentence-transformers model
 
 
 def default_index_path() -> Path:
@@ -90,12 +96,18 @@ def build_index(
     people_file: Path | None = None,
     model: str | None = None,
     progress: bool = False,
-    embedder: Embedder | None = None,
+    embedder: TextEncoder | None = None,
 ) -> BuildSummary:
-    """Build an index of the archive folders into `out` and swap it in atomically."""
+    """Build an index of the archive folders into `out` and swap it in atomically.
+
+    Without an `embedder`, the model is exported to ONNX inside `out` on the first build and every
+    later build and search runs that export; a model that does not export runs in sentence-transformers.
+    """
     started = time.perf_counter()
     out = Path(out)
-    embedder = embedder or Embedder(model)
+    if embedder is None:
+        model_id = model or default_model()
+        embedder = exported_embedder(model_id, encoder_folder(out, model_id)) or Embedder(model_id)
     corpus = load_corpus(data, people_for(data, people_file))
     for error in corpus.errors:
         print(f"warning: skipped {error}", file=sys.stderr)
@@ -106,7 +118,7 @@ def build_index(
         built = build(corpus, embedder, cache, progress)
     finally:
         cache.close()
-    save(built, out, _manifest(built, embedder, data))
+    save(built, out, _manifest(built, embedder, data, _store_encoder(embedder, out)))
     return BuildSummary(
         files=len(corpus.books) + len(corpus.errors),
         skipped=[str(error) for error in corpus.errors],
@@ -141,11 +153,28 @@ def save(built: BuiltIndex, out: Path, manifest: dict) -> Path:
     return final
 
 
-def _manifest(built: BuiltIndex, embedder: Embedder, data: Sequence[Path]) -> dict:
+def encoder_folder(out: Path, model_id: str) -> Path:
+    """Where the index at `out` keeps the ONNX export of a model."""
+    return Path(out) / ENCODERS_DIR / re.sub(r"[^\w.-]+", "-", model_id).strip("-")
+
+
+def _store_encoder(embedder: TextEncoder, out: Path) -> str | None:
+    """The export's folder relative to `out`, copied in first when it lives elsewhere; None without one."""
+    if not isinstance(embedder, OnnxEmbedder):
+        return None
+    folder = encoder_folder(out, embedder.model_id)
+    if embedder.folder.resolve() != folder.resolve():
+        shutil.rmtree(folder, ignore_errors=True)
+        shutil.copytree(embedder.folder, folder)
+    return folder.relative_to(out).as_posix()
+
+
+def _manifest(built: BuiltIndex, embedder: TextEncoder, data: Sequence[Path], encoder: str | None) -> dict:
     corpus = built.corpus
     return {
         "format_version": FORMAT_VERSION,
         "model": embedder.model_id,
+        "encoder": encoder,
         "dimension": int(next(iter(built.vectors.values())).shape[1]),
         "fields": list(FIELDS),
         "unit_count": len(corpus.units),
@@ -218,7 +247,12 @@ def load_built_index(path: Path, model: str | None = None) -> LoadedIndex:
     try:
         units = [AnswerUnit(**entry) for entry in json.loads((folder / "units.json").read_text(encoding="utf-8"))]
         keys = SearchKeys(**json.loads((folder / "keys.json").read_text(encoding="utf-8")))
-        vectors = {field: faiss.read_index(str(folder / f"{field}.faiss")) for field in manifest["fields"]}
+        vectors = {
+            field: faiss.read_index(str(folder / f"{field}.faiss"), faiss.IO_FLAG_MMAP) for field in manifest["fields"]
+        }
+        encoder = path / manifest["encoder"] if manifest.get("encoder") else None
+        if encoder is not None and not encoder.is_dir():
+            raise OSError(f"encoder folder {encoder} is missing")
         lexical = bm25s.BM25.load(str(folder / LEXICAL_DIR), mmap=True) if units else None
     except (OSError, ValueError, TypeError, KeyError, RuntimeError) as error:
         raise IndexLoadError(f"index at {path} is damaged ({error}); {rebuild_hint(path)}") from None
@@ -227,7 +261,7 @@ def load_built_index(path: Path, model: str | None = None) -> LoadedIndex:
     if len(counts) != 1:
         raise IndexLoadError(f"index at {path} is damaged (vector, key and unit counts differ); {rebuild_hint(path)}")
     keys = SearchKeys(keys.authors, [tuple(pair) for pair in keys.books], keys.duplicates)
-    return LoadedIndex(path, manifest, units, vectors, lexical, keys)
+    return LoadedIndex(path, manifest, units, vectors, lexical, keys, encoder)
 
 
 def stale_reason(data: Sequence[Path], out: Path) -> str | None:
@@ -256,7 +290,7 @@ def _hash_or_empty(path: Path) -> str:
         return ""
 
 
-def ensure_index(data: Sequence[Path], index: Path, embedder: Embedder) -> None:
+def ensure_index(data: Sequence[Path], index: Path, embedder: TextEncoder | None = None) -> None:
     """Build the index when it is missing or stale; a damaged one raises IndexLoadError instead of being overwritten."""
     if (index / "current").exists():
         read_manifest(index)
