@@ -23,7 +23,7 @@ import httpx
 
 from assistant.eval import read_labelled
 from assistant.searcher import load_index
-from assistant.store import build_index
+from assistant.store import BuildSummary, build_index
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -46,14 +46,19 @@ def _edit_one_archive(folder: Path) -> Path:
     raise ValueError(f"{folder}: no archive with messages to edit")
 
 
-def time_builds(data: Path, people: Path | None, work: Path) -> tuple[float, float, int, int]:
-    """(full build seconds with an empty index, one-file rebuild seconds, texts re-embedded, texts embedded)."""
+def time_builds(
+    data: Path, people: Path | None, work: Path, built: Path | None
+) -> tuple[BuildSummary | None, BuildSummary]:
+    """(full build with an empty index, or None when a copy of `built` stands in for it; one-file rebuild)."""
     copy = work / "archives"
     shutil.copytree(data, copy)
-    full = build_index([copy], work / "index", people)
+    if built is None:
+        full = build_index([copy], work / "index", people)
+    else:
+        full = None
+        shutil.copytree(built, work / "index", symlinks=True)
     _edit_one_archive(copy)
-    incremental = build_index([copy], work / "index", people)
-    return full.seconds, incremental.seconds, incremental.embedded, full.embedded
+    return full, build_index([copy], work / "index", people)
 
 
 def time_search(index: Path, questions: Sequence[str], repeat: int) -> tuple[float, float]:
@@ -110,12 +115,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--people", type=Path, metavar="FILE", help="YAML map of people slug -> display name")
     parser.add_argument("--questions", type=Path, required=True, metavar="FILE", help="JSONL questions to search")
     parser.add_argument("--repeat", type=int, default=3, help="passes over the questions (default: 3)")
+    parser.add_argument(
+        "--index", type=Path, metavar="DIR", help="a built index of --data to copy instead of timing a full build"
+    )
     args = parser.parse_args(argv)
     questions = [q.query for q in read_labelled(args.questions)]
     with tempfile.TemporaryDirectory(prefix="assistant-bench-") as work:
-        full, incremental, reembedded, embedded = time_builds(args.data, args.people, Path(work))
-        print(f"full build ({embedded} texts embedded):   {full:8.1f} s", flush=True)
-        print(f"one-file incremental rebuild:        {incremental:8.1f} s  ({reembedded} texts re-embedded)", flush=True)
+        full, incremental = time_builds(args.data, args.people, Path(work), args.index)
+        if full is not None:
+            print(f"full build ({full.embedded} texts embedded):   {full.seconds:8.1f} s", flush=True)
+        reembedded = f"({incremental.embedded} texts re-embedded)"
+        print(f"one-file incremental rebuild:        {incremental.seconds:8.1f} s  {reembedded}", flush=True)
         search_ms, encode_ms = time_search(Path(work) / "index", questions, args.repeat)
         print(f"median warm search():                {search_ms:8.2f} ms  ({len(questions) * args.repeat} searches)")
         print(f"median bare torch model.encode():    {encode_ms:8.2f} ms")
