@@ -16,8 +16,8 @@ from assistant.encoder import OnnxEmbedder
 from assistant.ranking import fuse, pool_size, select
 from assistant.recipe import MIN_SCORE, tokenize
 from assistant.store import LoadedIndex, default_index_path, load_built_index
+from assistant.text import fold, invalid_text
 from assistant.threads import one_thread_per_search
-from assistant.text import fold
 from assistant.units import AnswerUnit
 
 
@@ -91,9 +91,12 @@ class Searcher:
         """
         if not isinstance(question, str) or not question.strip():
             raise ValueError("question is empty: ask something, e.g. 'Should startups do MLOps?'")
-        if k < 1:
-            raise ValueError(f"k must be at least 1, got {k}")
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise ValueError(f"k must be a whole number of at least 1, got {k!r}")
         question = " ".join(question[: 2 * MAX_QUESTION_CHARS].split())[:MAX_QUESTION_CHARS]
+        problem = invalid_text(question, "question")
+        if problem:
+            raise ValueError(problem)
         if len(question) > _FITS_THE_MODEL_CHARS:
             question = self.embedder.truncate(question)
         scores = self.score(question, pool_size(k), self._filter(author, book))

@@ -108,3 +108,21 @@ def fake_seed_searcher(tmp_path_factory, data_dir: Path):
     out = tmp_path_factory.mktemp("fake-seed") / "index"
     build_index([data_dir], out, embedder=HashedWordsEmbedder())
     return Searcher(load_built_index(out, model=FAKE_MODEL_ID), HashedWordsEmbedder())
+
+
+@pytest.fixture(scope="session")
+def full_index(tmp_path_factory, books_dir: Path, people_file: Path, embedder):
+    """(build summary, folder) of an index over all shared archives, built once per test session (minutes)."""
+    from assistant.store import build_index
+
+    out = tmp_path_factory.mktemp("full") / "index"
+    return build_index([books_dir], out, people_file, embedder=embedder), out
+
+
+@pytest.fixture(scope="session")
+def full_searcher(full_index, embedder):
+    """A searcher over the full shared corpus; use it for every full-corpus test."""
+    from assistant.searcher import Searcher
+    from assistant.store import load_built_index
+
+    return Searcher(load_built_index(full_index[1]), embedder)

@@ -9,8 +9,6 @@ from __future__ import annotations
 import pytest
 
 from assistant.eval import evaluate, read_labelled
-from assistant.store import build_index, load_built_index
-from assistant.searcher import Searcher
 from helpers import SHARED
 
 pytestmark = pytest.mark.slow
@@ -20,12 +18,13 @@ MRR_AT_10 = 0.945
 
 
 @pytest.fixture(scope="module")
-def full_report(tmp_path_factory, books_dir, people_file, embedder):
-    out = tmp_path_factory.mktemp("full") / "index"
-    summary = build_index([books_dir], out, people_file, embedder=embedder)
+def full_report(full_searcher):
+    return evaluate(full_searcher, read_labelled(SHARED / "eval" / "dev.jsonl"), k=10)
+
+
+def test_full_build_reads_every_shared_archive(full_index):
+    summary, _ = full_index
     assert (summary.books, summary.skipped) == (98, [])
-    searcher = Searcher(load_built_index(out), embedder)
-    return evaluate(searcher, read_labelled(SHARED / "eval" / "dev.jsonl"), k=10)
 
 
 def test_answerable_questions_rank_their_answer_high(full_report):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from assistant.searcher import MAX_QUESTION_CHARS, Answer, Searcher
+from assistant.text import invalid_text
 
 MAX_RESULTS = 20
 DEFAULT_RESULTS = 5
@@ -42,6 +43,9 @@ def _question(value: object) -> tuple[str, bool]:
     question = value.strip()
     if not question:
         raise RequestError("question is empty: ask something, e.g. 'Should startups do MLOps?'")
+    problem = invalid_text(question[:MAX_QUESTION_CHARS], "question")
+    if problem:
+        raise RequestError(problem)
     return question[:MAX_QUESTION_CHARS], len(question) > MAX_QUESTION_CHARS
 
 
