@@ -37,15 +37,17 @@ class EncoderConfig:
     model: str
     dimension: int
     max_tokens: int
+    pad_token: str
+    pad_id: int
 
 
 def export(model_id: str, folder: Path) -> None:
     """Export the model to `folder` (written beside it, then renamed in); NotExportable for other pipelines."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.models import Normalize, Pooling, Transformer
 
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
         model = SentenceTransformer(resolve_model_location(model_id), device="cpu")
     except (OSError, ValueError) as error:
@@ -91,7 +93,10 @@ def export(model_id: str, folder: Path) -> None:
             dynamo=False,
         )
     model.tokenizer.backend_tokenizer.save(str(staging / TOKENIZER_FILE))
-    config = EncoderConfig(model_id, model.get_embedding_dimension(), model.max_seq_length)
+    tokenizer = model.tokenizer
+    config = EncoderConfig(
+        model_id, model.get_embedding_dimension(), model.max_seq_length, tokenizer.pad_token, tokenizer.pad_token_id
+    )
     (staging / CONFIG_FILE).write_text(json.dumps(asdict(config), indent=1), encoding="utf-8")
     shutil.rmtree(folder, ignore_errors=True)
     staging.rename(folder)
@@ -119,7 +124,7 @@ class OnnxEmbedder:
 
             tokenizer = Tokenizer.from_file(str(self.folder / TOKENIZER_FILE))
             tokenizer.enable_truncation(max_length=self.max_tokens)
-            tokenizer.enable_padding(pad_id=tokenizer.token_to_id("[PAD]") or 0, pad_token="[PAD]")
+            tokenizer.enable_padding(pad_id=self.config.pad_id, pad_token=self.config.pad_token)
             self._tokenizer = tokenizer
         return self._tokenizer
 
