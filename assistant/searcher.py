@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import faiss
@@ -14,7 +16,7 @@ from assistant.authors import name_tokens
 from assistant.embedding import Embedder, TextEncoder
 from assistant.encoder import OnnxEmbedder
 from assistant.ranking import fuse, pool_size, select
-from assistant.recipe import MIN_SCORE, tokenize
+from assistant.recipe import MIN_SCORE, RELATED_MIN_SCORE, tokenize
 from assistant.store import LoadedIndex, default_index_path, load_built_index
 from assistant.text import fold, invalid_text
 from assistant.threads import one_thread_per_search
@@ -23,8 +25,8 @@ from assistant.units import AnswerUnit
 
 # The model reads 256 tokens, fewer than 1,000 characters of text: longer questions are cut unread.
 MAX_QUESTION_CHARS = 1000
-_FITS_THE_MODEL_CHARS = 500  # shorter text always fits in 256 tokens; longer is cut by the tokenizer
 _FIRST_DEPTH = 4  # each field's nearest neighbours first fetched, as a multiple of select's pool
+_FITS_THE_MODEL_CHARS = 500  # shorter text always fits in 256 tokens; longer is cut by the tokenizer
 
 
 @dataclass(frozen=True)
@@ -49,9 +51,31 @@ class Answer:
         return cls(**dataclasses.asdict(unit), score=round(score, 4))
 
 
+@dataclass(frozen=True)
+class RelatedQuestion:
+    """A past question from the archives close to a new one: what was asked, by whom, in which book."""
+
+    question: str
+    asker: str
+    book: str
+    book_title: str
+    answer_id: str  # the first answer to it, for a link to that answer
+    score: float  # similarity of the two questions, 0–1
+
+
+def _question_key(question: str) -> str:
+    """A question as compared for 'the same question': case and spacing folded."""
+    return " ".join(fold(question).split())
+
+
 def query_embedder(index: LoadedIndex) -> TextEncoder:
     """The index's ONNX export of its model, or the sentence-transformers model when it has none."""
     return OnnxEmbedder(index.encoder) if index.encoder else Embedder(index.manifest["model"])
+
+
+def _selector(allowed: np.ndarray | None) -> faiss.SearchParameters | None:
+    """FAISS search parameters keeping only the allowed units; None for all."""
+    return None if allowed is None else faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.flatnonzero(allowed)))
 
 
 class Searcher:
@@ -64,6 +88,11 @@ class Searcher:
         self.units = index.units
         self._authors = [unit.author for unit in self.units]
         self._author_keys = np.array(index.keys.authors)
+        self._question_keys = [_question_key(unit.question) for unit in self.units]
+        self._index_of = {unit.id: i for i, unit in enumerate(self.units)}
+        # The page asks for answers and related questions to one question, and re-asks it when a filter
+        # changes: each distinct question is embedded once.
+        self._embed = lru_cache(maxsize=256)(self._embed_uncached)
         self._lock = threading.Lock()  # the tokenizer and the BM25 scorer are not thread-safe
 
     @property
@@ -93,12 +122,7 @@ class Searcher:
             raise ValueError("question is empty: ask something, e.g. 'Should startups do MLOps?'")
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise ValueError(f"k must be a whole number of at least 1, got {k!r}")
-        question = " ".join(question[: 2 * MAX_QUESTION_CHARS].split())[:MAX_QUESTION_CHARS]
-        problem = invalid_text(question, "question")
-        if problem:
-            raise ValueError(problem)
-        if len(question) > _FITS_THE_MODEL_CHARS:
-            question = self.embedder.truncate(question)
+        question = self._prepare(question)
         scores = self.score(question, pool_size(k), self._filter(author, book))
         picked = [(i, s) for i, s in select(scores, self._authors, self.index.keys.duplicates, k) if np.isfinite(s)]
         if min_score is None:
@@ -108,6 +132,63 @@ class Searcher:
             return [Answer.from_unit(self.units[i], s) for i, s in picked] if answered else []
         return [Answer.from_unit(self.units[i], s) for i, s in picked if s >= min_score]
 
+    def related_questions(
+        self,
+        question: str,
+        k: int = 5,
+        *,
+        author: str | None = None,
+        book: str | None = None,
+        exclude: Iterable[str] = (),
+    ) -> list[RelatedQuestion]:
+        """Up to k past questions close to `question`, closest first, each once.
+
+        Skips the question itself and the questions of the answers whose ids are in `exclude` (those
+        already shown); only questions answered within the author and book filters, scoring at least
+        recipe.RELATED_MIN_SCORE.
+        """
+        if not isinstance(question, str) or not question.strip():
+            raise ValueError("question is empty: ask something, e.g. 'Should startups do MLOps?'")
+        question = self._prepare(question)
+        allowed = self._filter(author, book)
+        count = len(self.units) if allowed is None else int(allowed.sum())
+        if not count:
+            return []
+        # FAISS ranks the past questions closest first; the loop stops at the first one too far away.
+        query = self._embed(question)[None, :]
+        similarities, ids = self.index.vectors["question"].search(query, count, params=_selector(allowed))
+        shown = {self._question_keys[self._index_of[i]] for i in exclude if i in self._index_of}
+        seen = {_question_key(question), ""} | shown  # "": answers not linked to a question
+        related: list[RelatedQuestion] = []
+        for similarity, i in zip(similarities[0], ids[0]):
+            if len(related) == k or i < 0 or similarity < RELATED_MIN_SCORE:
+                break
+            if self._question_keys[i] in seen:
+                continue
+            seen.add(self._question_keys[i])
+            unit = self.units[i]
+            score = round(min(float(similarity), 1.0), 4)
+            related.append(RelatedQuestion(unit.question, unit.asker, unit.book, unit.book_title, unit.id, score))
+        return related
+
+    def unit(self, answer_id: str) -> AnswerUnit | None:
+        """The answer with this stable id (`book/thread/author/n`); None when the index has no such answer."""
+        i = self._index_of.get(answer_id)
+        return None if i is None else self.units[i]
+
+    def _prepare(self, question: str) -> str:
+        """The question as the model reads it: one line, cut to what fits in its tokens; ValueError if not text."""
+        question = " ".join(question[: 2 * MAX_QUESTION_CHARS].split())[:MAX_QUESTION_CHARS]
+        problem = invalid_text(question, "question")
+        if problem:
+            raise ValueError(problem)
+        return self.embedder.truncate(question) if len(question) > _FITS_THE_MODEL_CHARS else question
+
+    def _embed_uncached(self, question: str) -> np.ndarray:
+        vector = self.embedder.encode([question])[0]
+        vector.flags.writeable = False
+        return vector
+
     def score(self, question: str, pool: int, allowed: np.ndarray | None = None) -> np.ndarray:
         """Fused relevance per unit, exact for every unit that can be among the `pool` best; -inf for the rest.
 
@@ -116,7 +197,7 @@ class Searcher:
         neighbours fetched, so once `pool` units score above that bound the ranking is final;
         otherwise the search goes deeper.
         """
-        query = self.embedder.encode([question]).reshape(1, -1).astype(np.float32)
+        query = self._embed(question)[None, :]
         n = len(self.units)
         scores = np.full(n, -np.inf, dtype=np.float32)
         ids = np.arange(n, dtype=np.int64) if allowed is None else np.flatnonzero(allowed).astype(np.int64)
@@ -126,7 +207,7 @@ class Searcher:
             tokens = tokenize([question], vocabulary=False)[0]
             lexical = self.index.lexical.get_scores(tokens) if tokens and self.index.lexical else np.zeros(n)
         lexical = np.asarray(lexical, dtype=np.float32)
-        params = None if allowed is None else faiss.SearchParameters(sel=faiss.IDSelectorBatch(ids))
+        params = _selector(allowed)
         depth = _FIRST_DEPTH * pool
         while True:
             depth = min(depth, len(ids))
@@ -206,3 +287,10 @@ def search(
 ) -> list[Answer]:
     """Search the default index: `search("should startups do MLOps?")`."""
     return default_searcher().search(question, k, author=author, book=book, min_score=min_score)
+
+
+def related_questions(
+    question: str, k: int = 5, *, author: str | None = None, book: str | None = None, exclude: Iterable[str] = ()
+) -> list[RelatedQuestion]:
+    """Past questions close to this one, from the default index: `related_questions("should startups do MLOps?")`."""
+    return default_searcher().related_questions(question, k, author=author, book=book, exclude=exclude)
