@@ -173,12 +173,16 @@ class OnnxEmbedder:
 
 
 def exported_embedder(model_id: str, folder: Path) -> OnnxEmbedder | None:
-    """The model's export in `folder`, exported there first if missing; None when the model does not export."""
-    config = folder / CONFIG_FILE
-    if not config.is_file() or json.loads(config.read_text(encoding="utf-8")).get("model") != model_id:
-        try:
-            export(model_id, folder)
-        except NotExportable as error:
-            print(f"note: embedding with sentence-transformers: {error}", file=sys.stderr)
-            return None
+    """The model's export in `folder`, exported there first if missing or stale; None when the model does not export."""
+    try:
+        existing = OnnxEmbedder(folder)
+        if existing.model_id == model_id:
+            return existing
+    except ValueError:
+        pass  # none yet, or written by an older version: export again
+    try:
+        export(model_id, folder)
+    except NotExportable as error:
+        print(f"note: embedding with sentence-transformers: {error}", file=sys.stderr)
+        return None
     return OnnxEmbedder(folder)
