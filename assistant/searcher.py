@@ -69,8 +69,12 @@ def _question_key(question: str) -> str:
 
 
 def query_embedder(index: LoadedIndex) -> TextEncoder:
-    """The index's ONNX export of its model, or the sentence-transformers model when it has none."""
-    return OnnxEmbedder(index.encoder) if index.encoder else Embedder(index.manifest["model"])
+    """The index's ONNX export of its model; the sentence-transformers model without one (or with another's)."""
+    if index.encoder:
+        encoder = OnnxEmbedder(index.encoder)
+        if encoder.model_id == index.manifest["model"]:
+            return encoder
+    return Embedder(index.manifest["model"])
 
 
 def _selector(allowed: np.ndarray | None) -> faiss.SearchParameters | None:
