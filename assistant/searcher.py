@@ -161,6 +161,8 @@ class Searcher:
         # FAISS ranks the past questions closest first; the loop stops at the first one too far away.
         query = self._embed(question)[None, :]
         similarities, ids = self.index.vectors["question"].search(query, count, params=_selector(allowed))
+        first_of_ties = np.lexsort((ids[0], -similarities[0]))  # an answer posted first stands for its question
+        similarities, ids = similarities[:, first_of_ties], ids[:, first_of_ties]
         shown = {self._question_keys[self._index_of[i]] for i in exclude if i in self._index_of}
         seen = {_question_key(question), ""} | shown  # "": answers not linked to a question
         related: list[RelatedQuestion] = []

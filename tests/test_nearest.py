@@ -34,3 +34,13 @@ def test_filter_is_applied_in_the_search(fake_seed_searcher):
     allowed = np.array([unit.author == "Alfredo Deza" for unit in fake_seed_searcher.units])
     scores = fake_seed_searcher.score("Should startups do MLOps?", 5, allowed)
     assert np.isfinite(scores[allowed]).all() and np.isinf(scores[~allowed]).all()
+
+
+@pytest.mark.parametrize("question", QUESTIONS)
+def test_related_questions_rank_like_every_question(fake_seed_searcher, question):
+    searcher = fake_seed_searcher
+    vectors = searcher.index.vectors["question"]
+    similarity = vectors.reconstruct_n(0, vectors.ntotal) @ searcher.embedder.encode([question])[0]
+    expected = [searcher.units[i].id for i in np.argsort(-similarity, kind="stable")]
+    got = [related.answer_id for related in searcher.related_questions(question, 20)]
+    assert got == [i for i in expected if i in set(got)]  # best first, the first-posted answer standing for ties
