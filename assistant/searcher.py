@@ -9,19 +9,23 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import faiss
 import numpy as np
 
 from assistant.authors import name_tokens
-from assistant.embedding import Embedder
-from assistant.ranking import fuse, select
+from assistant.embedding import Embedder, TextEncoder
+from assistant.encoder import OnnxEmbedder
+from assistant.ranking import fuse, pool_size, select
 from assistant.recipe import MIN_SCORE, RELATED_MIN_SCORE, tokenize
 from assistant.store import LoadedIndex, default_index_path, load_built_index
 from assistant.text import fold, invalid_text
+from assistant.threads import one_thread_per_search
 from assistant.units import AnswerUnit
 
 
 # The model reads 256 tokens, fewer than 1,000 characters of text: longer questions are cut unread.
 MAX_QUESTION_CHARS = 1000
+_FIRST_DEPTH = 4  # each field's nearest neighbours first fetched, as a multiple of select's pool
 _FITS_THE_MODEL_CHARS = 500  # shorter text always fits in 256 tokens; longer is cut by the tokenizer
 
 
@@ -64,17 +68,30 @@ def _question_key(question: str) -> str:
     return " ".join(fold(question).split())
 
 
+def query_embedder(index: LoadedIndex) -> TextEncoder:
+    """The index's ONNX export of its model; the sentence-transformers model without one (or with another's)."""
+    if index.encoder:
+        encoder = OnnxEmbedder(index.encoder)
+        if encoder.model_id == index.manifest["model"]:
+            return encoder
+    return Embedder(index.manifest["model"])
+
+
+def _selector(allowed: np.ndarray | None) -> faiss.SearchParameters | None:
+    """FAISS search parameters keeping only the allowed units; None for all."""
+    return None if allowed is None else faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.flatnonzero(allowed)))
+
+
 class Searcher:
     """A loaded index plus the model that embeds questions; build one per process and reuse it."""
 
-    def __init__(self, index: LoadedIndex, embedder: Embedder | None = None):
+    def __init__(self, index: LoadedIndex, embedder: TextEncoder | None = None):
+        one_thread_per_search()
         self.index = index
-        self.embedder = embedder or Embedder(index.manifest["model"])
+        self.embedder = embedder or query_embedder(index)
         self.units = index.units
         self._authors = [unit.author for unit in self.units]
         self._author_keys = np.array(index.keys.authors)
-        self._vectors = np.stack([flat.reconstruct_n(0, flat.ntotal) for flat in index.vectors.values()])
-        self._question_row = list(index.vectors).index("question")
         self._question_keys = [_question_key(unit.question) for unit in self.units]
         self._index_of = {unit.id: i for i, unit in enumerate(self.units)}
         # The page asks for answers and related questions to one question, and re-asks it when a filter
@@ -110,10 +127,7 @@ class Searcher:
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise ValueError(f"k must be a whole number of at least 1, got {k!r}")
         question = self._prepare(question)
-        scores = self.score(question)
-        allowed = self._filter(author, book)
-        if allowed is not None:
-            scores = np.where(allowed, scores, -np.inf)
+        scores = self.score(question, pool_size(k), self._filter(author, book))
         picked = [(i, s) for i, s in select(scores, self._authors, self.index.keys.duplicates, k) if np.isfinite(s)]
         if min_score is None:
             # The calibrated threshold decides whether the corpus answers the question at all;
@@ -140,21 +154,26 @@ class Searcher:
         if not isinstance(question, str) or not question.strip():
             raise ValueError("question is empty: ask something, e.g. 'Should startups do MLOps?'")
         question = self._prepare(question)
-        similarity = self._vectors[self._question_row] @ self._embed(question)
         allowed = self._filter(author, book)
-        if allowed is not None:
-            similarity = np.where(allowed, similarity, -np.inf)
+        count = len(self.units) if allowed is None else int(allowed.sum())
+        if not count:
+            return []
+        # FAISS ranks the past questions closest first; the loop stops at the first one too far away.
+        query = self._embed(question)[None, :]
+        similarities, ids = self.index.vectors["question"].search(query, count, params=_selector(allowed))
+        first_of_ties = np.lexsort((ids[0], -similarities[0]))  # an answer posted first stands for its question
+        similarities, ids = similarities[:, first_of_ties], ids[:, first_of_ties]
         shown = {self._question_keys[self._index_of[i]] for i in exclude if i in self._index_of}
         seen = {_question_key(question), ""} | shown  # "": answers not linked to a question
         related: list[RelatedQuestion] = []
-        for i in np.argsort(-similarity, kind="stable"):
-            if len(related) == k or similarity[i] < RELATED_MIN_SCORE:
+        for similarity, i in zip(similarities[0], ids[0]):
+            if len(related) == k or i < 0 or similarity < RELATED_MIN_SCORE:
                 break
             if self._question_keys[i] in seen:
                 continue
             seen.add(self._question_keys[i])
             unit = self.units[i]
-            score = round(min(float(similarity[i]), 1.0), 4)
+            score = round(min(float(similarity), 1.0), 4)
             related.append(RelatedQuestion(unit.question, unit.asker, unit.book, unit.book_title, unit.id, score))
         return related
 
@@ -176,18 +195,47 @@ class Searcher:
         vector.flags.writeable = False
         return vector
 
-    def score(self, question: str) -> np.ndarray:
-        """Fused relevance of every unit to the question."""
-        query = self._embed(question)
+    def score(self, question: str, pool: int, allowed: np.ndarray | None = None) -> np.ndarray:
+        """Fused relevance per unit, exact for every unit that can be among the `pool` best; -inf for the rest.
+
+        FAISS finds each field's nearest neighbours among the allowed units, BM25 its best matches;
+        their union is fused exactly. No unit outside it can beat the fused bound of the last
+        neighbours fetched, so once `pool` units score above that bound the ranking is final;
+        otherwise the search goes deeper.
+        """
+        query = self._embed(question)[None, :]
         n = len(self.units)
-        # Every unit is scored (the corpus is thousands, not millions), so exact inner products over
-        # the flat FAISS vectors are one matrix product, cheaper than a k=n FAISS search per field.
-        similarities = self._vectors @ query
-        dense = {field: similarities[i] for i, field in enumerate(self.index.vectors)}
+        scores = np.full(n, -np.inf, dtype=np.float32)
+        ids = np.arange(n, dtype=np.int64) if allowed is None else np.flatnonzero(allowed).astype(np.int64)
+        if not len(ids):
+            return scores
         with self._lock:
             tokens = tokenize([question], vocabulary=False)[0]
             lexical = self.index.lexical.get_scores(tokens) if tokens and self.index.lexical else np.zeros(n)
-        return fuse(dense, np.asarray(lexical, dtype=np.float32))
+        lexical = np.asarray(lexical, dtype=np.float32)
+        params = _selector(allowed)
+        depth = _FIRST_DEPTH * pool
+        while True:
+            depth = min(depth, len(ids))
+            nearest = {field: index.search(query, depth, params=params) for field, index in self.index.vectors.items()}
+            lexical_best = ids[np.argsort(-lexical[ids], kind="stable")[:depth]]
+            candidates = np.unique(np.concatenate([lexical_best, *(found_ids[0] for _, found_ids in nearest.values())]))
+            candidates = candidates[candidates >= 0]
+            dense = {
+                field: index.reconstruct_batch(candidates) @ query[0] for field, index in self.index.vectors.items()
+            }
+            fused = fuse(dense, lexical[candidates])
+            if depth == len(ids):
+                break
+            bound = fuse(
+                {field: distances[0, -1:] for field, (distances, _) in nearest.items()},
+                lexical[lexical_best[-1:]],
+            )[0]
+            if len(fused) >= pool and np.partition(fused, -pool)[-pool] > bound:
+                break
+            depth *= 4
+        scores[candidates] = fused
+        return scores
 
     def has_author(self, author: str) -> bool:
         """Whether the author filter would keep any answer."""

@@ -2,8 +2,10 @@
 
 Layout of an index folder:
     cache.sqlite       embeddings by (model, text hash), reused across builds
+    encoders/<model>/  the model exported to ONNX (model.onnx, tokenizer.json, encoder.json), made by
+                       the first build with that model; search embeds questions with it, without torch
     builds/<id>/       manifest.json, units.json, keys.json, one <field>.faiss per embedded field,
-                       lexical/ (the bm25s index, memory-mapped when loaded)
+                       lexical/ (the bm25s index); vectors and BM25 are memory-mapped when loaded
     current            symlink to the live build; replaced atomically when a build finishes
 """
 
@@ -14,6 +16,7 @@ import datetime as dt
 import errno
 import json
 import os
+import re
 import shutil
 import sqlite3
 import sys
@@ -27,15 +30,17 @@ import faiss
 
 from assistant.archive import archive_paths, file_hash
 from assistant.build import BuiltIndex, SearchKeys, build, load_corpus, people_files, people_for
-from assistant.embedding import MODEL_ENV, Embedder, EmbeddingCache, default_model
+from assistant.embedding import MODEL_ENV, Embedder, EmbeddingCache, TextEncoder, default_model
+from assistant.encoder import OnnxEmbedder, exported_embedder
 from assistant.recipe import FIELDS
 from assistant.units import AnswerUnit
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 DEFAULT_DATA = Path("data")
 DEFAULT_OUT = Path("index")
 INDEX_ENV = "ASSISTANT_INDEX"
 LEXICAL_DIR = "lexical"
+ENCODERS_DIR = "encoders"
 MANIFEST = "manifest.json"
 # What loading, staleness and rebuilding read from a manifest, by JSON type.
 _MANIFEST_TYPES = {
@@ -112,6 +117,7 @@ class LoadedIndex:
     vectors: dict[str, faiss.Index]
     lexical: bm25s.BM25 | None  # None when the index has no answers
     keys: SearchKeys
+    encoder: Path | None  # the ONNX export questions are embedded with; None: the sentence-transformers model
 
 
 def default_index_path() -> Path:
@@ -158,12 +164,16 @@ def build_index(
     people_file: Path | None = None,
     model: str | None = None,
     progress: bool = False,
-    embedder: Embedder | None = None,
+    embedder: TextEncoder | None = None,
 ) -> BuildSummary:
-    """Build an index of the archive folders into `out` and swap it in atomically; IndexWriteError if it cannot."""
+    """Build an index of the archive folders into `out` and swap it in atomically; IndexWriteError if it cannot.
+
+    Without an `embedder`, the model is exported to ONNX inside `out` on the first build and every
+    later build and search runs that export; a model that does not export runs in sentence-transformers.
+    """
     started = time.perf_counter()
     out = Path(out)
-    embedder = embedder or Embedder(model)
+    embedder = embedder or build_embedder(model or default_model(), out)
     corpus = load_corpus(data, people_for(data, people_file))
     for error in corpus.errors:
         print(f"warning: skipped {error}", file=sys.stderr)
@@ -185,7 +195,7 @@ def build_index(
             cache.close()
     except (OSError, sqlite3.OperationalError) as error:
         raise IndexWriteError(_write_failure(out, error)) from None
-    save(built, out, _manifest(built, embedder, data, people_file))
+    save(built, out, _manifest(built, embedder, data, people_file, _store_encoder(embedder, out)))
     return BuildSummary(
         files=len(corpus.books) + len(corpus.errors),
         skipped=[str(error) for error in corpus.errors],
@@ -244,11 +254,35 @@ def _write_vectors(folder: Path, vectors: dict) -> None:
         faiss.write_index(flat, str(folder / f"{field}.faiss"))
 
 
-def _manifest(built: BuiltIndex, embedder: Embedder, data: Sequence[Path], people_file: Path | None) -> dict:
+def build_embedder(model_id: str, out: Path) -> TextEncoder:
+    """The model's ONNX export inside `out` (exported by the first build), else the sentence-transformers model."""
+    return exported_embedder(model_id, encoder_folder(out, model_id)) or Embedder(model_id)
+
+
+def encoder_folder(out: Path, model_id: str) -> Path:
+    """Where the index at `out` keeps the ONNX export of a model."""
+    return Path(out) / ENCODERS_DIR / re.sub(r"[^\w.-]+", "-", model_id).strip("-")
+
+
+def _store_encoder(embedder: TextEncoder, out: Path) -> str | None:
+    """The export's folder relative to `out`, copied in first when it lives elsewhere; None without one."""
+    if not isinstance(embedder, OnnxEmbedder):
+        return None
+    folder = encoder_folder(out, embedder.model_id)
+    if embedder.folder.resolve() != folder.resolve():
+        shutil.rmtree(folder, ignore_errors=True)
+        shutil.copytree(embedder.folder, folder)
+    return folder.relative_to(out).as_posix()
+
+
+def _manifest(
+    built: BuiltIndex, embedder: TextEncoder, data: Sequence[Path], people_file: Path | None, encoder: str | None
+) -> dict:
     corpus = built.corpus
     return {
         "format_version": FORMAT_VERSION,
         "model": embedder.model_id,
+        "encoder": encoder,
         "dimension": int(next(iter(built.vectors.values())).shape[1]),
         "fields": list(FIELDS),
         "unit_count": len(corpus.units),
@@ -411,7 +445,7 @@ def _list_of(value: object, kind: type) -> bool:
 
 def _read_vectors(file: Path, dimension: int) -> faiss.Index:
     try:
-        vectors = faiss.read_index(str(file))
+        vectors = faiss.read_index(str(file), faiss.IO_FLAG_MMAP)
     except RuntimeError as error:
         missing = not file.exists()
         raise _Damage(file, "missing" if missing else f"unreadable ({str(error).splitlines()[-1]})") from None
@@ -440,12 +474,15 @@ def _load_build(path: Path, folder: Path, model: str) -> LoadedIndex:
         lexical = bm25s.BM25.load(str(folder / LEXICAL_DIR), mmap=True) if units else None
     except (OSError, ValueError, TypeError, KeyError) as error:
         raise _Damage(folder / LEXICAL_DIR, f"unreadable ({error})") from None
+    encoder = path / manifest["encoder"] if manifest.get("encoder") else None
+    if encoder is not None and not encoder.is_dir():
+        raise _Damage(encoder, "missing")
     counts = {"keys.json": {len(keys.authors), len(keys.books), len(keys.duplicates)}}
     counts |= {f"{field}.faiss": {flat.ntotal} for field, flat in vectors.items()}
     for name, sizes in counts.items():
         if sizes != {len(units)}:
             raise _Damage(folder / name, f"holds {max(sizes)} entries for {len(units)} units")
-    return LoadedIndex(path, manifest, units, vectors, lexical, keys)
+    return LoadedIndex(path, manifest, units, vectors, lexical, keys, encoder)
 
 
 def stale_reason(data: Sequence[Path], out: Path, people_file: Path | None = None) -> str | None:
@@ -478,7 +515,7 @@ def _hash_or_empty(path: Path) -> str:
         return ""
 
 
-def ensure_index(inputs: BuildInputs, index: Path, embedder: Embedder) -> None:
+def ensure_index(inputs: BuildInputs, index: Path, embedder: TextEncoder | None = None) -> None:
     """Build the index from `inputs` when missing or stale; a damaged one raises IndexLoadError, never overwritten."""
     if (index / "current").exists():
         model = read_manifest(index).get("model")
@@ -490,4 +527,4 @@ def ensure_index(inputs: BuildInputs, index: Path, embedder: Embedder) -> None:
     if reason is None:
         return
     print(f"Building the index at {index} ({reason}) ...", flush=True)
-    print(build_index(inputs.data, index, inputs.people, progress=True, embedder=embedder), flush=True)
+    print(build_index(inputs.data, index, inputs.people, inputs.model, progress=True, embedder=embedder), flush=True)

@@ -1,8 +1,8 @@
 """Load-test Ask the Author over loopback: `python benchmarks/load.py [--clients 20] [--questions 25]`.
 
-Starts `app.py` on a free 127.0.0.1 port over the seed archives, sends 20 concurrent gradio_client
-clients x 25 questions to its `/search` API, prints error count, p50/p95 latency and throughput,
-and stops the app. The tests use `running_app` to serve the app they drive.
+Starts `app.py` on a free 127.0.0.1 port over the seed archives, sends 20 concurrent clients x 25
+questions to its Gradio `/search` API (`--api json`: to `GET /api/search`), prints error count,
+p50/p95 latency and throughput, and stops the app. The tests use `running_app` to serve the app they drive.
 """
 
 import argparse
@@ -130,17 +130,38 @@ def running_app(
                 process.wait()
 
 
-def _client_session(url: str, questions: Sequence[str], offset: int) -> LoadReport:
-    """One client asking every question once, starting at `offset` so clients do not move in lockstep."""
+def _gradio_asker(url: str):
+    """Ask through the Gradio `/search` API; returns the answers."""
     from gradio_client import Client
 
-    report = LoadReport()
     client = Client(url, verbose=False)
+    return lambda question: client.submit(question, 5, "", "", api_name="/search").result(timeout=REQUEST_TIMEOUT)
+
+
+def _json_asker(url: str):
+    """Ask through the plain JSON endpoint `GET /api/search`; returns the answers."""
+    client = httpx.Client(base_url=url, timeout=REQUEST_TIMEOUT)
+
+    def ask(question: str):
+        response = client.get("api/search", params={"q": question, "k": 5})
+        response.raise_for_status()
+        return response.json()["answers"]
+
+    return ask
+
+
+ASKERS = {"gradio": _gradio_asker, "json": _json_asker}
+
+
+def _client_session(url: str, questions: Sequence[str], offset: int, api: str) -> LoadReport:
+    """One client asking every question once, starting at `offset` so clients do not move in lockstep."""
+    report = LoadReport()
+    ask = ASKERS[api](url)
     for i in range(len(questions)):
         question = questions[(offset + i) % len(questions)]
         started = time.perf_counter()
         try:
-            result = client.submit(question, 5, "", "", api_name="/search").result(timeout=REQUEST_TIMEOUT)
+            result = ask(question)
             if not isinstance(result, list):
                 raise TypeError(f"expected a list of answers, got {type(result).__name__}")
         except Exception as error:  # noqa: BLE001 - every failure is counted and reported, none stops the run
@@ -150,11 +171,11 @@ def _client_session(url: str, questions: Sequence[str], offset: int) -> LoadRepo
     return report
 
 
-def run_load(url: str, clients: int = 20, questions: Sequence[str] = QUESTIONS) -> LoadReport:
-    """`clients` concurrent clients each asking all `questions` through the /search API."""
+def run_load(url: str, clients: int = 20, questions: Sequence[str] = QUESTIONS, api: str = "gradio") -> LoadReport:
+    """`clients` concurrent clients each asking all `questions` through the Gradio API or the JSON endpoint."""
     started = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
-        sessions = list(pool.map(lambda i: _client_session(url, questions, i), range(clients)))
+        sessions = list(pool.map(lambda i: _client_session(url, questions, i, api), range(clients)))
     total = LoadReport(seconds=time.perf_counter() - started)
     for session in sessions:
         total.latencies += session.latencies
@@ -168,14 +189,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--questions", type=int, default=len(QUESTIONS), help="questions per client (default: 25)")
     parser.add_argument("--index", type=Path, default=REPO / "index", help="index folder, built when missing")
     parser.add_argument("--data", type=Path, default=REPO / "data", help="archive folder (default: data/)")
+    parser.add_argument("--api", choices=sorted(ASKERS), default="gradio", help="which API to load (default: gradio)")
     args = parser.parse_args(argv)
     questions = (QUESTIONS * (args.questions // len(QUESTIONS) + 1))[: args.questions]
     print(f"Starting app.py on {HOST} over {args.index}, logging queries ...", flush=True)
     with tempfile.TemporaryDirectory() as state:
         query_log = Path(state) / "queries.sqlite"
         with running_app(args.index, [args.data], query_log=query_log) as url:
-            print(f"Sending {args.clients} clients x {len(questions)} questions to {url}gradio_api/ ...", flush=True)
-            report = run_load(url, args.clients, questions)
+            print(f"Sending {args.clients} clients x {len(questions)} questions to the {args.api} API ...", flush=True)
+            report = run_load(url, args.clients, questions, args.api)
         with sqlite3.connect(query_log) as connection:
             logged = connection.execute("SELECT count(*) FROM queries").fetchone()[0]
     print(f"{report}; {logged} queries logged")

@@ -73,11 +73,12 @@ def seed_book(seed_file: Path) -> Book:
 
 
 @pytest.fixture(scope="session")
-def embedder():
-    """One model per test session: loading it takes seconds."""
-    from assistant.embedding import Embedder
+def embedder(tmp_path_factory):
+    """The bundled model exported to ONNX once per test session, as a first build exports it."""
+    from assistant.embedding import BUNDLED_MODEL_ID
+    from assistant.encoder import exported_embedder
 
-    return Embedder()
+    return exported_embedder(BUNDLED_MODEL_ID, tmp_path_factory.mktemp("encoder") / "onnx")
 
 
 @pytest.fixture(scope="session")

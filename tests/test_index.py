@@ -181,7 +181,7 @@ def test_missing_or_damaged_index_is_a_clear_error(tmp_path, fake_index):
 
 
 def test_cli_reports_what_it_read_and_skipped(tmp_path, seed_copy, capsys, monkeypatch):
-    monkeypatch.setattr(store, "Embedder", lambda model=None: HashedWordsEmbedder())
+    monkeypatch.setattr(store, "build_embedder", lambda model, out: HashedWordsEmbedder())
     (seed_copy / "broken.md").write_text("no front matter here\n")
     assert main(["--data", str(seed_copy), "--out", str(tmp_path / "index")]) == 0
     out = capsys.readouterr()

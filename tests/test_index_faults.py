@@ -48,7 +48,7 @@ def _edit_seed(folder: Path) -> None:
 
 
 def _use_fake_model(monkeypatch) -> None:
-    monkeypatch.setattr(store, "Embedder", lambda model=None: HashedWordsEmbedder())
+    monkeypatch.setattr(store, "build_embedder", lambda model, out: HashedWordsEmbedder())
 
 
 # --- item 3: a reader never fails while builds finish -------------------------------------------

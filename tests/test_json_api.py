@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import http.client
+import json
 from dataclasses import fields
+from urllib.parse import urlencode
 
 import pytest
 from fastapi import FastAPI
@@ -75,3 +78,34 @@ def test_answer_by_id_and_a_404_for_an_unknown_one(fake_client, fake_seed_search
     for unknown in ("", "nope/1/x/0", "x" * 10_000):
         response = fake_client.get("/api/answer", params={"id": unknown})
         assert response.status_code == 404 and "no answer has the id" in response.json()["error"]
+
+
+def _get(server_url: str, query: str) -> tuple[int, dict]:
+    """GET /api/search?<query> over a plain socket (httpx refuses URLs over 64 KB; curl does not)."""
+    host, port = server_url.removeprefix("http://").strip("/").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=60)
+    try:
+        connection.request("GET", f"/api/search?{query}")
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        connection.close()
+
+
+@pytest.mark.slow
+def test_running_server_answers_json_and_rejects_bad_input_with_json(seed_searcher):
+    from assistant.web.serve import start
+
+    server = start(seed_searcher, "127.0.0.1")
+    try:
+        status, body = _get(server.url, urlencode({"q": "Should startups do MLOps?"}))
+        assert status == 200 and {answer["author"] for answer in body["answers"]} == {"Noah Gift", "Alfredo Deza"}
+        for params, message in [
+            ({"q": "mlops", "k": "0"}, "k must be"),
+            ({"q": ""}, "question is empty"),
+            ({"q": "x" * 1_000_000}, "the limit is"),
+        ]:
+            status, body = _get(server.url, urlencode(params))
+            assert status == 400 and message in body["error"]
+    finally:
+        server.stop()

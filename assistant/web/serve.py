@@ -77,8 +77,19 @@ def _listen(host: str, port: int) -> tuple[socket.socket, str]:
     return listener, f"http://{host}:{listener.getsockname()[1]}/"
 
 
+# h11 refuses a request line over 16 KB with a bare-text 400; read up to 2 MB so the JSON API
+# answers an oversized question with its own JSON error.
+MAX_REQUEST_BYTES = 2 * 1024 * 1024
+
+
 def _server(searcher: Searcher, log: QueryLog | None) -> uvicorn.Server:
-    return uvicorn.Server(uvicorn.Config(web_app(searcher, log), log_level="warning", timeout_graceful_shutdown=2))
+    config = uvicorn.Config(
+        web_app(searcher, log),
+        log_level="warning",
+        timeout_graceful_shutdown=2,
+        h11_max_incomplete_event_size=MAX_REQUEST_BYTES,
+    )
+    return uvicorn.Server(config)
 
 
 def serve(searcher: Searcher, host: str, port: int, log: QueryLog | None = None) -> None:

@@ -1,0 +1,188 @@
+"""The ONNX encoder: a sentence-transformers model exported once at build time, run with onnxruntime.
+
+An export holds `model.onnx` (transformer, mean pooling and L2 normalization in one graph),
+`tokenizer.json` and `encoder.json`; running it needs neither torch nor transformers, so a served
+index starts in seconds and embeds a question in a few milliseconds. Exporting needs both.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from assistant.embedding import resolve_model_location
+
+MODEL_FILE = "model.onnx"
+TOKENIZER_FILE = "tokenizer.json"
+CONFIG_FILE = "encoder.json"
+INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+BUILD_BATCH = 32  # texts per run when building; batches are sorted by length so padding stays short
+
+
+class NotExportable(Exception):
+    """A model whose pipeline is not transformer -> mean pooling [-> normalize], which the graph reproduces."""
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    """What an export was made from and how it reads text."""
+
+    model: str
+    dimension: int
+    max_tokens: int
+    pad_token: str
+    pad_id: int
+
+
+def export(model_id: str, folder: Path) -> None:
+    """Export the model to `folder` (written beside it, then renamed in); NotExportable for other pipelines."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.models import Normalize, Pooling, Transformer
+
+    try:
+        model = SentenceTransformer(resolve_model_location(model_id), device="cpu")
+    except (OSError, ValueError) as error:
+        raise NotExportable(f"cannot load {model_id!r}: {error}") from None
+    modules = list(model)
+    if not (
+        len(modules) in (2, 3)
+        and isinstance(modules[0], Transformer)
+        and isinstance(modules[1], Pooling)
+        and modules[1].get_config_dict().get("pooling_mode") == "mean"
+        and all(isinstance(module, Normalize) for module in modules[2:])
+    ):
+        raise NotExportable(f"{model_id!r} is {[type(m).__name__ for m in modules]}, not transformer + mean pooling")
+
+    class MeanPooled(torch.nn.Module):
+        def __init__(self, transformer: torch.nn.Module):
+            super().__init__()
+            self.transformer = transformer
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            # Keyword arguments: transformers 5 changed the positional order.
+            hidden = self.transformer(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(mean, p=2, dim=1)
+
+    staging = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    sample = model.tokenizer(["a question", "a longer answer to it"], padding=True, return_tensors="pt")
+    dynamic = {name: {0: "batch", 1: "tokens"} for name in INPUTS}
+    with torch.no_grad():
+        torch.onnx.export(
+            MeanPooled(modules[0].auto_model).eval(),
+            tuple(sample[name] for name in INPUTS),
+            str(staging / MODEL_FILE),
+            input_names=list(INPUTS),
+            output_names=["embedding"],
+            dynamic_axes={**dynamic, "embedding": {0: "batch"}},
+            opset_version=17,
+            dynamo=False,
+        )
+    model.tokenizer.backend_tokenizer.save(str(staging / TOKENIZER_FILE))
+    tokenizer = model.tokenizer
+    config = EncoderConfig(
+        model_id, model.get_embedding_dimension(), model.max_seq_length, tokenizer.pad_token, tokenizer.pad_token_id
+    )
+    (staging / CONFIG_FILE).write_text(json.dumps(asdict(config), indent=1), encoding="utf-8")
+    shutil.rmtree(folder, ignore_errors=True)
+    staging.rename(folder)
+
+
+class OnnxEmbedder:
+    """An exported model run by onnxruntime: one thread per query, all cores for a build's batches."""
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        try:
+            self.config = EncoderConfig(**json.loads((self.folder / CONFIG_FILE).read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError) as error:
+            raise ValueError(f"encoder at {self.folder} is unreadable ({error})") from None
+        self.model_id = self.config.model
+        self.dimension = self.config.dimension
+        self.max_tokens = self.config.max_tokens
+        self._tokenizer = None
+        self._sessions: dict[int, object] = {}
+
+    @property
+    def tokenizer(self):
+        if self._tokenizer is None:
+            from tokenizers import Tokenizer
+
+            tokenizer = Tokenizer.from_file(str(self.folder / TOKENIZER_FILE))
+            tokenizer.enable_truncation(max_length=self.max_tokens)
+            tokenizer.enable_padding(pad_id=self.config.pad_id, pad_token=self.config.pad_token)
+            self._tokenizer = tokenizer
+        return self._tokenizer
+
+    def _session(self, threads: int):
+        """An inference session using `threads` cores; spinning off so idle threads leave the cores to others."""
+        if threads not in self._sessions:
+            import onnxruntime
+
+            options = onnxruntime.SessionOptions()
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+            options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            self._sessions[threads] = onnxruntime.InferenceSession(
+                str(self.folder / MODEL_FILE), options, providers=["CPUExecutionProvider"]
+            )
+        return self._sessions[threads]
+
+    def truncate(self, text: str) -> str:
+        """Cut text to the tokens the model reads; longer input would be ignored past that point anyway."""
+        ids = self.tokenizer.encode(text, add_special_tokens=False).ids
+        return self.tokenizer.decode(ids) if len(ids) >= self.max_tokens else text
+
+    def _run(self, texts: Sequence[str], threads: int) -> np.ndarray:
+        encodings = self.tokenizer.encode_batch([text.strip() for text in texts])
+        ids = np.array([encoding.ids for encoding in encodings], dtype=np.int64)
+        mask = np.array([encoding.attention_mask for encoding in encodings], dtype=np.int64)
+        feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        return self._session(threads).run(None, feed)[0]
+
+    def encode(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        """Unit-length float32 vectors, one row per text; a single text runs on one core, batches on all."""
+        if len(texts) == 1:
+            return self._run(texts, threads=1)
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        batches = range(0, len(order), BUILD_BATCH)
+        if progress:
+            from tqdm import tqdm
+
+            batches = tqdm(batches, desc="Embedding", unit="batch")
+        for start in batches:
+            rows = order[start : start + BUILD_BATCH]
+            vectors[rows] = self._run([texts[i] for i in rows], threads=os.cpu_count() or 1)
+        return vectors
+
+
+def exported_embedder(model_id: str, folder: Path) -> OnnxEmbedder | None:
+    """The model's export in `folder`, exported there first if missing or stale; None when the model does not export."""
+    try:
+        existing = OnnxEmbedder(folder)
+        if existing.model_id == model_id:
+            return existing
+    except ValueError:
+        pass  # none yet, or written by an older version: export again
+    try:
+        export(model_id, folder)
+    except NotExportable as error:
+        print(f"note: embedding with sentence-transformers: {error}", file=sys.stderr)
+        return None
+    return OnnxEmbedder(folder)

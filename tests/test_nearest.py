@@ -1,0 +1,46 @@
+"""FAISS candidate search: the fused ranking equals scoring every answer, filters included (fake model, real seed)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from assistant.ranking import fuse
+from assistant.recipe import tokenize
+
+QUESTIONS = ["Should startups do MLOps?", "which tools first", "kubernetes", "how do I cook onions", "book"]
+
+
+def _every_answer(searcher, question: str) -> np.ndarray:
+    """The fused score of every unit, computed the slow way."""
+    query = searcher.embedder.encode([question])[0]
+    dense = {field: index.reconstruct_n(0, index.ntotal) @ query for field, index in searcher.index.vectors.items()}
+    tokens = tokenize([question], vocabulary=False)[0]
+    lexical = searcher.index.lexical.get_scores(tokens) if tokens else np.zeros(len(searcher.units))
+    return fuse(dense, np.asarray(lexical, dtype=np.float32))
+
+
+@pytest.mark.parametrize("question", QUESTIONS)
+@pytest.mark.parametrize("pool", [3, 5, 50])
+def test_candidates_rank_like_every_answer(fake_seed_searcher, question, pool):
+    expected = _every_answer(fake_seed_searcher, question)
+    scores = fake_seed_searcher.score(question, pool)
+    best = np.argsort(-expected, kind="stable")[:pool]
+    assert np.allclose(scores[best], expected[best], atol=1e-6)
+    assert list(np.argsort(-scores, kind="stable")[:pool]) == list(best)
+
+
+def test_filter_is_applied_in_the_search(fake_seed_searcher):
+    allowed = np.array([unit.author == "Alfredo Deza" for unit in fake_seed_searcher.units])
+    scores = fake_seed_searcher.score("Should startups do MLOps?", 5, allowed)
+    assert np.isfinite(scores[allowed]).all() and np.isinf(scores[~allowed]).all()
+
+
+@pytest.mark.parametrize("question", QUESTIONS)
+def test_related_questions_rank_like_every_question(fake_seed_searcher, question):
+    searcher = fake_seed_searcher
+    vectors = searcher.index.vectors["question"]
+    similarity = vectors.reconstruct_n(0, vectors.ntotal) @ searcher.embedder.encode([question])[0]
+    expected = [searcher.units[i].id for i in np.argsort(-similarity, kind="stable")]
+    got = [related.answer_id for related in searcher.related_questions(question, 20)]
+    assert got == [i for i in expected if i in set(got)]  # best first, the first-posted answer standing for ties
