@@ -10,8 +10,11 @@ from pathlib import Path
 import numpy as np
 
 from assistant.authors import name_tokens
+from assistant.confidence import confidence, signals
 from assistant.embedding import Embedder
-from assistant.ranking import fuse, select
+from assistant.passages import split_passages
+from assistant.query import clean_question, full_names
+from assistant.ranking import fuse, select, substance_penalty
 from assistant.recipe import MIN_SCORE, tokenize
 from assistant.store import LoadedIndex, default_index_path, load_built_index
 from assistant.text import fold
@@ -39,10 +42,19 @@ class Answer:
     score: float
     author_as_written: str
     id: str
+    confidence: float  # estimated chance a person finds this answers the question (assistant.confidence)
+    passage: int  # which of split_passages(text) matched best; -1 when the answer is one passage
+    passage_text: str  # that passage; "" when the answer is one passage
 
     @classmethod
-    def from_unit(cls, unit: AnswerUnit, score: float) -> Answer:
-        return cls(**dataclasses.asdict(unit), score=round(score, 4))
+    def from_unit(cls, unit: AnswerUnit, score: float, confidence: float, passage: int, passage_text: str) -> Answer:
+        return cls(
+            **dataclasses.asdict(unit),
+            score=round(score, 4),
+            confidence=round(float(confidence), 3),
+            passage=passage,
+            passage_text=passage_text,
+        )
 
 
 class Searcher:
@@ -55,6 +67,11 @@ class Searcher:
         self._authors = [unit.author for unit in self.units]
         self._author_keys = np.array(index.keys.authors)
         self._vectors = np.stack([flat.reconstruct_n(0, flat.ntotal) for flat in index.vectors.values()])
+        self._prior = substance_penalty(np.array(index.keys.words))
+        self._owners = np.array(index.keys.passage_owners, dtype=int)
+        self._names = full_names(
+            {name for unit in self.units for name in (unit.author, unit.author_as_written, unit.asker)}
+        )
         self._lock = threading.Lock()  # the tokenizer and the BM25 scorer are not thread-safe
 
     @property
@@ -85,23 +102,42 @@ class Searcher:
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
         question = " ".join(question[: 2 * MAX_QUESTION_CHARS].split())[:MAX_QUESTION_CHARS]
+        question = clean_question(question, self._names)
         if len(question) > _FITS_THE_MODEL_CHARS:
             question = self.embedder.truncate(question)
-        scores = self.score(question)
+        query = self.embedder.encode([question])[0]
+        scores = self.score(question, query)
         allowed = self._filter(author, book)
         if allowed is not None:
             scores = np.where(allowed, scores, -np.inf)
-        picked = [(i, s) for i, s in select(scores, self._authors, self.index.keys.duplicates, k) if np.isfinite(s)]
+        keys = self.index.keys
+        # One more than shown, so the last shown answer has a next one to lead.
+        ranked = [
+            (i, s) for i, s in select(scores, self._authors, keys.duplicates, keys.threads, k + 1) if np.isfinite(s)
+        ]
+        answers = [
+            self._answer(i, s, ranked[r + 1][1] if r + 1 < len(ranked) else s, query)
+            for r, (i, s) in enumerate(ranked[:k])
+        ]
         if min_score is None:
             # The calibrated threshold decides whether the corpus answers the question at all;
             # if its best answer does, the k best are shown.
-            answered = bool(picked) and max(s for _, s in picked) >= MIN_SCORE
-            return [Answer.from_unit(self.units[i], s) for i, s in picked] if answered else []
-        return [Answer.from_unit(self.units[i], s) for i, s in picked if s >= min_score]
+            answered = bool(answers) and answers[0].score >= MIN_SCORE
+            return answers if answered else []
+        return [answer for answer in answers if answer.score >= min_score]
 
-    def score(self, question: str) -> np.ndarray:
-        """Fused relevance of every unit to the question."""
-        query = self.embedder.encode([question])[0]
+    def _answer(self, position: int, score: float, next_score: float, query: np.ndarray) -> Answer:
+        """The unit as an Answer: its confidence, and the passage that matched when the answer splits."""
+        unit = self.units[position]
+        features = signals(score, score - next_score, self.index.keys.words[position])
+        rows = np.flatnonzero(self._owners == position)
+        if not len(rows):
+            return Answer.from_unit(unit, score, confidence(features), -1, "")
+        best = int(np.argmax(self.index.passages[rows] @ query))
+        return Answer.from_unit(unit, score, confidence(features), best, split_passages(unit.text)[best])
+
+    def score(self, question: str, query: np.ndarray) -> np.ndarray:
+        """Relevance of every unit to the question (cleaned) and its embedding: fused signals less the substance prior."""
         n = len(self.units)
         # Every unit is scored (the corpus is thousands, not millions), so exact inner products over
         # the flat FAISS vectors are one matrix product, cheaper than a k=n FAISS search per field.
@@ -110,7 +146,7 @@ class Searcher:
         with self._lock:
             tokens = tokenize([question], vocabulary=False)[0]
             lexical = self.index.lexical.get_scores(tokens) if tokens and self.index.lexical else np.zeros(n)
-        return fuse(dense, np.asarray(lexical, dtype=np.float32))
+        return fuse(dense, np.asarray(lexical, dtype=np.float32)) - self._prior
 
     def has_author(self, author: str) -> bool:
         """Whether the author filter would keep any answer."""

@@ -3,7 +3,8 @@
 Layout of an index folder:
     cache.sqlite       embeddings by (model, text hash), reused across builds
     builds/<id>/       manifest.json, units.json, keys.json, one <field>.faiss per embedded field,
-                       lexical/ (the bm25s index, memory-mapped when loaded)
+                       passages.faiss (passages of answers that split), lexical/ (the bm25s index,
+                       memory-mapped when loaded)
     current            symlink to the live build; replaced atomically when a build finishes
 """
 
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import bm25s
 import faiss
+import numpy as np
 
 from assistant.archive import archive_paths, file_hash
 from assistant.build import BuiltIndex, SearchKeys, build, load_corpus, people_for
@@ -29,11 +31,12 @@ from assistant.embedding import Embedder, EmbeddingCache, default_model
 from assistant.recipe import FIELDS
 from assistant.units import AnswerUnit
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 DEFAULT_DATA = Path("data")
 DEFAULT_OUT = Path("index")
 INDEX_ENV = "ASSISTANT_INDEX"
 LEXICAL_DIR = "lexical"
+PASSAGES = "passages"
 
 
 class IndexLoadError(Exception):
@@ -72,6 +75,7 @@ class LoadedIndex:
     manifest: dict
     units: list[AnswerUnit]
     vectors: dict[str, faiss.Index]
+    passages: np.ndarray  # (passages, dimension), rows owned by keys.passage_owners
     lexical: bm25s.BM25 | None  # None when the index has no answers
     keys: SearchKeys
 
@@ -125,7 +129,7 @@ def save(built: BuiltIndex, out: Path, manifest: dict) -> Path:
     build_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
     staging = out / "builds" / f"{build_id}.partial"
     staging.mkdir()
-    for field, matrix in built.vectors.items():
+    for field, matrix in [*built.vectors.items(), (PASSAGES, built.passages)]:
         flat = faiss.IndexFlatIP(matrix.shape[1])
         flat.add(matrix)
         faiss.write_index(flat, str(staging / f"{field}.faiss"))
@@ -219,15 +223,19 @@ def load_built_index(path: Path, model: str | None = None) -> LoadedIndex:
         units = [AnswerUnit(**entry) for entry in json.loads((folder / "units.json").read_text(encoding="utf-8"))]
         keys = SearchKeys(**json.loads((folder / "keys.json").read_text(encoding="utf-8")))
         vectors = {field: faiss.read_index(str(folder / f"{field}.faiss")) for field in manifest["fields"]}
+        passages = faiss.read_index(str(folder / f"{PASSAGES}.faiss"))
         lexical = bm25s.BM25.load(str(folder / LEXICAL_DIR), mmap=True) if units else None
     except (OSError, ValueError, TypeError, KeyError, RuntimeError) as error:
         raise IndexLoadError(f"index at {path} is damaged ({error}); {rebuild_hint(path)}") from None
-    counts = {len(units), len(keys.authors), len(keys.books), len(keys.duplicates)}
+    counts = {len(units), len(keys.authors), len(keys.books), len(keys.duplicates), len(keys.threads), len(keys.words)}
     counts |= {index.ntotal for index in vectors.values()}
-    if len(counts) != 1:
+    if len(counts) != 1 or passages.ntotal != len(keys.passage_owners):
         raise IndexLoadError(f"index at {path} is damaged (vector, key and unit counts differ); {rebuild_hint(path)}")
-    keys = SearchKeys(keys.authors, [tuple(pair) for pair in keys.books], keys.duplicates)
-    return LoadedIndex(path, manifest, units, vectors, lexical, keys)
+    keys = dataclasses.replace(keys, books=[tuple(pair) for pair in keys.books])
+    passage_vectors = (
+        passages.reconstruct_n(0, passages.ntotal) if passages.ntotal else np.zeros((0, passages.d), np.float32)
+    )
+    return LoadedIndex(path, manifest, units, vectors, passage_vectors, lexical, keys)
 
 
 def stale_reason(data: Sequence[Path], out: Path) -> str | None:

@@ -28,7 +28,7 @@ def _answer(**changes) -> Answer:
     example = Answer(
         author="Ann Author", text="An answer.", question="What?", asker="Bob", book="b", book_title="Book",
         thread=0, date="2024-01-01", url="https://datatalks.club/books/b.html", score=0.5,
-        author_as_written="Ann Author", id="b/0/ann/0",
+        author_as_written="Ann Author", id="b/0/ann/0", confidence=0.5, passage=-1, passage_text="",
     )  # fmt: skip
     return dataclasses.replace(example, **changes)
 
@@ -77,3 +77,22 @@ def test_card_without_a_linked_question_or_web_url():
     card = answer_card(_answer(question="", asker="", url="javascript:alert(1)", date=""))
     assert "not a reply to a single question" in card
     assert "javascript" not in card and "href" not in card
+
+
+@pytest.mark.parametrize(
+    "confidence, label", [(0.82, "Answers this"), (0.45, "Related"), (0.12, "Probably not what you asked")]
+)
+def test_card_label_and_bar_come_from_confidence(confidence, label):
+    card = answer_card(_answer(confidence=confidence))
+    assert label in card and f"width:{round(100 * confidence)}%" in card
+    assert f"about {round(100 * confidence)}% likely" in card
+
+
+def test_matching_passage_comes_first_with_the_whole_reply_one_click_away():
+    reply = "1. Use DVC for data.\n\n2. Startups should adopt MLOps early, it is a behaviour."
+    card = answer_card(
+        _answer(text=reply, passage=1, passage_text="2. Startups should adopt MLOps early, it is a behaviour.")
+    )
+    first = card.index("ata-passage")
+    assert "Startups should adopt" in card[first : card.index("ata-whole")]
+    assert "<details" in card and "Show the whole reply" in card and "Use DVC" in card[card.index("ata-whole") :]

@@ -27,6 +27,19 @@ def test_mlops_question_gets_both_authors_from_practical_mlops(seed_searcher):
         assert answer.date == "2021-08-30" and answer.text and answer.score > 0
 
 
+def test_the_passage_that_answers_is_reported_in_a_multi_question_reply(seed_searcher):
+    """Noah Gift answered four questions in one reply; the startups one is last, and is the one reported."""
+    noah = next(a for a in seed_searcher.search(MLOPS) if a.author == "Noah Gift")
+    assert noah.passage == 3
+    assert "Do small startups really need MLOps" in noah.passage_text
+    assert noah.passage_text in noah.text
+
+
+def test_an_answer_in_one_piece_reports_no_passage(seed_searcher):
+    answers = seed_searcher.search("What is a data pipeline?", 5)
+    assert any(a.passage == -1 and a.passage_text == "" for a in answers)
+
+
 def test_startup_answer_carries_question_and_asker(seed_searcher):
     answers = seed_searcher.search("Do small startups really need MLOps or is it over engineering?", 3)
     top = answers[0]

@@ -8,6 +8,7 @@ from functools import partial
 
 import gradio as gr
 
+from assistant.recipe import relevance
 from assistant.searcher import MAX_QUESTION_CHARS, Searcher
 from assistant.web.contract import DEFAULT_RESULTS, MAX_RESULTS, RequestError, parse_request, run
 from assistant.web.render import corpus_line, header, notice, results_html
@@ -40,8 +41,8 @@ def respond(
     )
     answers = run(searcher, request)
     if answers:
-        if closest:
-            notes.append("None of these is a close match: they are just the nearest answers in the archive.")
+        if closest or relevance(answers[0].confidence).slug == "unlikely":
+            notes.append("None of these looks like an answer to your question: they are the closest the authors came.")
         return results_html(answers, notes), gr.update(visible=False)
     filtered = " with these filters" if author or book else ""
     message = f"No author answered anything close to this question{filtered}. Try other words or another filter."
@@ -57,7 +58,8 @@ def _api_search(searcher: Searcher):
         """Find the real answers DataTalks.Club Book-of-the-Week authors gave to questions like this one.
 
         Each answer is a dict with author, text (Markdown), question, asker, book, book_title, thread, date,
-        url (the book's page), score, author_as_written and id.
+        url (the book's page), score, author_as_written, id, confidence (0–1, the estimated
+        chance it answers the question), passage (which part of a long reply matched, -1 for none) and passage_text.
 
         Args:
             question: the question to ask, e.g. "Should startups do MLOps?"

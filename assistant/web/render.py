@@ -58,11 +58,12 @@ def _shorten(text: str, limit: int) -> str:
     return flat[:limit].rsplit(" ", 1)[0] + "…"
 
 
-def _relevance(score: float) -> str:
-    """A labelled bar for the score, so people can judge results without reading numbers."""
-    shown = relevance(score)
+def _relevance(confidence: float) -> str:
+    """A labelled bar for the answer's confidence, so people can judge results without reading numbers."""
+    shown = relevance(confidence)
+    chance = f"about {round(100 * confidence)}% likely to answer your question (judged on past questions)"
     return (
-        f'<span class="ata-relevance ata-{shown.slug}" title="relevance score {score:.2f}">'
+        f'<span class="ata-relevance ata-{shown.slug}" title="{chance}">'
         f'<span class="ata-bar" aria-hidden="true"><span style="width:{round(100 * shown.fill)}%"></span></span>'
         f"{shown.label}</span>"
     )
@@ -83,6 +84,16 @@ def _asked(answer: Answer) -> str:
     )
 
 
+def _answer_body(answer: Answer) -> str:
+    """The answer; when one passage of a long reply matched, that passage first, highlighted, the whole reply one click away."""
+    if answer.passage < 0:
+        return f'<div class="ata-answer">{safe_markdown(answer.text)}</div>'
+    return (
+        f'<div class="ata-answer"><div class="ata-passage">{safe_markdown(answer.passage_text)}</div>'
+        f'<details class="ata-whole"><summary>Show the whole reply</summary>{safe_markdown(answer.text)}</details></div>'
+    )
+
+
 def answer_card(answer: Answer) -> str:
     """One result as an HTML card: who answered, in which book and week, to what, the answer and a link."""
     url = _safe_url(answer.url)
@@ -98,8 +109,8 @@ def answer_card(answer: Answer) -> str:
     return (
         '<article class="ata-card">'
         f'<header><div><h3 class="ata-author">{html.escape(answer.author)}</h3>'
-        f'<p class="ata-meta">{meta}</p></div>{_relevance(answer.score)}</header>'
-        f'{_asked(answer)}<div class="ata-answer">{safe_markdown(answer.text)}</div>'
+        f'<p class="ata-meta">{meta}</p></div>{_relevance(answer.confidence)}</header>'
+        f"{_asked(answer)}{_answer_body(answer)}"
         f"<footer>{link}</footer></article>"
     )
 
