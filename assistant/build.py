@@ -14,7 +14,7 @@ from assistant.authors import load_people, name_tokens
 from assistant.embedding import Embedder, EmbeddingCache, embed_with_cache
 from assistant.ranking import duplicate_key
 from assistant.passages import split_passages
-from assistant.query import content_words
+from assistant.text import content_words
 from assistant.recipe import FIELDS, field_texts, lexical_text, passage_text, tokenize
 from assistant.text import fold
 from assistant.units import AnswerUnit, build_units
@@ -37,7 +37,7 @@ class SearchKeys:
     books: list[tuple[str, str]]  # folded (book id, book title)
     duplicates: list[str]
     threads: list[str]  # book/thread/author: an author's answers in one thread are one result
-    words: list[int]  # content words in the answer, for the substance prior
+    words: list[int]  # distinct content words in the answer, for the substance prior
     passage_owners: list[int]  # for each row of the passage vectors, the unit it belongs to
 
 

@@ -31,11 +31,11 @@ class Calibration:
 # Fitted 2026-11-27 by `python -m assistant.eval ../shared/eval/dev.jsonl --real ../shared/eval/real-dev.jsonl
 # --judgments eval/judgments.jsonl --fit` over the full 98-archive index: judged useful = grade >= 1.
 CALIBRATION = Calibration(
-    means=(0.4782, 0.0461, 3.9609),
-    scales=(0.1236, 0.0677, 0.6866),
-    coefficients=(1.1245, 0.7216, 0.1405),
-    intercept=-0.8511,
-    fitted_on="239 judged real answers and 360 dev answers (weight 0.5)",
+    means=(0.4743, 0.0488, 3.7927),
+    scales=(0.1247, 0.0695, 0.6087),
+    coefficients=(1.15, 0.5831, 0.0659),
+    intercept=-0.9563,
+    fitted_on="240 judged real answers and 360 dev answers (weight 0.5)",
 )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from assistant.query import content_words
+from assistant.text import content_words
 
 _MIN_WORDS_TO_SPLIT = 40  # shorter answers are read at a glance
 _MIN_PASSAGE_WORDS = 8  # a shorter piece (a greeting, a lone quoted question) joins the next one

@@ -10,12 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from bm25s.stopwords import STOPWORDS_EN_PLUS
+from assistant.text import content_words, fold
 
-from assistant.text import fold
-
-_WORD = re.compile(r"[a-z0-9]{3,}")
-_STOPWORDS = frozenset(STOPWORDS_EN_PLUS)
 _GREETING = r"(?:hi|hello|hey|hola|dear|greetings|good (?:morning|afternoon|evening))"
 _SLACK_MENTION = re.compile(r"<@[^>]+>")
 _NAME_WORD = re.compile(r"\w+")
@@ -27,11 +23,6 @@ _PLEASANTRY = frozenset(
     "much again lot love first all indeed really work effort reply replying sounds looks like hope fine "
     "well glad having congrats congratulations agreeing kind everyone guys folks gracias muchas".split()
 )
-
-
-def content_words(text: str) -> list[str]:
-    """Lower-cased, accent-free words of three or more characters that are not English stopwords."""
-    return [word for word in _WORD.findall(fold(text)) if word not in _STOPWORDS]
 
 
 def full_names(names: Iterable[str]) -> frozenset[tuple[str, ...]]:

@@ -71,9 +71,11 @@ FIELDS = tuple(WEIGHTS.dense)  # the embedded fields, as field_texts names them
 # Questions the corpus does not answer (dev set: puppies, onions, visas) score at most 0.33,
 # answerable ones at least 0.43; the default threshold sits between them.
 MIN_SCORE = 0.38
-# A second answer by the same author must beat another author's answer by this much to rank above it.
-AUTHOR_REPEAT_PENALTY = 0.03
-# Substance prior: an answer with fewer content words than SUBSTANCE_WORDS ("Thanks a lot!", "I agree
+# A second answer by the same author must beat another author's answer by this much to rank above it
+# (per answer already shown): enough for Alfredo Deza's answer to "Should startups do MLOps?" to join
+# Noah Gift's among the top 5 on the full corpus, not enough to bury a clearly better answer.
+AUTHOR_REPEAT_PENALTY = 0.05
+# Substance prior: an answer with fewer distinct content words than SUBSTANCE_WORDS ("Thanks a lot!", "I agree
 # with Ning") loses up to SUBSTANCE_PENALTY, in proportion to the words it lacks.
 SUBSTANCE_PENALTY = 0.1
 SUBSTANCE_WORDS = 20

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from assistant.query import clean_question, content_words, full_names
+from assistant.query import clean_question, full_names
 
 NAMES = full_names(["Serg Masís", "Sebastian Raschka", "Kim Falk", "Alexey Grigorev"])
 
@@ -32,7 +32,3 @@ def test_a_paraphrased_question_is_left_as_it_is():
 
 def test_a_message_that_is_only_thanks_is_kept_rather_than_emptied():
     assert clean_question("Thanks Kim Falk!", NAMES) == "Thanks Kim Falk!"
-
-
-def test_content_words_skip_stopwords_and_short_words():
-    assert content_words("Should startups do MLOps at all?") == ["startups", "mlops"]
