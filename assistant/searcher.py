@@ -146,7 +146,7 @@ class Searcher:
         with self._lock:
             tokens = tokenize([question], vocabulary=False)[0]
             lexical = self.index.lexical.get_scores(tokens) if tokens and self.index.lexical else np.zeros(n)
-        return fuse(dense, np.asarray(lexical, dtype=np.float32)) - self._prior
+        return np.maximum(fuse(dense, np.asarray(lexical, dtype=np.float32)) - self._prior, 0.0)
 
     def has_author(self, author: str) -> bool:
         """Whether the author filter would keep any answer."""
