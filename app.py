@@ -1,4 +1,4 @@
-"""Start Ask the Author in the browser: `python app.py [--host H] [--port P] [--data DIR]... [--index DIR]`.
+"""Start Ask the Author: `python app.py [--host H] [--port P] [--data DIR]... [--people FILE] [--index DIR]`.
 
 Builds the index first when it is missing or older than the archives, then serves the page, the
 Gradio `/search` API, the MCP server and the JSON API on 127.0.0.1:7860 by default. Never opens a
@@ -12,9 +12,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from assistant.embedding import Embedder
-from assistant.index import add_data_argument
+from assistant.index import add_data_argument, add_people_argument
 from assistant.searcher import Searcher
-from assistant.store import DEFAULT_DATA, IndexLoadError, default_index_path, ensure_index, load_built_index
+from assistant.store import (
+    IndexLoadError,
+    IndexWriteError,
+    build_inputs,
+    default_index_path,
+    ensure_index,
+    load_built_index,
+)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -26,7 +33,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--port", type=int, default=env("ASSISTANT_PORT", "7860"), help="default: 7860, $ASSISTANT_PORT"
     )
-    add_data_argument(parser)
+    add_data_argument(parser, "default: the folders the index was built from, else data/")
+    add_people_argument(parser, "default: the one the index was built with")
     parser.add_argument(
         "--index", type=Path, default=default_index_path(), metavar="DIR", help="default: index/, $ASSISTANT_INDEX"
     )
@@ -41,11 +49,12 @@ def warm_up(searcher: Searcher) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        embedder = Embedder()  # one model for the build and the searches
-        ensure_index(args.data or [DEFAULT_DATA], args.index, embedder)
-        searcher = Searcher(load_built_index(args.index), embedder)
+        inputs = build_inputs(args.index, args.data, args.people)  # a rebuild reads what the last build read
+        embedder = Embedder(inputs.model)  # one model for the build and the searches
+        ensure_index(inputs, args.index, embedder)
+        searcher = Searcher(load_built_index(args.index, inputs.model), embedder)
         warm_up(searcher)
-    except (IndexLoadError, FileNotFoundError, ValueError) as error:
+    except (IndexLoadError, IndexWriteError, FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     from assistant.web.serve import serve  # gradio loads only once there is something to serve

@@ -1,13 +1,15 @@
 """Ask the Author: find the real answers book authors gave during DataTalks.Club's Book of the Week.
 
-from assistant import search
+from assistant import related_questions, search
 for answer in search("should startups do MLOps?"):
     print(answer.author, answer.book_title, answer.text)
+for related in related_questions("should startups do MLOps?"):
+    print(related.asker, related.question)
 """
 
 import importlib
 
-__all__ = ["Answer", "Searcher", "load_index", "search"]
+__all__ = ["Answer", "RelatedQuestion", "Searcher", "load_index", "related_questions", "search"]
 
 
 def __getattr__(name: str):

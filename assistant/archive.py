@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
+import os
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +16,15 @@ import yaml
 from assistant.text import clean_text
 
 BOOK_PAGE_URL = "https://datatalks.club/books/{book_id}.html"
+MAX_ARCHIVE_BYTES = 20 * 1024 * 1024  # the largest shared archive is under 1 MB
+_BOM = "\ufeff"
+_FILE_KINDS = {
+    stat.S_IFDIR: "a directory",
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+}
 _LINE_KEY = "__line__"
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -62,6 +74,11 @@ class Book:
     @property
     def url(self) -> str:
         return BOOK_PAGE_URL.format(book_id=self.id)
+
+    @property
+    def participants(self) -> set[str]:
+        """Every name that wrote a top-level message or a reply."""
+        return {m.name for m in self.messages} | {r.name for m in self.messages for r in m.replies}
 
 
 @dataclass
@@ -144,26 +161,40 @@ def _parse_message(path: Path, raw: object, position: str, fallback_line: int) -
     return Message(name, text, tuple(replies), line)
 
 
-def read_archive(path: Path) -> Book:
-    """Parse one archive file; raise ArchiveError naming the file and line if it is malformed."""
-    path = Path(path)
+def _read_regular_file(path: Path) -> bytes:
+    """The bytes of a regular file of at most MAX_ARCHIVE_BYTES; OSError saying why not for anything else."""
+    # O_NONBLOCK: opening a FIFO returns at once instead of waiting for a writer; regular files ignore it.
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     try:
-        raw_bytes = path.read_bytes()
-    except OSError as error:
-        raise ArchiveError(path, f"cannot read file: {error.strerror}") from None
-    if not raw_bytes.strip():
-        raise ArchiveError(path, "file is empty")
+        mode = os.fstat(descriptor).st_mode
+        if not stat.S_ISREG(mode):
+            kind = _FILE_KINDS.get(stat.S_IFMT(mode), "not a file")
+            raise OSError(errno.EINVAL, f"it is {kind}, not a regular file; only regular files are read")
+        with open(descriptor, "rb", closefd=False) as handle:
+            data = handle.read(MAX_ARCHIVE_BYTES + 1)
+    finally:
+        os.close(descriptor)
+    if len(data) > MAX_ARCHIVE_BYTES:
+        raise OSError(errno.EFBIG, f"larger than the {MAX_ARCHIVE_BYTES // 2**20} MB limit per archive")
+    return data
+
+
+def _refuse_aliases(path: Path, front_matter: str, first_line: int) -> None:
+    """Raise ArchiveError at the first YAML alias: `*name` lets a 1 KB file expand to billions of messages."""
+    for event in yaml.parse(front_matter, Loader=_Loader):
+        if isinstance(event, yaml.AliasEvent):
+            line = event.start_mark.line + first_line
+            raise ArchiveError(path, f"YAML alias *{event.anchor} is not allowed in archives: write the text out", line)
+
+
+def _load_front_matter(path: Path, front_matter: str, first_line: int) -> object:
+    """The parsed front matter; ArchiveError with the line for invalid YAML, aliases or runaway nesting."""
     try:
-        text = raw_bytes.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = raw_bytes[: error.start].count(b"\n") + 1
-        raise ArchiveError(path, f"not UTF-8 text (byte 0x{raw_bytes[error.start]:02x})", line) from None
-    front_matter, first_line = _split_front_matter(path, text)
-    try:
+        _refuse_aliases(path, front_matter, first_line)
         loader = _LineLoader(front_matter)
         loader.first_line = first_line
         try:
-            data = loader.get_single_data()
+            return loader.get_single_data()
         finally:
             loader.dispose()
     except yaml.YAMLError as error:
@@ -171,6 +202,28 @@ def read_archive(path: Path) -> Book:
         line = mark.line + first_line if mark else None
         problem = getattr(error, "problem", None) or str(error)
         raise ArchiveError(path, f"invalid YAML: {problem}", line) from None
+    except RecursionError:
+        raise ArchiveError(
+            path, "YAML is nested too deeply", _field_line(front_matter, "archive", first_line)
+        ) from None
+
+
+def read_archive(path: Path) -> Book:
+    """Parse one archive file; raise ArchiveError naming the file and line if it is malformed."""
+    path = Path(path)
+    try:
+        raw_bytes = _read_regular_file(path)
+    except OSError as error:
+        raise ArchiveError(path, f"cannot read file: {error.strerror}") from None
+    if not raw_bytes.strip():
+        raise ArchiveError(path, "file is empty")
+    try:
+        text = raw_bytes.decode("utf-8").removeprefix(_BOM)
+    except UnicodeDecodeError as error:
+        line = raw_bytes[: error.start].count(b"\n") + 1
+        raise ArchiveError(path, f"not UTF-8 text (byte 0x{raw_bytes[error.start]:02x})", line) from None
+    front_matter, first_line = _split_front_matter(path, text)
+    data = _load_front_matter(path, front_matter, first_line)
     if not isinstance(data, dict):
         raise ArchiveError(path, "front matter must be a YAML mapping of fields", first_line)
 
@@ -224,8 +277,8 @@ def _sha256(data: bytes) -> str:
 
 
 def file_hash(path: Path) -> str:
-    """SHA-256 of an archive file's bytes, as `Book.content_hash`: tells whether it changed since an index was built."""
-    return _sha256(Path(path).read_bytes())
+    """SHA-256 of an archive file's bytes, as `Book.content_hash`; OSError for what `read_archive` would not read."""
+    return _sha256(_read_regular_file(Path(path)))
 
 
 def archive_paths(folders: Iterable[Path]) -> list[Path]:

@@ -86,11 +86,28 @@ def display_names(
 
     A slug missing from the people map takes the name its owner writes under (`noahgift` -> `Noah Gift`).
     """
-    written = {"".join(name_tokens(name)): name for name in participants}
-    return tuple(
-        people.get(author) or (written.get(author.casefold(), author) if " " not in author.strip() else author)
-        for author in authors
-    )
+    written = _written_names(participants)
+    return tuple(_display_name(author, people, written) or author for author in authors)
+
+
+def unresolved_slugs(authors: Iterable[str], people: Mapping[str, str], participants: Iterable[str] = ()) -> list[str]:
+    """`authors:` slugs that neither the people map nor a participant's name resolves: their answers go unseen."""
+    written = _written_names(participants)
+    return [author for author in authors if _display_name(author, people, written) is None]
+
+
+def _written_names(participants: Iterable[str]) -> dict[str, str]:
+    """Each participant's name by its compact form (`noahgift` -> `Noah Gift`), to resolve slugs they write under."""
+    return {"".join(name_tokens(name)): name for name in participants}
+
+
+def _display_name(author: str, people: Mapping[str, str], written: Mapping[str, str]) -> str | None:
+    """The display name an `authors:` entry stands for; None for a slug nothing resolves."""
+    if people.get(author):
+        return people[author]
+    if " " in author.strip():
+        return author
+    return written.get(author.casefold())
 
 
 class AuthorMatcher:

@@ -10,7 +10,7 @@ import bm25s
 import numpy as np
 
 from assistant.archive import ArchiveError, Book, read_archives
-from assistant.authors import load_people, name_tokens
+from assistant.authors import load_people, name_tokens, unresolved_slugs
 from assistant.embedding import Embedder, EmbeddingCache, embed_with_cache
 from assistant.ranking import duplicate_key
 from assistant.passages import split_passages
@@ -22,11 +22,23 @@ from assistant.units import AnswerUnit, build_units
 PEOPLE_FILE = "people.yaml"
 
 
+@dataclass(frozen=True)
+class UnresolvedSlug:
+    """An `authors:` slug no people map resolves to a name: that author's answers are not recognised."""
+
+    path: Path
+    slug: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: authors: slug {self.slug!r} resolves to no name; add it to a people.yaml"
+
+
 @dataclass
 class Corpus:
     books: list[Book]
     units: list[AnswerUnit]
     errors: list[ArchiveError]
+    unresolved: list[UnresolvedSlug]
 
 
 @dataclass(frozen=True)
@@ -54,13 +66,17 @@ class BuiltIndex:
     reused: int  # texts whose vectors came from the cache
 
 
+def people_files(data: Sequence[Path], people_file: Path | None) -> list[Path]:
+    """The people maps a build reads: each data folder's own `people.yaml`, then the --people file, which wins."""
+    own = [Path(folder) / PEOPLE_FILE for folder in data if (Path(folder) / PEOPLE_FILE).is_file()]
+    return own + ([Path(people_file)] if people_file else [])
+
+
 def people_for(data: Sequence[Path], people_file: Path | None) -> dict[str, str]:
-    """Each data folder's own `people.yaml`, then the one given with --people, which wins."""
+    """Slug -> display name from every people map of `people_files`."""
     people: dict[str, str] = {}
-    for folder in data:
-        if (Path(folder) / PEOPLE_FILE).is_file():
-            people.update(load_people(Path(folder) / PEOPLE_FILE))
-    people.update(load_people(people_file))
+    for path in people_files(data, people_file):
+        people.update(load_people(path))
     return people
 
 
@@ -68,7 +84,12 @@ def load_corpus(folders: Iterable[Path], people: Mapping[str, str]) -> Corpus:
     """Read every archive in the folders and build its answer units; bad files land in `errors`."""
     result = read_archives(folders)
     units = [unit for book in result.books for unit in build_units(book, people)]
-    return Corpus(result.books, units, result.errors)
+    unresolved = [
+        UnresolvedSlug(book.path, slug)
+        for book in result.books
+        for slug in unresolved_slugs(book.authors, people, book.participants)
+    ]
+    return Corpus(result.books, units, result.errors, unresolved)
 
 
 def search_keys(units: Sequence[AnswerUnit]) -> SearchKeys:

@@ -44,8 +44,9 @@ class Embedder:
             try:
                 self._model = SentenceTransformer(_resolve_model_location(self.model_id), device="cpu")
             except (OSError, ValueError) as error:
+                first_line = (str(error).strip().splitlines() or [type(error).__name__])[0].rstrip(".")  # one line
                 raise ValueError(
-                    f"cannot load embedding model {self.model_id!r}: {error}. "
+                    f"cannot load embedding model {self.model_id!r}: {first_line}. "
                     "Give a local model folder or a model already in the Hugging Face cache (there is no network)."
                 ) from None
         return self._model
@@ -85,10 +86,29 @@ class EmbeddingCache:
     def __init__(self, path: Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path)
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS vectors (model TEXT, hash TEXT, vector BLOB, PRIMARY KEY (model, hash))"
-        )
+        self.moved_aside: Path | None = None  # where a damaged cache file went; a new, empty one took its place
+        try:
+            self._db = self._open()
+        except sqlite3.OperationalError:
+            raise  # locked, read-only, disk full: not damage, and moving the file would lose it
+        except sqlite3.DatabaseError:  # "file is not a database", "database disk image is malformed"
+            self.moved_aside = self.path.with_name(self.path.name + ".damaged")
+            os.replace(self.path, self.moved_aside)
+            self._db = self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path)
+        try:
+            (check,) = db.execute("PRAGMA quick_check").fetchone()
+            if check != "ok":
+                raise sqlite3.DatabaseError(check)
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS vectors (model TEXT, hash TEXT, vector BLOB, PRIMARY KEY (model, hash))"
+            )
+        except sqlite3.DatabaseError:
+            db.close()
+            raise
+        return db
 
     def get(self, model_id: str, hashes: Sequence[str]) -> dict[str, np.ndarray]:
         found: dict[str, np.ndarray] = {}

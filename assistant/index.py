@@ -7,18 +7,24 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from assistant.store import DEFAULT_DATA, build_index, default_index_path
+from assistant.store import DEFAULT_DATA, IndexWriteError, build_index, default_index_path
 
 
-def add_data_argument(parser: argparse.ArgumentParser) -> None:
-    """`--data DIR`, repeatable, as the indexer and the app both take it; None means DEFAULT_DATA."""
+def add_data_argument(parser: argparse.ArgumentParser, default: str = "default: data/") -> None:
+    """`--data DIR`, repeatable, as the indexer and the app both take it; None when not given."""
     parser.add_argument(
         "--data",
         action="append",
         type=Path,
         metavar="DIR",
-        help="folder of *.md archives; repeat for several (default: data/)",
+        help=f"folder of *.md archives; repeat for several ({default})",
     )
+
+
+def add_people_argument(parser: argparse.ArgumentParser, default: str = "") -> None:
+    """`--people FILE`, as the indexer and the app both take it."""
+    text = "YAML map of people slug -> display name for `authors:` lists (each data folder's people.yaml is read too)"
+    parser.add_argument("--people", type=Path, metavar="FILE", help=f"{text}; {default}" if default else text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -28,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "Only answers whose text changed since the last build are embedded again.",
     )
     add_data_argument(parser)
-    parser.add_argument("--people", type=Path, metavar="FILE", help="YAML map of people slug -> display name")
+    add_people_argument(parser)
     parser.add_argument(
         "--out", type=Path, default=default_index_path(), metavar="DIR", help="index folder (default: index/)"
     )
@@ -40,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         summary = build_index(args.data or [DEFAULT_DATA], args.out, args.people, args.model, progress=True)
-    except (FileNotFoundError, ValueError) as error:
+    except (FileNotFoundError, ValueError, IndexWriteError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(summary)

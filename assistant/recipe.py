@@ -71,6 +71,10 @@ FIELDS = tuple(WEIGHTS.dense)  # the embedded fields, as field_texts names them
 # Questions the corpus does not answer (dev set: puppies, onions, visas) score at most 0.33,
 # answerable ones at least 0.43; the default threshold sits between them.
 MIN_SCORE = 0.38
+# "Questions others asked nearby" must be this similar to the new one (cosine of the question-only
+# embeddings). Dev set: the best match of every answerable question is at least 0.387, that of every
+# question the corpus does not answer at most 0.26; questions between 0.30 and 0.40 are loosely related.
+RELATED_MIN_SCORE = 0.30
 # A second answer by the same author must beat another author's answer by this much to rank above it
 # (per answer already shown): enough for Alfredo Deza's answer to "Should startups do MLOps?" to join
 # Noah Gift's among the top 5 on the full corpus, not enough to bury a clearly better answer.

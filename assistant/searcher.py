@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -15,9 +17,9 @@ from assistant.embedding import Embedder
 from assistant.passages import split_passages
 from assistant.query import clean_question, full_names
 from assistant.ranking import fuse, select, substance_penalty
-from assistant.recipe import MIN_SCORE, tokenize
+from assistant.recipe import MIN_SCORE, RELATED_MIN_SCORE, tokenize
 from assistant.store import LoadedIndex, default_index_path, load_built_index
-from assistant.text import fold
+from assistant.text import fold, invalid_text
 from assistant.units import AnswerUnit
 
 
@@ -57,6 +59,23 @@ class Answer:
         )
 
 
+@dataclass(frozen=True)
+class RelatedQuestion:
+    """A past question from the archives close to a new one: what was asked, by whom, in which book."""
+
+    question: str
+    asker: str
+    book: str
+    book_title: str
+    answer_id: str  # the first answer to it, for a link to that answer
+    score: float  # similarity of the two questions, 0–1
+
+
+def _question_key(question: str) -> str:
+    """A question as compared for 'the same question': case and spacing folded."""
+    return " ".join(fold(question).split())
+
+
 class Searcher:
     """A loaded index plus the model that embeds questions; build one per process and reuse it."""
 
@@ -72,6 +91,12 @@ class Searcher:
         self._names = full_names(
             {name for unit in self.units for name in (unit.author, unit.author_as_written, unit.asker)}
         )
+        self._question_row = list(index.vectors).index("question")
+        self._question_keys = [_question_key(unit.question) for unit in self.units]
+        self._index_of = {unit.id: i for i, unit in enumerate(self.units)}
+        # The page asks for answers and related questions to one question, and re-asks it when a filter
+        # changes: each distinct question is embedded once.
+        self._embed = lru_cache(maxsize=256)(self._embed_uncached)
         self._lock = threading.Lock()  # the tokenizer and the BM25 scorer are not thread-safe
 
     @property
@@ -99,14 +124,10 @@ class Searcher:
         """
         if not isinstance(question, str) or not question.strip():
             raise ValueError("question is empty: ask something, e.g. 'Should startups do MLOps?'")
-        if k < 1:
-            raise ValueError(f"k must be at least 1, got {k}")
-        question = " ".join(question[: 2 * MAX_QUESTION_CHARS].split())[:MAX_QUESTION_CHARS]
-        question = clean_question(question, self._names)
-        if len(question) > _FITS_THE_MODEL_CHARS:
-            question = self.embedder.truncate(question)
-        query = self.embedder.encode([question])[0]
-        scores = self.score(question, query)
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise ValueError(f"k must be a whole number of at least 1, got {k!r}")
+        question = clean_question(self._prepare(question), self._names)
+        scores = self.score(question)
         allowed = self._filter(author, book)
         if allowed is not None:
             scores = np.where(allowed, scores, -np.inf)
@@ -115,6 +136,7 @@ class Searcher:
         ranked = [
             (i, s) for i, s in select(scores, self._authors, keys.duplicates, keys.threads, k + 1) if np.isfinite(s)
         ]
+        query = self._embed(question)
         answers = [
             self._answer(i, s, ranked[r + 1][1] if r + 1 < len(ranked) else s, query)
             for r, (i, s) in enumerate(ranked[:k])
@@ -136,8 +158,63 @@ class Searcher:
         best = int(np.argmax(self.index.passages[rows] @ query))
         return Answer.from_unit(unit, score, confidence(features), best, split_passages(unit.text)[best])
 
-    def score(self, question: str, query: np.ndarray) -> np.ndarray:
-        """Relevance of every unit to the question (cleaned) and its embedding: fused signals less the substance prior."""
+    def related_questions(
+        self,
+        question: str,
+        k: int = 5,
+        *,
+        author: str | None = None,
+        book: str | None = None,
+        exclude: Iterable[str] = (),
+    ) -> list[RelatedQuestion]:
+        """Up to k past questions close to `question`, closest first, each once.
+
+        Skips the question itself and the questions of the answers whose ids are in `exclude` (those
+        already shown); only questions answered within the author and book filters, scoring at least
+        recipe.RELATED_MIN_SCORE.
+        """
+        if not isinstance(question, str) or not question.strip():
+            raise ValueError("question is empty: ask something, e.g. 'Should startups do MLOps?'")
+        question = self._prepare(question)
+        similarity = self._vectors[self._question_row] @ self._embed(question)
+        allowed = self._filter(author, book)
+        if allowed is not None:
+            similarity = np.where(allowed, similarity, -np.inf)
+        shown = {self._question_keys[self._index_of[i]] for i in exclude if i in self._index_of}
+        seen = {_question_key(question), ""} | shown  # "": answers not linked to a question
+        related: list[RelatedQuestion] = []
+        for i in np.argsort(-similarity, kind="stable"):
+            if len(related) == k or similarity[i] < RELATED_MIN_SCORE:
+                break
+            if self._question_keys[i] in seen:
+                continue
+            seen.add(self._question_keys[i])
+            unit = self.units[i]
+            score = round(min(float(similarity[i]), 1.0), 4)
+            related.append(RelatedQuestion(unit.question, unit.asker, unit.book, unit.book_title, unit.id, score))
+        return related
+
+    def unit(self, answer_id: str) -> AnswerUnit | None:
+        """The answer with this stable id (`book/thread/author/n`); None when the index has no such answer."""
+        i = self._index_of.get(answer_id)
+        return None if i is None else self.units[i]
+
+    def _prepare(self, question: str) -> str:
+        """The question as the model reads it: one line, cut to what fits in its tokens; ValueError if not text."""
+        question = " ".join(question[: 2 * MAX_QUESTION_CHARS].split())[:MAX_QUESTION_CHARS]
+        problem = invalid_text(question, "question")
+        if problem:
+            raise ValueError(problem)
+        return self.embedder.truncate(question) if len(question) > _FITS_THE_MODEL_CHARS else question
+
+    def _embed_uncached(self, question: str) -> np.ndarray:
+        vector = self.embedder.encode([question])[0]
+        vector.flags.writeable = False
+        return vector
+
+    def score(self, question: str) -> np.ndarray:
+        """Relevance of every unit to the (cleaned) question: fused signals less the substance prior, in [0, 1]."""
+        query = self._embed(question)
         n = len(self.units)
         # Every unit is scored (the corpus is thousands, not millions), so exact inner products over
         # the flat FAISS vectors are one matrix product, cheaper than a k=n FAISS search per field.
@@ -204,3 +281,10 @@ def search(
 ) -> list[Answer]:
     """Search the default index: `search("should startups do MLOps?")`."""
     return default_searcher().search(question, k, author=author, book=book, min_score=min_score)
+
+
+def related_questions(
+    question: str, k: int = 5, *, author: str | None = None, book: str | None = None, exclude: Iterable[str] = ()
+) -> list[RelatedQuestion]:
+    """Past questions close to this one, from the default index: `related_questions("should startups do MLOps?")`."""
+    return default_searcher().related_questions(question, k, author=author, book=book, exclude=exclude)

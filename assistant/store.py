@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import errno
 import json
 import os
 import shutil
+import sqlite3
 import sys
 import time
 from collections.abc import Sequence
@@ -26,8 +28,8 @@ import faiss
 import numpy as np
 
 from assistant.archive import archive_paths, file_hash
-from assistant.build import BuiltIndex, SearchKeys, build, load_corpus, people_for
-from assistant.embedding import Embedder, EmbeddingCache, default_model
+from assistant.build import BuiltIndex, SearchKeys, build, load_corpus, people_files, people_for
+from assistant.embedding import MODEL_ENV, Embedder, EmbeddingCache, default_model
 from assistant.recipe import FIELDS
 from assistant.units import AnswerUnit
 
@@ -37,16 +39,51 @@ DEFAULT_OUT = Path("index")
 INDEX_ENV = "ASSISTANT_INDEX"
 LEXICAL_DIR = "lexical"
 PASSAGES = "passages"
+MANIFEST = "manifest.json"
+# What loading, staleness and rebuilding read from a manifest, by JSON type.
+_MANIFEST_TYPES = {
+    "model": (str,),
+    "dimension": (int,),
+    "fields": (list,),
+    "data": (list,),
+    "people": (str, type(None)),
+    "people_files": (dict,),
+    "archives": (dict,),
+}
+_JSON_NAMES = {str: "text", int: "a whole number", list: "a list", dict: "an object"}
+_LOAD_ATTEMPTS = 5  # a load retries while newer builds go live and remove the one it was reading
 
 
 class IndexLoadError(Exception):
     """An index that is missing, damaged or built differently from what is asked for."""
 
 
+class IndexWriteError(Exception):
+    """A build that could not be written (disk full, no permission); the previous index is unchanged."""
+
+
+class _Damage(Exception):
+    """One file of a build folder that is missing or not what this program writes."""
+
+    def __init__(self, file: Path, problem: str):
+        self.file, self.problem = file, problem
+        super().__init__(f"{file}: {problem}")
+
+
+@dataclass(frozen=True)
+class BuildInputs:
+    """How an index is built: the archive folders, the --people file, the embedding model."""
+
+    data: tuple[Path, ...]
+    people: Path | None
+    model: str
+
+
 @dataclass
 class BuildSummary:
     files: int
     skipped: list[str]
+    unresolved: list[str]
     books: int
     authors: int
     answers: int
@@ -60,6 +97,7 @@ class BuildSummary:
             f"Index written to {self.path}",
             f"  files read: {self.files}, skipped: {len(self.skipped)}",
             *(f"    skipped {reason}" for reason in self.skipped),
+            *(f"  unresolved author: {slug}" for slug in self.unresolved),
             f"  books: {self.books}, authors: {self.authors}, answers: {self.answers}",
             f"  texts embedded: {self.embedded} new, {self.reused} from cache",
             f"  took {self.seconds:.1f} s",
@@ -84,8 +122,38 @@ def default_index_path() -> Path:
     return Path(os.environ.get(INDEX_ENV) or DEFAULT_OUT)
 
 
-def rebuild_hint(path: Path) -> str:
-    return f"rebuild it with: python -m assistant.index --out {path}"
+def rebuild_hint(path: Path, manifest: dict | None = None) -> str:
+    """The command that rebuilds the index at `path`, with the folders and people file it was built from."""
+    recorded = _recorded_inputs(manifest)
+    options = [f"--data {folder}" for folder in recorded.data] if recorded else []
+    if recorded and recorded.people:
+        options.append(f"--people {recorded.people}")
+    if recorded and recorded.model != default_model():
+        options.append(f"--model {recorded.model}")
+    return " ".join(["rebuild it with: python -m assistant.index", *options, f"--out {path}"])
+
+
+def build_inputs(
+    index: Path, data: Sequence[Path] | None = None, people: Path | None = None, model: str | None = None
+) -> BuildInputs:
+    """What was given, else what the index at `index` was built from, else the defaults (data/, the bundled model)."""
+    try:
+        recorded = _recorded_inputs(read_manifest(index))
+    except IndexLoadError:  # none yet, or damaged: ensure_index says which
+        recorded = None
+    return BuildInputs(
+        data=tuple(data or (recorded.data if recorded else (DEFAULT_DATA,))),
+        people=people or (recorded.people if recorded else None),
+        model=model or os.environ.get(MODEL_ENV) or (recorded.model if recorded else default_model()),
+    )
+
+
+def _recorded_inputs(manifest: dict | None) -> BuildInputs | None:
+    """The inputs a checked manifest of this format records; None for no manifest or an older format."""
+    if not manifest or manifest.get("format_version") != FORMAT_VERSION:
+        return None
+    people = manifest["people"]
+    return BuildInputs(tuple(map(Path, manifest["data"])), Path(people) if people else None, manifest["model"])
 
 
 def build_index(
@@ -96,24 +164,36 @@ def build_index(
     progress: bool = False,
     embedder: Embedder | None = None,
 ) -> BuildSummary:
-    """Build an index of the archive folders into `out` and swap it in atomically."""
+    """Build an index of the archive folders into `out` and swap it in atomically; IndexWriteError if it cannot."""
     started = time.perf_counter()
     out = Path(out)
     embedder = embedder or Embedder(model)
     corpus = load_corpus(data, people_for(data, people_file))
     for error in corpus.errors:
         print(f"warning: skipped {error}", file=sys.stderr)
-    (out / "builds").mkdir(parents=True, exist_ok=True)
-    _remove_unfinished_builds(out)
-    cache = EmbeddingCache(out / "cache.sqlite")
+    for slug in corpus.unresolved:
+        print(f"warning: {slug}", file=sys.stderr)
     try:
-        built = build(corpus, embedder, cache, progress)
-    finally:
-        cache.close()
-    save(built, out, _manifest(built, embedder, data))
+        (out / "builds").mkdir(parents=True, exist_ok=True)
+        _remove_unfinished_builds(out)
+        cache = EmbeddingCache(out / "cache.sqlite")
+        try:
+            if cache.moved_aside:
+                print(
+                    f"warning: the embedding cache {cache.path} was damaged; moved it to {cache.moved_aside} "
+                    "and started a new one, so every text is embedded again",
+                    file=sys.stderr,
+                )
+            built = build(corpus, embedder, cache, progress)
+        finally:
+            cache.close()
+    except (OSError, sqlite3.OperationalError) as error:
+        raise IndexWriteError(_write_failure(out, error)) from None
+    save(built, out, _manifest(built, embedder, data, people_file))
     return BuildSummary(
         files=len(corpus.books) + len(corpus.errors),
         skipped=[str(error) for error in corpus.errors],
+        unresolved=[str(slug) for slug in corpus.unresolved],
         books=len(corpus.books),
         authors=len({unit.author for unit in corpus.units}),
         answers=len(corpus.units),
@@ -124,28 +204,51 @@ def build_index(
     )
 
 
+def _write_failure(out: Path, error: Exception) -> str:
+    """One line saying why the index at `out` could not be written and what to do."""
+    if getattr(error, "errno", None) == errno.ENOSPC or "No space left" in str(error) or "disk is full" in str(error):
+        return (
+            f"the disk is full (No space left on device) while writing the index to {out}: "
+            "free some space and run the command again; the previous index is unchanged"
+        )
+    return f"cannot write the index to {out} ({error}); the previous index is unchanged"
+
+
 def save(built: BuiltIndex, out: Path, manifest: dict) -> Path:
-    """Write a build beside the live one, then make it live in one rename; returns its folder."""
+    """Write a build beside the live one, then make it live in one rename; returns its folder.
+
+    A failed write (a full disk) removes what it wrote and raises IndexWriteError.
+    """
     build_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
     staging = out / "builds" / f"{build_id}.partial"
-    staging.mkdir()
-    for field, matrix in [*built.vectors.items(), (PASSAGES, built.passages)]:
-        flat = faiss.IndexFlatIP(matrix.shape[1])
-        flat.add(matrix)
-        faiss.write_index(flat, str(staging / f"{field}.faiss"))
-    if built.corpus.units:
-        built.lexical.save(str(staging / LEXICAL_DIR))
-    _write_json(staging / "units.json", [dataclasses.asdict(unit) for unit in built.corpus.units])
-    _write_json(staging / "keys.json", dataclasses.asdict(built.keys))
-    _write_json(staging / "manifest.json", manifest)
     final = staging.with_suffix("")
-    staging.rename(final)
-    _point_current_to(out, final)
+    try:
+        staging.mkdir()
+        _write_vectors(staging, {**built.vectors, PASSAGES: built.passages})
+        if built.corpus.units:
+            built.lexical.save(str(staging / LEXICAL_DIR))
+        _write_json(staging / "units.json", [dataclasses.asdict(unit) for unit in built.corpus.units])
+        _write_json(staging / "keys.json", dataclasses.asdict(built.keys))
+        _write_json(staging / MANIFEST, manifest)
+        staging.rename(final)
+        _point_current_to(out, final)
+    except (OSError, RuntimeError) as error:  # faiss reports a failed write as RuntimeError
+        for folder in (staging, final):
+            shutil.rmtree(folder, ignore_errors=True)
+        raise IndexWriteError(_write_failure(out, error)) from None
     _remove_old_builds(out, keep=final)
     return final
 
 
-def _manifest(built: BuiltIndex, embedder: Embedder, data: Sequence[Path]) -> dict:
+def _write_vectors(folder: Path, vectors: dict) -> None:
+    """One flat inner-product FAISS file per field."""
+    for field, matrix in vectors.items():
+        flat = faiss.IndexFlatIP(matrix.shape[1])
+        flat.add(matrix)
+        faiss.write_index(flat, str(folder / f"{field}.faiss"))
+
+
+def _manifest(built: BuiltIndex, embedder: Embedder, data: Sequence[Path], people_file: Path | None) -> dict:
     corpus = built.corpus
     return {
         "format_version": FORMAT_VERSION,
@@ -154,14 +257,22 @@ def _manifest(built: BuiltIndex, embedder: Embedder, data: Sequence[Path]) -> di
         "fields": list(FIELDS),
         "unit_count": len(corpus.units),
         "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "data": [str(Path(folder)) for folder in data],
+        # How it was built, so a rebuild (the app's, or the hint in an error) reads the same inputs.
+        "data": [str(Path(folder).resolve()) for folder in data],
+        "people": str(Path(people_file).resolve()) if people_file else None,
+        "people_files": _people_hashes(data, people_file),
         # Every file read, skipped ones too, so fixing a skipped file makes the index stale.
         "archives": {
             **{error.path.name: _hash_or_empty(error.path) for error in corpus.errors},
             **{book.path.name: book.content_hash for book in corpus.books},
         },
         "skipped": [str(error) for error in corpus.errors],
+        "unresolved": [str(slug) for slug in corpus.unresolved],
     }
+
+
+def _people_hashes(data: Sequence[Path], people_file: Path | None) -> dict[str, str]:
+    return {str(path.resolve()): _hash_or_empty(path) for path in people_files(data, people_file)}
 
 
 def _write_json(path: Path, value: object) -> None:
@@ -193,60 +304,173 @@ def _remove_old_builds(out: Path, keep: Path) -> None:
 
 
 def read_manifest(path: Path) -> dict:
-    """The live build's manifest; IndexLoadError if there is no complete index at `path`."""
-    manifest_file = Path(path) / "current" / "manifest.json"
-    if not manifest_file.is_file():
-        raise IndexLoadError(f"no index at {path}: {rebuild_hint(path)}")
+    """The live build's manifest, checked; IndexLoadError if there is no complete index at `path`."""
+    path = Path(path)
     try:
-        return json.loads(manifest_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise IndexLoadError(f"index manifest {manifest_file} is unreadable ({error}); {rebuild_hint(path)}") from None
+        return _read_manifest(_live_folder(path))
+    except _Damage as damage:
+        raise _damaged(path, damage) from None
 
 
 def load_built_index(path: Path, model: str | None = None) -> LoadedIndex:
-    """Load the live build; refuse one built with another format or model rather than return wrong results."""
+    """Load the live build; refuse one built with another format or model rather than return wrong results.
+
+    `current` is resolved once and every file read from that build folder. If a newer build goes
+    live and removes it meanwhile, the load starts again from the new one.
+    """
     path = Path(path)
-    manifest = read_manifest(path)
+    folder, attempts = _live_folder(path), 1
+    while True:
+        try:
+            return _load_build(path, folder, model or default_model())
+        except _Damage as damage:
+            newer = _live_folder_or_none(path)
+            if newer in (folder, None) or attempts == _LOAD_ATTEMPTS:
+                raise _damaged(path, damage, folder) from None
+            folder, attempts = newer, attempts + 1
+
+
+def _live_folder(path: Path) -> Path:
+    """The build folder `current` points to now."""
+    folder = _live_folder_or_none(path)
+    if folder is None:
+        raise IndexLoadError(f"no index at {path}: {rebuild_hint(path)}")
+    return folder
+
+
+def _live_folder_or_none(path: Path) -> Path | None:
+    link = path / "current"
+    return link.resolve() if link.is_symlink() or link.exists() else None
+
+
+def _damaged(path: Path, damage: _Damage, folder: Path | None = None) -> IndexLoadError:
+    """The one error for every damaged index: which file, what is wrong, and the command that rebuilds it."""
+    try:
+        manifest = _read_manifest(folder) if folder else None
+    except _Damage:
+        manifest = None
+    return IndexLoadError(f"index at {path} is damaged: {damage}; {rebuild_hint(path, manifest)}")
+
+
+def _read_json(file: Path) -> object:
+    try:
+        return json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise _Damage(file, "missing") from None
+    except (OSError, ValueError) as error:
+        raise _Damage(file, f"unreadable ({error})") from None
+
+
+def _read_manifest(folder: Path) -> dict:
+    """The manifest of a build folder, with the fields loading and staleness read all present and typed."""
+    file = folder / MANIFEST
+    manifest = _read_json(file)
+    if not isinstance(manifest, dict):
+        raise _Damage(file, f"not a JSON object but {type(manifest).__name__}")
+    if manifest.get("format_version") != FORMAT_VERSION:
+        return manifest  # an older format: the caller names the version, not a damage
+    manifest = {"people": None, "people_files": {}, **manifest}  # indexes built before they were recorded
+    for key, kinds in _MANIFEST_TYPES.items():
+        value = manifest.get(key)
+        if not isinstance(value, kinds) or isinstance(value, bool):
+            expected = " or ".join("null" if kind is type(None) else _JSON_NAMES[kind] for kind in kinds)
+            raise _Damage(file, f"{key} is {json.dumps(value)}, not {expected}")
+    if not _list_of(manifest["data"], str) or not all(isinstance(h, str) for h in manifest["archives"].values()):
+        raise _Damage(file, "data must list folders and archives map file names to hashes")
+    if sorted(manifest["fields"]) != sorted(FIELDS):
+        raise _Damage(file, f"fields are {manifest['fields']}, this program embeds {list(FIELDS)}")
+    return manifest
+
+
+def _read_units(file: Path) -> list[AnswerUnit]:
+    entries = _read_json(file)
+    if not isinstance(entries, list):
+        raise _Damage(file, f"not a JSON list but {type(entries).__name__}")
+    kinds = {field.name: int if field.type == "int" else str for field in dataclasses.fields(AnswerUnit)}
+    for number, entry in enumerate(entries):
+        if not isinstance(entry, dict) or set(entry) != set(kinds):
+            raise _Damage(file, f"unit {number} does not have the fields {sorted(kinds)}")
+        wrong = [name for name, kind in kinds.items() if type(entry[name]) is not kind]
+        if wrong:
+            raise _Damage(
+                file, f"unit {number}: {wrong[0]} is {json.dumps(entry[wrong[0]])}, not a {kinds[wrong[0]].__name__}"
+            )
+    return [AnswerUnit(**entry) for entry in entries]
+
+
+def _read_keys(file: Path) -> SearchKeys:
+    keys = _read_json(file)
+    if not isinstance(keys, dict) or set(keys) != {field.name for field in dataclasses.fields(SearchKeys)}:
+        raise _Damage(file, "not a JSON object of authors, books, duplicates, threads, words and passage owners")
+    if not all(_list_of(keys[name], str) for name in ("authors", "duplicates", "threads")):
+        raise _Damage(file, "authors, duplicates and threads must be lists of text")
+    if not (_list_of(keys["words"], int) and _list_of(keys["passage_owners"], int)):
+        raise _Damage(file, "words and passage owners must be lists of whole numbers")
+    if not (_list_of(keys["books"], list) and all(len(pair) == 2 and _list_of(pair, str) for pair in keys["books"])):
+        raise _Damage(file, "books must be a list of [id, title] pairs")
+    return dataclasses.replace(SearchKeys(**keys), books=[tuple(pair) for pair in keys["books"]])
+
+
+def _list_of(value: object, kind: type) -> bool:
+    return isinstance(value, list) and all(isinstance(item, kind) for item in value)
+
+
+def _read_vectors(file: Path, dimension: int) -> faiss.Index:
+    try:
+        vectors = faiss.read_index(str(file))
+    except RuntimeError as error:
+        missing = not file.exists()
+        raise _Damage(file, "missing" if missing else f"unreadable ({str(error).splitlines()[-1]})") from None
+    if vectors.d != dimension:
+        raise _Damage(file, f"vectors have {vectors.d} dimensions, the manifest says {dimension}")
+    return vectors
+
+
+def _load_build(path: Path, folder: Path, model: str) -> LoadedIndex:
+    """Every file of one build folder, checked against the manifest; _Damage names the first bad one."""
+    manifest = _read_manifest(folder)
     if manifest.get("format_version") != FORMAT_VERSION:
         raise IndexLoadError(
             f"index at {path} has format version {manifest.get('format_version')}, this program reads "
             f"version {FORMAT_VERSION}; {rebuild_hint(path)}"
         )
-    wanted = model or default_model()
-    if manifest.get("model") != wanted:
+    if manifest["model"] != model:
         raise IndexLoadError(
-            f"index at {path} was built with model {manifest.get('model')!r} but {wanted!r} is configured; "
-            f"rebuild it with: python -m assistant.index --out {path} --model {wanted}"
+            f"index at {path} was built with model {manifest['model']!r} but {model!r} is configured; "
+            f"{rebuild_hint(path, {**manifest, 'model': model})}"
         )
-    folder = (path / "current").resolve()
+    units = _read_units(folder / "units.json")
+    keys = _read_keys(folder / "keys.json")
+    vectors = {field: _read_vectors(folder / f"{field}.faiss", manifest["dimension"]) for field in manifest["fields"]}
     try:
-        units = [AnswerUnit(**entry) for entry in json.loads((folder / "units.json").read_text(encoding="utf-8"))]
-        keys = SearchKeys(**json.loads((folder / "keys.json").read_text(encoding="utf-8")))
-        vectors = {field: faiss.read_index(str(folder / f"{field}.faiss")) for field in manifest["fields"]}
-        passages = faiss.read_index(str(folder / f"{PASSAGES}.faiss"))
         lexical = bm25s.BM25.load(str(folder / LEXICAL_DIR), mmap=True) if units else None
-    except (OSError, ValueError, TypeError, KeyError, RuntimeError) as error:
-        raise IndexLoadError(f"index at {path} is damaged ({error}); {rebuild_hint(path)}") from None
-    counts = {len(units), len(keys.authors), len(keys.books), len(keys.duplicates), len(keys.threads), len(keys.words)}
-    counts |= {index.ntotal for index in vectors.values()}
-    if len(counts) != 1 or passages.ntotal != len(keys.passage_owners):
-        raise IndexLoadError(f"index at {path} is damaged (vector, key and unit counts differ); {rebuild_hint(path)}")
-    keys = dataclasses.replace(keys, books=[tuple(pair) for pair in keys.books])
-    passage_vectors = (
-        passages.reconstruct_n(0, passages.ntotal) if passages.ntotal else np.zeros((0, passages.d), np.float32)
-    )
-    return LoadedIndex(path, manifest, units, vectors, passage_vectors, lexical, keys)
+    except (OSError, ValueError, TypeError, KeyError) as error:
+        raise _Damage(folder / LEXICAL_DIR, f"unreadable ({error})") from None
+    counts = {
+        "keys.json": {len(keys.authors), len(keys.books), len(keys.duplicates), len(keys.threads), len(keys.words)}
+    }
+    counts |= {f"{field}.faiss": {flat.ntotal} for field, flat in vectors.items()}
+    for name, sizes in counts.items():
+        if sizes != {len(units)}:
+            raise _Damage(folder / name, f"holds {max(sizes)} entries for {len(units)} units")
+    passages = _read_vectors(folder / f"{PASSAGES}.faiss", manifest["dimension"])
+    if passages.ntotal != len(keys.passage_owners) or any(not 0 <= i < len(units) for i in keys.passage_owners):
+        raise _Damage(
+            folder / f"{PASSAGES}.faiss", f"holds {passages.ntotal} passages for {len(keys.passage_owners)} owners"
+        )
+    rows = passages.reconstruct_n(0, passages.ntotal) if passages.ntotal else np.zeros((0, passages.d), np.float32)
+    return LoadedIndex(path, manifest, units, vectors, rows, lexical, keys)
 
 
-def stale_reason(data: Sequence[Path], out: Path) -> str | None:
-    """Why the index at `out` does not reflect the archives in `data` (None when it is up to date)."""
+def stale_reason(data: Sequence[Path], out: Path, people_file: Path | None = None) -> str | None:
+    """Why the index at `out` does not reflect the archives in `data` and the people maps (None when up to date)."""
     try:
         manifest = read_manifest(out)
     except IndexLoadError as error:
         return str(error)
     if manifest.get("format_version") != FORMAT_VERSION:
         return f"index at {out} has an older format"
-    seen = manifest.get("archives", {})
+    seen = manifest["archives"]
     current = {path.name: path for path in archive_paths(data)}
     for name, path in current.items():
         if name not in seen:
@@ -254,7 +478,11 @@ def stale_reason(data: Sequence[Path], out: Path) -> str | None:
         if _hash_or_empty(path) != seen[name]:
             return f"{path} changed since the index was built"
     removed = sorted(set(seen) - set(current))
-    return f"{removed[0]} was removed from {', '.join(map(str, data))}" if removed else None
+    if removed:
+        return f"{removed[0]} was removed from {', '.join(map(str, data))}"
+    people, recorded = _people_hashes(data, people_file), manifest["people_files"]
+    changed = sorted(path for path in set(people) | set(recorded) if people.get(path) != recorded.get(path))
+    return f"the people map {changed[0]} is not the one the index was built with" if changed else None
 
 
 def _hash_or_empty(path: Path) -> str:
@@ -264,14 +492,16 @@ def _hash_or_empty(path: Path) -> str:
         return ""
 
 
-def ensure_index(data: Sequence[Path], index: Path, embedder: Embedder) -> None:
-    """Build the index when it is missing or stale; a damaged one raises IndexLoadError instead of being overwritten."""
+def ensure_index(inputs: BuildInputs, index: Path, embedder: Embedder) -> None:
+    """Build the index from `inputs` when missing or stale; a damaged one raises IndexLoadError, never overwritten."""
     if (index / "current").exists():
-        read_manifest(index)
-        reason = stale_reason(data, index)
+        model = read_manifest(index).get("model")
+        reason = stale_reason(inputs.data, index, inputs.people)
+        if reason is None and model != inputs.model:
+            reason = f"it was built with model {model!r}, {inputs.model!r} is configured"
     else:
         reason = "there is none yet"
     if reason is None:
         return
     print(f"Building the index at {index} ({reason}) ...", flush=True)
-    print(build_index(data, index, progress=True, embedder=embedder), flush=True)
+    print(build_index(inputs.data, index, inputs.people, progress=True, embedder=embedder), flush=True)

@@ -58,3 +58,12 @@ def word_count(text: str) -> int:
 def content_words(text: str) -> set[str]:
     """Folded words of three or more characters that are not English stopwords."""
     return set(_WORD.findall(fold(text))) - _STOPWORDS
+
+
+def invalid_text(text: str, what: str) -> str | None:
+    """Why `text` is not valid text, naming it as `what`; None when it is (a lone surrogate has no UTF-8 form)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        return f"{what} is not valid text: it holds a lone surrogate at character {error.start}"
+    return None

@@ -42,7 +42,7 @@ class _Post:
 
 def build_units(book: Book, people: Mapping[str, str]) -> list[AnswerUnit]:
     """All substantive author answers in one book, in archive order."""
-    participants = {m.name for m in book.messages} | {r.name for m in book.messages for r in m.replies}
+    participants = book.participants
     authors = display_names(book.authors, people, participants)
     matcher = AuthorMatcher(authors, participants, slugs=book.authors)
     units: list[AnswerUnit] = []

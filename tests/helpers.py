@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
-
-from assistant.archive import Book
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -28,11 +29,6 @@ def screenshot_path(tmp_path: Path, name: str) -> Path:
     return folder / name
 
 
-def participants(book: Book) -> set[str]:
-    """Every name that wrote a top-level message or a reply in the book's archive."""
-    return {m.name for m in book.messages} | {r.name for m in book.messages for r in m.replies}
-
-
 def write_archive(path: Path, archive: list[dict] | None, title: str = "Tiny Book", authors=("Ann Author",)) -> Path:
     """Write a well-formed archive file; `archive=None` leaves the `archive:` field out."""
     front = {"title": title, "authors": list(authors), "start": "2024-01-01"}
@@ -40,3 +36,23 @@ def write_archive(path: Path, archive: list[dict] | None, title: str = "Tiny Boo
         front["archive"] = archive
     path.write_text("---\n" + yaml.safe_dump(front, allow_unicode=True, sort_keys=False) + "---\n", encoding="utf-8")
     return path
+
+
+class Hang(Exception):
+    """Raised by `deadline`; not an OSError, so code under test cannot mistake it for a read error."""
+
+
+@contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    """Fail the test, instead of hanging it, when the block takes longer than `seconds`."""
+
+    def expire(signum, frame):
+        raise Hang(f"took more than {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

@@ -4,10 +4,11 @@ The browser may only reach 127.0.0.1: every other request is aborted and recorde
 shown to work with no internet.
 """
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote_plus, urlsplit
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -15,7 +16,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from assistant.store import build_index, load_built_index
 from assistant.searcher import Searcher
 from assistant.web.serve import start
-from helpers import screenshot_path
+from helpers import SEED_ID, screenshot_path
 from load import HOST
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -211,3 +212,160 @@ def test_hostile_archive_text_never_runs(xss_app, open_page):
     page.wait_for_timeout(500)
     assert page.evaluate("typeof window.__xss") == "undefined"
     assert dialogs == []
+
+
+# Share and explore: search links, Back, answer links, nearby questions, hostile addresses.
+HOSTILE_ADDRESS = "<script>window.__xss=1</script><img src=x onerror=window.__xss=2>"
+
+
+def question_box(page: Page):
+    return page.get_by_placeholder("Ask the authors something")
+
+
+def search_url(app: str, question: str) -> str:
+    return f"{app}?q={quote_plus(question)}"
+
+
+def tab_to(page: Page, selector: str, limit: int = 80) -> None:
+    """Press Tab until the focused element matches `selector`, as a keyboard user would."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate("(s) => document.activeElement.matches(s)", selector):
+            return
+    pytest.fail(f"Tab never reached {selector}")
+
+
+@pytest.mark.browser
+def test_a_search_link_runs_without_typing(seed_app, open_page):
+    page, blocked = open_page(f"{seed_app}?q=should+startups+do+MLOps")
+    assert card_authors(page) == {"Noah Gift", "Alfredo Deza"}
+    expect(question_box(page)).to_have_value("should startups do MLOps")
+    assert blocked == []
+
+
+@pytest.mark.browser
+def test_a_link_with_filters_sets_them_and_drops_bad_values(seed_app, open_page):
+    page, _ = open_page(f"{seed_app}?q=should+startups+do+MLOps&author=alfredo+deza&k=2&book=%3Cb%3Enope")
+    expect(page.locator("#results .ata-author")).to_have_count(2, timeout=WAIT_MS)
+    assert card_authors(page) == {"Alfredo Deza"}
+    expect(page.get_by_label("Author")).to_have_value("Alfredo Deza")
+    expect(page.locator("#results .ata-notice").first).to_have_text(
+        "This link's book could not be used and was ignored."
+    )
+    expect(page).to_have_url(f"{seed_app}?q=should+startups+do+MLOps&author=Alfredo+Deza&k=2")
+
+
+@pytest.mark.browser
+def test_back_after_two_searches_shows_the_first(seed_app, open_page):
+    page, _ = open_page(seed_app)
+    ask(page, QUESTION)
+    expect(page).to_have_url(search_url(seed_app, QUESTION), timeout=WAIT_MS)
+    first = cards(page).first.locator("a.ata-permalink").get_attribute("href")
+    ask(page, "How do I cook onions?")
+    expect(page.locator("#results .ata-notice")).to_contain_text("No author answered", timeout=WAIT_MS)
+    expect(page).to_have_url(search_url(seed_app, "How do I cook onions?"))
+    page.go_back()
+    expect(page).to_have_url(search_url(seed_app, QUESTION))
+    expect(question_box(page)).to_have_value(QUESTION, timeout=WAIT_MS)
+    expect(cards(page).first.locator("a.ata-permalink")).to_have_attribute("href", first)
+    page.go_forward()
+    expect(question_box(page)).to_have_value("How do I cook onions?", timeout=WAIT_MS)
+
+
+@pytest.mark.browser
+def test_a_permalink_opens_its_answer_alone(seed_app, open_page):
+    page, _ = open_page(search_url(seed_app, QUESTION))
+    card = cards(page).first
+    author = card.locator(".ata-author").inner_text()
+    href = card.locator("a.ata-permalink").get_attribute("href")
+    assert re.fullmatch(rf"\?answer={SEED_ID}/\d+/[a-z-]+/\d+", href)
+    card.locator("a.ata-permalink").click()
+    expect(page.locator("#results .ata-card.ata-single")).to_have_count(1, timeout=WAIT_MS)
+    permalink = f"{seed_app}{href}"
+    expect(page).to_have_url(permalink)
+    page, _ = open_page(permalink)
+    single = page.locator("#results .ata-card.ata-single")
+    expect(single.locator(".ata-author")).to_have_text(author, timeout=WAIT_MS)
+    expect(single.locator(".ata-full-question")).to_be_visible()
+    expect(single.locator("a.ata-source")).to_have_attribute("href", f"https://datatalks.club/books/{SEED_ID}.html")
+    expect(page.locator("#results .ata-relevance")).to_have_count(0)
+
+
+@pytest.mark.browser
+def test_a_gone_answer_says_so_and_offers_a_search(seed_app, open_page):
+    page, _ = open_page(f"{seed_app}?answer={SEED_ID}/999/noah-gift/0")
+    expect(page.locator("#results .ata-notice")).to_contain_text("There is no answer", timeout=WAIT_MS)
+    page.get_by_role("link", name="Search for “practical mlops” by Noah Gift").click()
+    expect(question_box(page)).to_have_value("practical mlops", timeout=WAIT_MS)
+    assert card_authors(page) == {"Noah Gift"}
+
+
+@pytest.mark.browser
+def test_a_nearby_question_link_runs_its_search_from_the_keyboard(seed_app, open_page):
+    page, _ = open_page(search_url(seed_app, QUESTION))
+    cards(page)
+    nearby = page.locator("#results .ata-nearby a")
+    expect(nearby).to_have_count(5)
+    href = nearby.first.get_attribute("href")
+    question_box(page).focus()
+    tab_to(page, ".ata-nearby a")
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(f"{seed_app}{href}", timeout=WAIT_MS)
+    expect(question_box(page)).not_to_have_value(QUESTION, timeout=WAIT_MS)
+    cards(page)
+    page.go_back()
+    expect(question_box(page)).to_have_value(QUESTION, timeout=WAIT_MS)
+
+
+@pytest.mark.browser
+def test_keyboard_reaches_a_cards_links_and_copy_link(seed_app, browser):
+    context = browser.new_context(permissions=["clipboard-read", "clipboard-write"])
+    try:
+        page = context.new_page()
+        page.goto(search_url(seed_app, QUESTION))
+        cards(page)
+        question_box(page).focus()
+        tab_to(page, ".ata-copy")
+        page.keyboard.press("Enter")
+        expect(page.locator(".ata-copied")).to_have_text("Link copied")
+        assert page.evaluate("navigator.clipboard.readText()") == search_url(seed_app, QUESTION)
+        tab_to(page, ".ata-card a.ata-source")
+        tab_to(page, ".ata-card a.ata-permalink")
+        page.keyboard.press("Enter")
+        expect(page.locator("#results .ata-card.ata-single")).to_have_count(1, timeout=WAIT_MS)
+    finally:
+        context.close()
+
+
+@pytest.mark.browser
+def test_hostile_addresses_show_as_text_and_nothing_runs(seed_app, open_page):
+    for query, where, text in (
+        (f"q={quote_plus(HOSTILE_ADDRESS)}", "question", HOSTILE_ADDRESS),
+        (f"q=mlops&author={quote_plus(HOSTILE_ADDRESS)}", "results", "This link's author could not be used"),
+        (f"answer={quote_plus(HOSTILE_ADDRESS)}", "results", HOSTILE_ADDRESS),
+    ):
+        page, _ = open_page(f"{seed_app}?{query}")
+        dialogs = []
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        expect(page.locator("#results .ata-results")).to_be_visible(timeout=WAIT_MS)
+        if where == "question":
+            expect(question_box(page)).to_have_value(text)
+        else:
+            expect(page.locator("#results")).to_contain_text(text)
+        page.wait_for_timeout(300)
+        assert page.locator("#results").locator("script, img, iframe, [onerror]").count() == 0
+        assert page.evaluate("typeof window.__xss") == "undefined" and dialogs == []
+
+
+@pytest.mark.browser
+def test_phone_width_with_nearby_questions_has_no_horizontal_scroll_and_a_screenshot(seed_app, open_page, tmp_path):
+    page, _ = open_page(search_url(seed_app, QUESTION), PHONE)
+    cards(page)
+    expect(page.locator("#results .ata-nearby li")).to_have_count(5)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    page.locator("#results a.ata-permalink").first.click()
+    expect(page.locator("#results .ata-card.ata-single")).to_have_count(1, timeout=WAIT_MS)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    page, _ = open_page(f"{search_url(seed_app, QUESTION)}&k=2", {"width": 1100, "height": 800})
+    expect(page.locator("#results .ata-nearby li")).to_have_count(5, timeout=WAIT_MS)
+    page.screenshot(path=str(screenshot_path(tmp_path, "related.png")), full_page=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import os
 import re
 import shutil
 from pathlib import Path
@@ -11,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from assistant.archive import ArchiveError, Link, read_archive, read_archives
-from helpers import SEED_ID, write_archive
+from assistant.archive import MAX_ARCHIVE_BYTES, ArchiveError, Link, file_hash, read_archive, read_archives
+from helpers import SEED_ID, deadline, write_archive
 
 ARCHIVES = 98
 WITH_MESSAGES = 91
@@ -247,3 +248,130 @@ def test_dashes_inside_block_scalar_do_not_end_front_matter(tmp_path):
     assert [m.name for m in book.messages] == ["Ann", "Cid"]
     assert book.messages[0].text == "before\n---\nafter"
     assert len(book.messages[0].replies) == 1
+
+
+# --- hostile and odd files: each is skipped with a message, the others load, nothing hangs -------
+
+
+def _alias_bomb() -> str:
+    """Nine levels of anchors, each replying with ten aliases of the level below: 10^9 messages in under 1 KB."""
+    lines = ["---", "title: Bomb", "authors: [Ann Author]", "start: 2024-01-01", "defs:"]
+    lines.append("  m0: &m0 {name: Ann, text: hi}")
+    for i in range(1, 10):
+        lines.append(f"  m{i}: &m{i} {{name: Ann, text: hi, replies: [{', '.join([f'*m{i - 1}'] * 10)}]}}")
+    return "\n".join([*lines, "archive: [*m9]", "---", ""])
+
+
+def _folder_with_seed(tmp_path: Path, seed_file: Path) -> Path:
+    folder = tmp_path / "data"
+    folder.mkdir()
+    shutil.copy(seed_file, folder / seed_file.name)
+    return folder
+
+
+def test_yaml_alias_bomb_is_refused_at_its_line(tmp_path):
+    content = _alias_bomb()
+    assert len(content.encode()) < 1024
+    path = _write(tmp_path, "bomb", content)
+    with deadline(5), pytest.raises(ArchiveError) as caught:
+        read_archive(path)
+    assert caught.value.line == 7  # the first `*m0`
+    assert "alias" in caught.value.reason and "*m0" in caught.value.reason
+
+
+def test_yaml_alias_bomb_does_not_stop_the_other_archives(tmp_path, seed_file, seed_book):
+    folder = _folder_with_seed(tmp_path, seed_file)
+    _write(folder, "bomb", _alias_bomb())
+    with deadline(10):
+        result = read_archives([folder])
+    assert [book.messages for book in result.books] == [seed_book.messages]
+    assert [error.path.name for error in result.errors] == ["bomb.md"]
+
+
+def test_deeply_nested_replies_are_an_archive_error(tmp_path):
+    depth = 300  # within libyaml's nesting limit, beyond what a recursive walk survives
+    nested = "{name: a, text: b, replies: [" * depth + "{name: a, text: b}" + "]}" * depth
+    path = _write(tmp_path, "deep", f"---\ntitle: Deep\narchive:\n- {nested}\n---\n")
+    with pytest.raises(ArchiveError) as caught:
+        read_archive(path)
+    assert caught.value.line == 3  # `archive:`
+    assert "nested too deeply" in caught.value.reason
+
+
+def test_fifo_is_skipped_without_blocking(tmp_path, seed_file, seed_book):
+    folder = _folder_with_seed(tmp_path, seed_file)
+    os.mkfifo(folder / "x.md")
+    with deadline(5):
+        result = read_archives([folder])
+        with pytest.raises(OSError):
+            file_hash(folder / "x.md")  # what the indexer records for a skipped file
+    assert [book.messages for book in result.books] == [seed_book.messages]
+    [error] = result.errors
+    assert error.path == folder / "x.md"
+    assert "not a regular file" in error.reason and "FIFO" in error.reason
+
+
+def test_symlink_to_a_device_is_skipped(tmp_path, seed_file, seed_book):
+    folder = _folder_with_seed(tmp_path, seed_file)
+    (folder / "zero.md").symlink_to("/dev/zero")
+    with deadline(5):
+        result = read_archives([folder])
+        with pytest.raises(OSError):
+            file_hash(folder / "zero.md")
+    assert [book.messages for book in result.books] == [seed_book.messages]
+    [error] = result.errors
+    assert error.path == folder / "zero.md"
+    assert "not a regular file" in error.reason and "character device" in error.reason
+
+
+def test_folder_named_like_an_archive_is_skipped(tmp_path, seed_file):
+    folder = _folder_with_seed(tmp_path, seed_file)
+    (folder / "notes.md").mkdir()
+    result = read_archives([folder])
+    assert [book.id for book in result.books] == [SEED_ID]
+    assert ["directory" in error.reason for error in result.errors] == [True]
+
+
+def test_symlink_to_an_archive_is_read(tmp_path, seed_file, seed_book):
+    (tmp_path / "link.md").symlink_to(seed_file)
+    assert read_archive(tmp_path / "link.md").messages == seed_book.messages
+
+
+def test_archive_over_the_size_limit_is_skipped(tmp_path, seed_file, seed_book):
+    folder = _folder_with_seed(tmp_path, seed_file)
+    big = write_archive(folder / "big.md", archive=[{"name": "Ann", "text": "hi"}])
+    with open(big, "r+b") as handle:
+        handle.truncate(MAX_ARCHIVE_BYTES + 1)  # sparse: no disk used
+    result = read_archives([folder])
+    assert [book.messages for book in result.books] == [seed_book.messages]
+    [error] = result.errors
+    assert error.path == big
+    assert "20 MB" in error.reason
+    with pytest.raises(OSError):
+        file_hash(big)
+
+
+def test_archive_at_the_size_limit_is_read(tmp_path):
+    path = write_archive(tmp_path / "padded.md", archive=[{"name": "Ann", "text": "hi"}])
+    with open(path, "ab") as handle:
+        handle.write(b"\n" * (MAX_ARCHIVE_BYTES - path.stat().st_size))  # Markdown after the front matter
+    assert path.stat().st_size == MAX_ARCHIVE_BYTES
+    assert [m.text for m in read_archive(path).messages] == ["hi"]
+
+
+def test_utf8_bom_archive_reads_like_the_same_file_without_it(tmp_path, seed_file, seed_book):
+    path = tmp_path / seed_file.name
+    path.write_bytes(b"\xef\xbb\xbf" + seed_file.read_bytes())
+    book = read_archive(path)
+    assert (book.title, book.authors, book.messages) == (seed_book.title, seed_book.authors, seed_book.messages)
+
+
+def test_skipped_odd_files_leave_no_open_descriptors(tmp_path, seed_file):
+    folder = _folder_with_seed(tmp_path, seed_file)
+    os.mkfifo(folder / "x.md")
+    (folder / "notes.md").mkdir()
+    (folder / "zero.md").symlink_to("/dev/zero")
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(20):
+        assert len(read_archives([folder]).errors) == 3
+    assert len(os.listdir("/proc/self/fd")) == before

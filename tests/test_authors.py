@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from assistant.archive import Book
-from assistant.authors import AuthorMatcher, display_names
-from helpers import HOST, HOST_BOOK, participants
+from assistant.authors import AuthorMatcher, display_names, unresolved_slugs
+from helpers import HOST, HOST_BOOK
 
 # Pinned on the corpus at ../shared (98 archives). A change here is a change in matching: check it, then re-pin.
 AUTHOR_REPLIES = 2_377
@@ -15,7 +15,7 @@ AUTHOR_TOP_LEVEL = 236
 
 
 def matcher_for(book: Book, people: dict[str, str]) -> AuthorMatcher:
-    return AuthorMatcher(display_names(book.authors, people), participants(book), book.authors)
+    return AuthorMatcher(display_names(book.authors, people), book.participants, book.authors)
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +43,7 @@ def test_author_top_level_messages_pinned(corpus, matchers):
 
 
 def test_host_is_an_author_only_of_his_own_book(corpus, matchers):
-    weeks_hosted = [book.id for book in corpus.books if HOST in participants(book)]
+    weeks_hosted = [book.id for book in corpus.books if HOST in book.participants]
     assert len(weeks_hosted) > 20
     assert {book_id: matchers[book_id].author_of(HOST) for book_id in weeks_hosted} == {
         book_id: (HOST if book_id == HOST_BOOK else None) for book_id in weeks_hosted
@@ -84,7 +84,7 @@ TRICKY_AUTHORS = [
 @pytest.mark.parametrize("book_id, written, author", TRICKY_AUTHORS, ids=[f"{w}->{a}" for _, w, a in TRICKY_AUTHORS])
 def test_tricky_author_spelling_is_matched(books_by_id, people, matchers, book_id, written, author):
     book = books_by_id[book_id]
-    assert written in participants(book), f"{written!r} does not write in {book_id}"
+    assert written in book.participants, f"{written!r} does not write in {book_id}"
     assert author in display_names(book.authors, people)
     assert matchers[book_id].author_of(written) == author
 
@@ -102,7 +102,7 @@ NOT_AUTHORS = [
 
 @pytest.mark.parametrize("book_id, written", NOT_AUTHORS, ids=[w for _, w in NOT_AUTHORS])
 def test_participant_sharing_a_name_part_is_not_an_author(books_by_id, matchers, book_id, written):
-    assert written in participants(books_by_id[book_id]), f"{written!r} does not write in {book_id}"
+    assert written in books_by_id[book_id].participants, f"{written!r} does not write in {book_id}"
     assert matchers[book_id].author_of(written) is None
 
 
@@ -119,3 +119,13 @@ def test_first_name_alone_matches_only_when_nobody_else_has_it(author, first_nam
     assert AuthorMatcher([author], week).author_of(first_name) == author
     assert AuthorMatcher([author], week + [namesake]).author_of(first_name) is None
     assert AuthorMatcher([author], week + [namesake]).author_of(namesake) is None
+
+
+def test_shared_people_file_resolves_every_authors_slug(corpus, people):
+    assert [(b.id, slug) for b in corpus.books for slug in unresolved_slugs(b.authors, people, b.participants)] == []
+
+
+def test_slugs_that_resolve_to_no_name_are_listed(books_by_id):
+    book = books_by_id["20210208-ml-design-patterns"]
+    assert "michaelmunn" in unresolved_slugs(book.authors, {}, book.participants)
+    assert unresolved_slugs(["Ann Author", "noahgift"], {}, ["Noah Gift"]) == []

@@ -8,7 +8,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from assistant.searcher import Answer
+from assistant.searcher import Answer, RelatedQuestion
+from assistant.units import AnswerUnit
 from assistant.web.api import json_api
 
 
@@ -27,7 +28,7 @@ def test_search_returns_answer_fields_and_timing(fake_client):
     response = fake_client.get("/api/search", params={"q": "startups MLOps", "k": 3, "closest": "true"})
     assert response.status_code == 200
     body = response.json()
-    assert len(body["answers"]) == 3 and body["took_ms"] >= 0
+    assert len(body["answers"]) == 3 and body["took_ms"] >= 0 and isinstance(body["related"], list)
     assert all(set(answer) == {f.name for f in fields(Answer)} for answer in body["answers"])
 
 
@@ -60,3 +61,17 @@ def test_mlops_question_gets_noah_gift_and_alfredo_deza(seed_searcher):
     response = _client(seed_searcher).get("/api/search", params={"q": "should startups do MLOps?"})
     assert response.status_code == 200
     assert {answer["author"] for answer in response.json()["answers"]} == {"Noah Gift", "Alfredo Deza"}
+    related = response.json()["related"]
+    assert len(related) == 5 and all(set(q) == {f.name for f in fields(RelatedQuestion)} for q in related)
+    shown = {answer["question"] for answer in response.json()["answers"]}
+    assert not shown & {q["question"] for q in related}
+
+
+def test_answer_by_id_and_a_404_for_an_unknown_one(fake_client, fake_seed_searcher):
+    unit = fake_seed_searcher.units[5]
+    response = fake_client.get("/api/answer", params={"id": unit.id})
+    assert response.status_code == 200 and response.json()["id"] == unit.id
+    assert set(response.json()) == {f.name for f in fields(AnswerUnit)}
+    for unknown in ("", "nope/1/x/0", "x" * 10_000):
+        response = fake_client.get("/api/answer", params={"id": unknown})
+        assert response.status_code == 404 and "no answer has the id" in response.json()["error"]

@@ -7,8 +7,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from assistant.searcher import Answer
-from assistant.web.render import answer_card, safe_markdown
+from assistant.searcher import Answer, RelatedQuestion
+from assistant.web.render import answer_card, related_html, results_html, safe_markdown
 
 
 class _Elements(HTMLParser):
@@ -76,7 +76,44 @@ def test_markdown_keeps_links_code_and_lists():
 def test_card_without_a_linked_question_or_web_url():
     card = answer_card(_answer(question="", asker="", url="javascript:alert(1)", date=""))
     assert "not a reply to a single question" in card
-    assert "javascript" not in card and "href" not in card
+    assert "javascript" not in card and card.count("href") == 1 and 'href="?answer=b/0/ann/0"' in card
+
+
+def _related(**changes) -> RelatedQuestion:
+    example = RelatedQuestion(
+        question="How do I start?", asker="Bob", book="b", book_title="Book", answer_id="b/0/ann/0", score=0.6
+    )
+    return dataclasses.replace(example, **changes)
+
+
+def test_card_links_to_itself_by_its_stable_id():
+    card = answer_card(_answer(id="b/3/ann-author/1"))
+    assert '<a class="ata-permalink" href="?answer=b/3/ann-author/1" data-ata-nav>Link to this answer</a>' in card
+
+
+def test_nearby_questions_link_to_their_search_with_the_same_filters_and_k():
+    html = related_html([_related(), _related(question="Which tools?", asker="")], 3, "Ann Author", "b")
+    assert "<h2" in html and "Questions others asked nearby" in html
+    assert (
+        '<a class="ata-ask" href="?q=How+do+I+start%3F&amp;author=Ann+Author&amp;book=b&amp;k=3" data-ata-nav>' in html
+    )
+    assert "asked by Bob · Book" in html and "asked by  ·" not in html
+    assert related_html([], 5, None, None) == ""
+
+
+def test_nearby_questions_are_escaped_and_shortened():
+    hostile = "<script>x()</script> " + "word " * 100
+    parser = _Elements()
+    html = related_html([_related(question=hostile, asker="<b>Eve</b>", book_title="<i>B</i>")], 5, None, None)
+    parser.feed(html)
+    assert parser.tags == {"section", "h2", "ul", "li", "a", "span"}
+    assert "&lt;script&gt;x()&lt;/script&gt;" in html and "&lt;b&gt;Eve&lt;/b&gt;" in html
+    assert "word word…</a>" in html and len(html) < 2000
+
+
+def test_copy_link_button_only_with_a_result_worth_sharing():
+    assert "data-ata-copy" in results_html([_answer()], [], shareable=True)
+    assert "data-ata-copy" not in results_html([], ["Type a question"])
 
 
 @pytest.mark.parametrize(

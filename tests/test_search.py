@@ -6,6 +6,7 @@ import dataclasses
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -120,3 +121,11 @@ def test_same_text_posted_twice_appears_once(tmp_path, embedder):
     searcher = Searcher(load_built_index(tmp_path / "index"), embedder)
     answers = searcher.search("how to version data and models", 5, min_score=0)
     assert [a.text for a in answers] == [answer]
+
+
+def test_ten_megabyte_question_is_cut_before_the_tokenizer_sees_it(seed_searcher):
+    question = "Should startups invest in MLOps automation? " * 240_000  # 10.6 MB
+    started = time.perf_counter()
+    answers = seed_searcher.search(question, 3)
+    assert time.perf_counter() - started < 1.0  # it took 11 s when the whole text was tokenized
+    assert answers and answers[0].book == SEED_ID

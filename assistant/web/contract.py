@@ -2,18 +2,27 @@
 
 Every way in passes its raw values through `parse_request`; a bad value raises RequestError naming
 the parameter, which each way in shows in its own form (a notice, a Gradio error, a 400).
+A page address (`?q=…&author=…&book=…&k=…` or `?answer=<id>`) is read by `read_link` under the same
+rules, except that a bad value is dropped rather than refused: a shared link always opens the page.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
-from assistant.searcher import MAX_QUESTION_CHARS, Answer, Searcher
+from assistant.authors import name_tokens
+from assistant.searcher import MAX_QUESTION_CHARS, Answer, RelatedQuestion, Searcher
+from assistant.text import fold, invalid_text
 
 MAX_RESULTS = 20
 DEFAULT_RESULTS = 5
 # Longer input is not a question: refuse it rather than read megabytes to cut them to MAX_QUESTION_CHARS.
 MAX_REQUEST_CHARS = 20 * MAX_QUESTION_CHARS
+MAX_ID_CHARS = 300  # unit ids are `book/thread/author/n`, far shorter
+_ID_WORD = re.compile(r"[^\W\d_]+")
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off", ""}
 
@@ -42,6 +51,9 @@ def _question(value: object) -> tuple[str, bool]:
     question = value.strip()
     if not question:
         raise RequestError("question is empty: ask something, e.g. 'Should startups do MLOps?'")
+    problem = invalid_text(question[:MAX_QUESTION_CHARS], "question")
+    if problem:
+        raise RequestError(problem)
     return question[:MAX_QUESTION_CHARS], len(question) > MAX_QUESTION_CHARS
 
 
@@ -100,3 +112,87 @@ def run(searcher: Searcher, request: SearchRequest) -> list[Answer]:
         book=request.book,
         min_score=0 if request.closest else None,
     )
+
+
+def related(searcher: Searcher, request: SearchRequest, shown: list[Answer]) -> list[RelatedQuestion]:
+    """Past questions near the request's, within its filters, other than those of the answers shown."""
+    return searcher.related_questions(
+        request.question, author=request.author, book=request.book, exclude=[answer.id for answer in shown]
+    )
+
+
+@dataclass(frozen=True)
+class PageLink:
+    """What a page address asks for: a search, one answer by id, or neither; and the parameters it dropped."""
+
+    search: SearchRequest | None = None
+    answer_id: str | None = None
+    ignored: tuple[str, ...] = ()  # parameter names, never their values
+
+
+def _canonical_author(searcher: Searcher, author: str) -> str | None:
+    """The author's name as the index spells it, or None when no answer is theirs."""
+    wanted = name_tokens(author)
+    return next((name for name in searcher.authors if name_tokens(name) == wanted), None)
+
+
+def _canonical_book(searcher: Searcher, book: str) -> str | None:
+    """The id of the book named by id or title, or None when the index has no such book."""
+    wanted = fold(book.strip())
+    return next((id_ for id_, title in searcher.books if wanted in (fold(id_), fold(title))), None)
+
+
+def read_link(searcher: Searcher, params: Mapping[str, str]) -> PageLink:
+    """The search or answer a page address asks for; a bad or unknown value is dropped and named in `ignored`."""
+    if "answer" in params:
+        answer_id = str(params["answer"]).strip()
+        if 0 < len(answer_id) <= MAX_ID_CHARS:
+            return PageLink(answer_id=answer_id)
+        return PageLink(ignored=("answer",))
+    if not str(params.get("q", "")).strip():
+        return PageLink()
+    ignored = []
+    try:
+        question, cut = _question(str(params["q"]))
+    except RequestError:
+        return PageLink(ignored=("q",))
+    try:
+        k = _k(str(params.get("k", DEFAULT_RESULTS)))
+    except RequestError:
+        k = DEFAULT_RESULTS
+        ignored.append("k")
+    filters = {}
+    for name, canonical in (("author", _canonical_author), ("book", _canonical_book)):
+        value = str(params.get(name, "")).strip()
+        filters[name] = canonical(searcher, value) if value and len(value) <= MAX_ID_CHARS else None
+        if value and filters[name] is None:
+            ignored.append(name)
+    return PageLink(SearchRequest(question, k, filters["author"], filters["book"], cut=cut), ignored=tuple(ignored))
+
+
+def search_link(question: str, k: int = DEFAULT_RESULTS, author: str | None = None, book: str | None = None) -> str:
+    """The page address of a search, '?q=…', with the filters and a k other than the default."""
+    params = {"q": question.strip()[:MAX_QUESTION_CHARS], "author": author, "book": book}
+    params["k"] = str(k) if k != DEFAULT_RESULTS else None
+    return "?" + urlencode({name: value for name, value in params.items() if value}, safe="/")
+
+
+def request_link(request: SearchRequest) -> str:
+    """The page address that runs this request again."""
+    return search_link(request.question, request.k, request.author, request.book)
+
+
+def answer_link(answer_id: str) -> str:
+    """The page address of one answer: '?answer=<stable unit id>'."""
+    return "?" + urlencode({"answer": answer_id}, safe="/")
+
+
+def gone_answer_search(searcher: Searcher, answer_id: str) -> SearchRequest | None:
+    """What to search when a linked answer is gone: its id's book words, by its author while the index has them.
+
+    `20210830-practical-mlops/3/noah-gift/0` -> 'practical mlops' by Noah Gift; None when the id has no words.
+    """
+    parts = answer_id[:MAX_ID_CHARS].split("/")
+    author = _canonical_author(searcher, parts[2].replace("-", " ")) if len(parts) == 4 else None
+    words = " ".join(_ID_WORD.findall(parts[0] if author else answer_id[:MAX_ID_CHARS]))
+    return SearchRequest(words, author=author) if words else None

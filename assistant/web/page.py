@@ -1,17 +1,43 @@
-"""The Gradio page and its `/search` API (also an MCP tool), over one loaded searcher."""
+"""The Gradio page and its `/search` API (also an MCP tool), over one loaded searcher.
+
+The address bar follows the page: every search writes its link (`?q=…`) as a new history entry, so
+Back and Forward re-run earlier searches, and opening a link (`?q=…` or `?answer=<id>`) runs it.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import html
 from functools import partial
+from urllib.parse import parse_qsl
 
 import gradio as gr
 
 from assistant.recipe import relevance
 from assistant.searcher import MAX_QUESTION_CHARS, Searcher
-from assistant.web.contract import DEFAULT_RESULTS, MAX_RESULTS, RequestError, parse_request, run
-from assistant.web.render import corpus_line, header, notice, results_html
+from assistant.web.contract import (
+    DEFAULT_RESULTS,
+    MAX_REQUEST_CHARS,
+    MAX_RESULTS,
+    RequestError,
+    SearchRequest,
+    answer_link,
+    gone_answer_search,
+    parse_request,
+    read_link,
+    related,
+    request_link,
+    run,
+)
+from assistant.web.render import (
+    corpus_line,
+    header,
+    missing_answer_html,
+    notice,
+    related_html,
+    results_html,
+    single_answer_html,
+)
 
 EXAMPLES = [
     "Should startups do MLOps?",
@@ -21,32 +47,103 @@ EXAMPLES = [
 ]
 # Page and API searches share one queue; two run at once, one per core (the model is CPU-bound).
 SEARCH_QUEUE = {"concurrency_id": "search", "concurrency_limit": 2}
+# Runs once in the hidden #ata-nav element (gr.HTML js_on_load, which provides `trigger`): an address
+# with a query, links marked data-ata-nav and Back/Forward open their address in place, sending it to
+# `open_link` as {query}; the Copy link button copies the address bar.
+NAV_JS = """
+const results = () => document.getElementById('results');
+if (location.search) trigger('click', {query: location.search});
+window.addEventListener('popstate', () => trigger('click', {query: location.search}));
+document.addEventListener('click', (event) => {
+  const copy = event.target.closest('[data-ata-copy]');
+  if (copy) {
+    const status = copy.parentElement.querySelector('[role=status]');
+    navigator.clipboard.writeText(location.href).then(
+      () => { status.textContent = 'Link copied'; },
+      () => { status.textContent = 'Copying failed: copy the address bar instead'; });
+    return;
+  }
+  const link = event.target.closest('a[data-ata-nav]');
+  if (!link || event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) return;
+  event.preventDefault();
+  const query = new URL(link.href).search;
+  if (query !== location.search) history.pushState(null, '', location.pathname + query);
+  window.scrollTo({top: 0});
+  results().setAttribute('tabindex', '-1');
+  results().focus({preventScroll: true});
+  trigger('click', {query});
+});
+"""
+# After a search: its link becomes a new history entry (PUSH) or, for a link just opened, the address (REPLACE).
+PUSH_JS = "(link) => { if (link && link !== location.search) history.pushState(null, '', location.pathname + link); }"
+REPLACE_JS = (
+    "(link) => { if (link && link !== location.search) history.replaceState(null, '', location.pathname + link); }"
+)
+
+
+def _searched(searcher: Searcher, request: SearchRequest, notes: list[str]) -> tuple[str, dict]:
+    """Result cards and nearby questions for a valid request, or a message; plus whether to offer the closest."""
+    if request.cut:
+        notes = [*notes, f"Your question was long, so only its first {MAX_QUESTION_CHARS:,} characters were searched."]
+    answers = run(searcher, request)
+    nearby = related_html(related(searcher, request, answers), request.k, request.author, request.book)
+    if answers:
+        if request.closest or relevance(answers[0].confidence).slug == "unlikely":
+            notes = [*notes, "None of these is a close match: they are just the nearest answers in the archive."]
+        return results_html(answers, notes, nearby, shareable=True), gr.update(visible=False)
+    filtered = " with these filters" if request.author or request.book else ""
+    message = f"No author answered anything close to this question{filtered}. Try other words or another filter."
+    return results_html([], [*notes, message], nearby, shareable=True), gr.update(visible=not request.closest)
 
 
 def respond(
     searcher: Searcher, question: str, author: str, book: str, k: float, closest: bool = False
-) -> tuple[str, dict]:
-    """The page's answer to a question: result cards, or a message; plus whether to offer the closest answers."""
+) -> tuple[str, dict, str]:
+    """The page's answer to a typed question: results or a message, whether to offer the closest, and its link."""
     if not (question or "").strip():
         example = html.escape(EXAMPLES[0])
-        return notice(f"Type a question above, for example <em>{example}</em>"), gr.update(visible=False)
+        return notice(f"Type a question above, for example <em>{example}</em>"), gr.update(visible=False), ""
     try:
         request = parse_request(searcher, question, k, author, book, closest)
     except RequestError as error:
-        return notice(html.escape(str(error))), gr.update(visible=False)
-    notes = (
-        [f"Your question was long, so only its first {MAX_QUESTION_CHARS:,} characters were searched."]
-        if request.cut
-        else []
-    )
-    answers = run(searcher, request)
-    if answers:
-        if closest or relevance(answers[0].confidence).slug == "unlikely":
-            notes.append("None of these looks like an answer to your question: they are the closest the authors came.")
-        return results_html(answers, notes), gr.update(visible=False)
-    filtered = " with these filters" if author or book else ""
-    message = f"No author answered anything close to this question{filtered}. Try other words or another filter."
-    return results_html([], [*notes, message]), gr.update(visible=not closest)
+        return notice(html.escape(str(error))), gr.update(visible=False), ""
+    return *_searched(searcher, request, []), request_link(request)
+
+
+def open_link(searcher: Searcher, params: dict[str, str]) -> tuple:
+    """What a page address shows: the controls set to its search and the results, or one answer; plus its link.
+
+    Returns the question, author, book, k, results, closest button and the canonical link, in that order.
+    An address asking for nothing (Back to the page as first opened) clears it.
+    """
+    link = read_link(searcher, params)
+    notes = []
+    if link.ignored:
+        names = ", ".join(link.ignored)
+        notes.append(
+            f"This link's {names} could not be used and {'was' if len(link.ignored) == 1 else 'were'} ignored."
+        )
+    hidden = gr.update(visible=False)
+    if link.answer_id is not None:
+        unit = searcher.unit(link.answer_id)
+        if unit is None:
+            body = missing_answer_html(link.answer_id, gone_answer_search(searcher, link.answer_id))
+        else:
+            nearby = searcher.related_questions(unit.question) if unit.question.strip() else []
+            body = single_answer_html(unit, related_html(nearby, DEFAULT_RESULTS, None, None))
+        return "", "", "", DEFAULT_RESULTS, body, hidden, answer_link(link.answer_id)
+    if link.search is None:
+        return "", "", "", DEFAULT_RESULTS, results_html([], notes) if notes else "", hidden, ""
+    request = link.search
+    body, closest = _searched(searcher, request, notes)
+    return request.question, request.author or "", request.book or "", request.k, body, closest, request_link(request)
+
+
+def _navigated_to(event: gr.EventData) -> dict[str, str]:
+    """The query parameters of the address NAV_JS sent, `{query: location.search}`."""
+    data = event._data if isinstance(event._data, dict) else {}
+    query = str(data.get("query", ""))[: 3 * MAX_REQUEST_CHARS]  # a character is at most 3 once %-encoded
+    return dict(parse_qsl(query.removeprefix("?")))
 
 
 def _api_search(searcher: Searcher):
@@ -112,11 +209,23 @@ def build_page(searcher: Searcher) -> gr.Blocks:
             elem_classes="ata-html",
         )
 
-        inputs, outputs = [question, author, book, k], [results, closest]
+        nav = gr.HTML("", js_on_load=NAV_JS, visible="hidden", elem_id="ata-nav")
+        link = gr.Textbox(visible=False)
+
+        inputs, outputs = [question, author, book, k], [results, closest, link]
         listen = {"inputs": inputs, "outputs": outputs, "api_visibility": "private", **SEARCH_QUEUE}
+        push = {"fn": None, "inputs": link, "js": PUSH_JS}
         answer = partial(respond, searcher)
-        gr.on([question.submit, ask.click, author.input, book.input, k.release], answer, **listen)
-        examples.load_input_event.then(answer, **listen)
+        gr.on([question.submit, ask.click, author.input, book.input, k.release], answer, **listen).then(**push)
+        examples.load_input_event.then(answer, **listen).then(**push)
         closest.click(partial(respond, searcher, closest=True), **listen)
+        opened = {"outputs": [question, author, book, k, results, closest, link], "api_visibility": "private"}
+        replace = {"fn": None, "inputs": link, "js": REPLACE_JS}
+
+        def on_navigate(event: gr.EventData) -> tuple:
+            """The page opened at an address with a query, an in-page link, Back or Forward: run what it asks for."""
+            return open_link(searcher, _navigated_to(event))
+
+        nav.click(on_navigate, **opened, **SEARCH_QUEUE).then(**replace)
         gr.api(_api_search(searcher), api_name="search", **SEARCH_QUEUE)
     return page

@@ -13,9 +13,12 @@ import nh3
 from markdown_it import MarkdownIt
 
 from assistant.recipe import relevance
-from assistant.searcher import Answer
+from assistant.searcher import Answer, RelatedQuestion
+from assistant.units import AnswerUnit
+from assistant.web.contract import SearchRequest, answer_link, request_link, search_link
 
 SUMMARY_CHARS = 160  # the asker's question is shortened to this in the card, the rest behind <details>
+RELATED_CHARS = 140  # a related question is shown shortened to this; its link searches all of it
 
 _MARKDOWN = MarkdownIt("commonmark", {"html": False, "breaks": True}).disable("image")  # no remote images
 _SAFE_TAGS = {
@@ -69,11 +72,16 @@ def _relevance(confidence: float) -> str:
     )
 
 
-def _asked(answer: Answer) -> str:
-    """'asked by X:' and the question, shortened with the full text one click away."""
+def _asked(answer: Answer | AnswerUnit, in_full: bool = False) -> str:
+    """'asked by X:' and the question, shortened with the full text one click away (or all of it, `in_full`)."""
     if not answer.question.strip():
         return '<p class="ata-asked ata-muted">Said in the discussion (not a reply to a single question)</p>'
     asker = f"asked by {html.escape(answer.asker)}:" if answer.asker else "asked:"
+    if in_full:
+        return (
+            f'<div class="ata-asked"><span class="ata-asker">{asker}</span>'
+            f'<div class="ata-full-question">{html.escape(answer.question.strip())}</div></div>'
+        )
     short = _shorten(answer.question, SUMMARY_CHARS)
     if short == " ".join(answer.question.split()):
         return f'<p class="ata-asked"><span class="ata-asker">{asker}</span> {html.escape(short)}</p>'
@@ -84,9 +92,9 @@ def _asked(answer: Answer) -> str:
     )
 
 
-def _answer_body(answer: Answer) -> str:
+def _answer_body(answer: Answer | AnswerUnit) -> str:
     """The answer; when one passage of a long reply matched, that passage first, highlighted, the whole reply one click away."""
-    if answer.passage < 0:
+    if not isinstance(answer, Answer) or answer.passage < 0:
         return f'<div class="ata-answer">{safe_markdown(answer.text)}</div>'
     return (
         f'<div class="ata-answer"><div class="ata-passage">{safe_markdown(answer.passage_text)}</div>'
@@ -94,8 +102,17 @@ def _answer_body(answer: Answer) -> str:
     )
 
 
-def answer_card(answer: Answer) -> str:
-    """One result as an HTML card: who answered, in which book and week, to what, the answer and a link."""
+def _link(href: str, text: str, css: str) -> str:
+    """A link to another page address of this app, opened in place (see NAV_JS in page.py); `text` is escaped."""
+    return f'<a class="{css}" href="{html.escape(href, quote=True)}" data-ata-nav>{html.escape(text)}</a>'
+
+
+def answer_card(answer: Answer | AnswerUnit) -> str:
+    """An answer as an HTML card: who answered, in which book and week, to what, the answer and links.
+
+    A search result (an Answer) shows its relevance and a shortened question; an answer opened by its
+    link (an AnswerUnit) shows the question in full.
+    """
     url = _safe_url(answer.url)
     title = html.escape(answer.book_title)
     book = f'<a href="{url}" target="_blank" rel="noopener noreferrer">{title}</a>' if url else title
@@ -106,12 +123,14 @@ def answer_card(answer: Answer) -> str:
         if url
         else ""
     )
+    ranked = isinstance(answer, Answer)
+    permalink = _link(answer_link(answer.id), "Link to this answer", "ata-permalink") if ranked else ""
     return (
-        '<article class="ata-card">'
+        f'<article class="ata-card{"" if ranked else " ata-single"}">'
         f'<header><div><h3 class="ata-author">{html.escape(answer.author)}</h3>'
-        f'<p class="ata-meta">{meta}</p></div>{_relevance(answer.confidence)}</header>'
-        f"{_asked(answer)}{_answer_body(answer)}"
-        f"<footer>{link}</footer></article>"
+        f'<p class="ata-meta">{meta}</p></div>{_relevance(answer.confidence) if ranked else ""}</header>'
+        f"{_asked(answer, in_full=not ranked)}{_answer_body(answer)}"
+        f"<footer>{link}{permalink}</footer></article>"
     )
 
 
@@ -120,10 +139,56 @@ def notice(text: str) -> str:
     return f'<div class="ata-notice">{text}</div>'
 
 
-def results_html(answers: list[Answer], notes: list[str]) -> str:
-    """The notices, then one card per answer."""
+_SHARE = (
+    '<div class="ata-share"><button type="button" class="ata-copy" data-ata-copy>Copy link</button>'
+    '<span class="ata-copied" role="status" aria-live="polite"></span></div>'
+)
+
+
+def results_html(answers: list[Answer], notes: list[str], related: str = "", shareable: bool = False) -> str:
+    """The notices, a Copy link button when the address is worth sharing, one card per answer, then `related`."""
     cards = "".join(answer_card(answer) for answer in answers)
-    return '<div class="ata-results">' + "".join(notice(note) for note in notes) + cards + "</div>"
+    share = _SHARE if shareable else ""
+    return f'<div class="ata-results">{share}{"".join(notice(n) for n in notes)}{cards}{related}</div>'
+
+
+def related_html(questions: list[RelatedQuestion], k: int, author: str | None, book: str | None) -> str:
+    """'Questions others asked nearby': each a link searching that question with the same filters and k."""
+    if not questions:
+        return ""
+    items = "".join(
+        f"<li>{_link(search_link(q.question, k, author, book), _shorten(q.question, RELATED_CHARS), 'ata-ask')}"
+        f'<span class="ata-muted">{"asked by " + html.escape(q.asker) + " · " if q.asker else ""}'
+        f"{html.escape(q.book_title)}</span></li>"
+        for q in questions
+    )
+    return (
+        '<section class="ata-nearby" aria-labelledby="ata-nearby-title">'
+        f'<h2 id="ata-nearby-title">Questions others asked nearby</h2><ul>{items}</ul></section>'
+    )
+
+
+def single_answer_html(unit: AnswerUnit, related: str) -> str:
+    """One answer opened by its link: the card with its full question, a search for that question, then `related`."""
+    more = (
+        " " + _link(search_link(unit.question), "See every answer to this question", "ata-ask")
+        if unit.question.strip()
+        else ""
+    )
+    return results_html([], [f"One answer, opened by its link.{more}"], answer_card(unit) + related, shareable=True)
+
+
+def missing_answer_html(answer_id: str, offer: SearchRequest | None) -> str:
+    """A link to an answer the index no longer has: say so, and offer a search for the words of its id."""
+    by = f" by {offer.author}" if offer and offer.author else ""
+    search = f" {_link(request_link(offer), f'Search for “{offer.question}”{by}', 'ata-ask')}" if offer else ""
+    return results_html(
+        [],
+        [
+            f"There is no answer <code>{html.escape(answer_id)}</code> any more: the archive has changed since "
+            f"this link was made.{search}"
+        ],
+    )
 
 
 def _count(n: int, noun: str) -> str:

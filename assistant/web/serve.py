@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import threading
@@ -19,6 +20,7 @@ from assistant.web.api import json_api  # noqa: E402
 from assistant.web.page import build_page  # noqa: E402
 
 STYLE = Path(__file__).with_name("style.css")
+MAX_UPLOAD_BYTES = 1024  # the app takes no files: Gradio's upload route refuses anything bigger
 THEME = gr.themes.Soft(primary_hue="indigo", neutral_hue="slate")
 
 
@@ -26,15 +28,33 @@ def web_app(searcher: Searcher) -> FastAPI:
     """One ASGI app: the JSON API under /api, the Gradio page, its API and MCP server at /."""
     app = FastAPI(title="Ask the Author", docs_url=None, redoc_url=None, openapi_url=None)
     app.include_router(json_api(searcher))
-    return gr.mount_gradio_app(
+    page = build_page(searcher)
+    app = gr.mount_gradio_app(
         app,
-        build_page(searcher),
+        page,
         path="",
         mcp_server=True,
         footer_links=["api"],
         theme=THEME,
         css_paths=[STYLE],
+        max_file_size=MAX_UPLOAD_BYTES,
     )
+    _send_mcp_results_as_json(page)
+    return app
+
+
+def _send_mcp_results_as_json(page: gr.Blocks) -> None:
+    """MCP clients get the answers as JSON text; Gradio's MCP server would send the Python repr of the list."""
+    server = page.mcp_server_obj
+    to_content = server.postprocess_output_data
+
+    def as_json(data: list, root_url: str) -> list:
+        outputs = [
+            json.dumps(value, ensure_ascii=False) if isinstance(value, (list, dict)) else value for value in data
+        ]
+        return to_content(outputs, root_url)
+
+    server.postprocess_output_data = as_json
 
 
 @dataclass
