@@ -13,7 +13,9 @@ from assistant.archive import ArchiveError, Book, read_archives
 from assistant.authors import load_people, name_tokens, unresolved_slugs
 from assistant.embedding import EmbeddingCache, TextEncoder, embed_with_cache
 from assistant.ranking import duplicate_key
-from assistant.recipe import FIELDS, field_texts, lexical_text, tokenize
+from assistant.passages import split_passages
+from assistant.text import content_words
+from assistant.recipe import FIELDS, field_texts, lexical_text, passage_text, tokenize
 from assistant.text import fold
 from assistant.units import AnswerUnit, build_units
 
@@ -46,6 +48,9 @@ class SearchKeys:
     authors: list[str]  # folded name tokens, joined by spaces
     books: list[tuple[str, str]]  # folded (book id, book title)
     duplicates: list[str]
+    threads: list[str]  # book/thread/author: an author's answers in one thread are one result
+    words: list[int]  # distinct content words in the answer, for the substance prior
+    passage_owners: list[int]  # for each row of the passage vectors, the unit it belongs to
 
 
 @dataclass
@@ -54,6 +59,7 @@ class BuiltIndex:
 
     corpus: Corpus
     vectors: dict[str, np.ndarray]  # field -> (units, dimension) unit-length rows
+    passages: np.ndarray  # (passages, dimension): the passages of answers that split, see assistant.passages
     lexical: bm25s.BM25
     keys: SearchKeys
     embedded: int  # texts embedded by this build
@@ -87,12 +93,20 @@ def load_corpus(folders: Iterable[Path], people: Mapping[str, str]) -> Corpus:
 
 
 def search_keys(units: Sequence[AnswerUnit]) -> SearchKeys:
-    """Filter and duplicate keys for every unit."""
+    """Filter, duplicate, thread and substance keys for every unit, and which unit each passage belongs to."""
     return SearchKeys(
         authors=[" ".join(name_tokens(unit.author)) for unit in units],
         books=[(fold(unit.book), fold(unit.book_title)) for unit in units],
         duplicates=[duplicate_key(unit.text) for unit in units],
+        threads=[f"{unit.book}/{unit.thread}/{unit.author}" for unit in units],
+        words=[len(content_words(unit.text)) for unit in units],
+        passage_owners=[i for i, passages in enumerate(_passages(units)) for _ in passages],
     )
+
+
+def _passages(units: Sequence[AnswerUnit]) -> list[list[str]]:
+    """Each unit's passages when its answer splits, else []."""
+    return [passages if len(passages := split_passages(unit.text)) > 1 else [] for unit in units]
 
 
 def lexical_index(units: Sequence[AnswerUnit]) -> bm25s.BM25:
@@ -106,18 +120,21 @@ def lexical_index(units: Sequence[AnswerUnit]) -> bm25s.BM25:
 def embed_fields(
     units: Sequence[AnswerUnit], embedder: TextEncoder, cache: EmbeddingCache, progress: bool = False
 ) -> tuple[dict[str, np.ndarray], int, int]:
-    """(field -> vectors, texts embedded now, texts reused from the cache)."""
+    """(field -> vectors, passage vectors, texts embedded now, texts reused from the cache)."""
     texts = [field_texts(unit) for unit in units]
     flat = [entry[field] for entry in texts for field in FIELDS]
+    passages = [passage_text(unit, p) for unit, ps in zip(units, _passages(units)) for p in ps]
     if not flat:
         empty = np.zeros((0, embedder.dimension), dtype=np.float32)
-        return {field: empty for field in FIELDS}, 0, 0
-    matrix, embedded = embed_with_cache(flat, embedder, cache, progress=progress)
-    by_field = {field: np.ascontiguousarray(matrix[i :: len(FIELDS)]) for i, field in enumerate(FIELDS)}
-    return by_field, embedded, len(set(flat)) - embedded
+        return {field: empty for field in FIELDS}, empty, 0, 0
+    matrix, embedded = embed_with_cache(flat + passages, embedder, cache, progress=progress)
+    by_field = {field: np.ascontiguousarray(matrix[i : len(flat) : len(FIELDS)]) for i, field in enumerate(FIELDS)}
+    passage_vectors = np.ascontiguousarray(matrix[len(flat) :]).reshape(len(passages), matrix.shape[1])
+    return by_field, passage_vectors, embedded, len(set(flat + passages)) - embedded
 
 
 def build(corpus: Corpus, embedder: TextEncoder, cache: EmbeddingCache, progress: bool = False) -> BuiltIndex:
     """Vectors, BM25 and keys for every unit of the corpus."""
-    vectors, embedded, reused = embed_fields(corpus.units, embedder, cache, progress)
-    return BuiltIndex(corpus, vectors, lexical_index(corpus.units), search_keys(corpus.units), embedded, reused)
+    vectors, passages, embedded, reused = embed_fields(corpus.units, embedder, cache, progress)
+    keys = search_keys(corpus.units)
+    return BuiltIndex(corpus, vectors, passages, lexical_index(corpus.units), keys, embedded, reused)

@@ -1,7 +1,9 @@
-"""Measure answer quality on labelled questions: `python -m assistant.eval FILE.jsonl [--index DIR] [-k 10]`.
+"""Measure answer quality: `python -m assistant.eval DEV.jsonl [--real REAL.jsonl --judgments FILE] [--fit]`.
 
-Each line: {"query", "targets": [{"book", "thread", "author"}], "note"}; empty targets mean the
-corpus does not answer the question, and the right response is [].
+DEV.jsonl lines: {"query", "targets": [{"book", "thread", "author"}], "note"}; empty targets mean
+the corpus does not answer the question, and the right response is []. REAL.jsonl holds real
+questions with judged answers (assistant.judged); --judgments adds our own judgments, --fit refits
+the confidence calibration and prints it, --unjudged writes the answers nobody has judged yet.
 """
 
 from __future__ import annotations
@@ -16,8 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant.confidence import CALIBRATION, Bin, confidence, cross_validated, fit, reliability, signals
+from assistant.judged import Sample, evaluate_real, read_real
 from assistant.store import IndexLoadError, default_index_path
 from assistant.searcher import Searcher, load_index
+
+DEV_WEIGHT = 0.5  # dev questions are paraphrases with one known target: they count half in calibration
 
 
 @dataclass(frozen=True)
@@ -107,15 +113,66 @@ def evaluate(searcher: Searcher, questions: Sequence[LabelledQuestion], k: int =
     )
 
 
+def dev_samples(searcher: Searcher, questions: Sequence[LabelledQuestion]) -> list[Sample]:
+    """Top 3 answers to every dev question as calibration samples: useful when from a target thread."""
+    words = dict(zip((unit.id for unit in searcher.units), searcher.index.keys.words))
+    samples = []
+    for question in questions:
+        ranked = searcher.search(question.query, 4, min_score=0)
+        for r, answer in enumerate(ranked[:3]):
+            margin = answer.score - (ranked[r + 1].score if r + 1 < len(ranked) else answer.score)
+            useful = (answer.book, answer.thread) in question.targets
+            samples.append(Sample(question.query, signals(answer.score, margin, words[answer.id]), useful, False))
+    return samples
+
+
+def reliability_table(bins: list[Bin]) -> str:
+    """Markdown rows: confidence bin, answers, mean predicted, share judged useful."""
+    lines = ["| confidence | answers | predicted | judged useful |", "|---|---|---|---|"]
+    lines += [f"| {b.low:.1f}–{b.high:.1f} | {b.count} | {b.predicted:.2f} | {b.observed:.2f} |" for b in bins]
+    return "\n".join(lines)
+
+
+def _calibrate(real: list[Sample], dev: list[Sample]) -> str:
+    """Refit the calibration on judged real answers plus dev answers; the new constant and its cross-validated table."""
+    judged = [s for s in real if s.useful is not None] + dev
+    x = np.stack([s.features for s in judged])
+    y = np.array([s.useful for s in judged], dtype=float)
+    w = np.array([1.0] * (len(judged) - len(dev)) + [DEV_WEIGHT] * len(dev))
+    note = f"{len(judged) - len(dev)} judged real answers and {len(dev)} dev answers (weight {DEV_WEIGHT})"
+    model = fit(x, y, w, note)
+    held_out = cross_validated(x, y, w, [s.group for s in judged])
+    is_real = np.arange(len(judged)) < len(judged) - len(dev)
+    tops = np.array([s.top for s in judged])
+    confident = tops & (held_out >= 0.7)
+    return "\n".join(
+        [
+            f"calibration fitted on {note}:",
+            f"CALIBRATION = {model!r}",
+            "cross-validated (5 folds by question), judged real answers:",
+            reliability_table(reliability(held_out[is_real], y[is_real])),
+            (
+                f"cross-validated top answers with confidence >= 0.7: {int(confident.sum())}, "
+                f"judged useful {y[confident].mean() if confident.any() else 0:.2f}"
+            ),
+        ]
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m assistant.eval", description=__doc__.splitlines()[0])
-    parser.add_argument("file", type=Path, help="JSONL file of labelled questions")
+    parser.add_argument("file", type=Path, help="JSONL file of labelled questions (dev set)")
+    parser.add_argument("--real", type=Path, help="JSONL file of real questions with judged answers")
+    parser.add_argument("--judgments", type=Path, help="JSONL file of further judgments of answers to them")
+    parser.add_argument("--fit", action="store_true", help="refit the confidence calibration (needs --real)")
+    parser.add_argument("--unjudged", type=Path, metavar="OUT", help="write unjudged top answers for blind judging")
     parser.add_argument("--index", type=Path, default=default_index_path(), help="index folder (default: index/)")
     parser.add_argument("-k", type=int, default=10, help="results per question (default: 10)")
     parser.add_argument("--show-misses", action="store_true", help="list answerable questions that were missed")
     args = parser.parse_args(argv)
     try:
         questions = read_labelled(args.file)
+        real = read_real(args.real, args.judgments) if args.real else []
         searcher = load_index(args.index)
     except (OSError, ValueError, IndexLoadError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -125,6 +182,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(report)
     if args.show_misses:
         print("missed:", *report.misses, sep="\n  ")
+    if not real:
+        return 0
+    real_report, samples, missing = evaluate_real(searcher, real)
+    print(real_report)
+    judged = [s for s in samples if s.useful is not None]
+    predicted = confidence(np.stack([s.features for s in judged]), CALIBRATION)
+    print("confidence of judged real answers (top 3, every question):")
+    print(reliability_table(reliability(predicted, np.array([s.useful for s in judged], dtype=float))))
+    if args.fit:
+        print(_calibrate(samples, dev_samples(searcher, questions)))
+    if args.unjudged:
+        with open(args.unjudged, "w", encoding="utf-8") as out:
+            for question, answer in missing:
+                row = {
+                    "question": question.query,
+                    "book": question.book,
+                    "thread": question.thread,
+                    "unit": answer.id,
+                    "author": answer.author,
+                    "book_title": answer.book_title,
+                    "text": answer.text[:1500],
+                }
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        print(f"{len(missing)} unjudged answers written to {args.unjudged}")
     return 0
 
 

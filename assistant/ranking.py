@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from assistant.recipe import AUTHOR_REPEAT_PENALTY, WEIGHTS, Weights
+from assistant.recipe import AUTHOR_REPEAT_PENALTY, SUBSTANCE_PENALTY, SUBSTANCE_WORDS, WEIGHTS, Weights
 from assistant.text import fold
 
 
@@ -29,6 +29,11 @@ def fuse(dense: Mapping[str, np.ndarray], lexical: np.ndarray, weights: Weights 
     return combined / weights.total
 
 
+def substance_penalty(content_words: np.ndarray) -> np.ndarray:
+    """What an answer loses for saying little: SUBSTANCE_PENALTY with no content words, 0 from SUBSTANCE_WORDS on."""
+    return SUBSTANCE_PENALTY * np.clip(1.0 - np.asarray(content_words) / SUBSTANCE_WORDS, 0.0, 1.0)
+
+
 def duplicate_key(text: str) -> str:
     """Texts equal up to case, accents, spacing and punctuation are the same answer posted twice."""
     return " ".join(re.findall(r"\w+", fold(text)))
@@ -43,13 +48,16 @@ def select(
     scores: np.ndarray,
     authors: Sequence[str],
     duplicate_keys: Sequence[str],
+    threads: Sequence[str],
     k: int,
     penalty: float = AUTHOR_REPEAT_PENALTY,
 ) -> list[tuple[int, float]]:
-    """Pick k (position, score) pairs, best first, skipping duplicates and spreading across authors.
+    """Pick k (position, score) pairs, best first: one card per author per thread, no duplicates, spread across authors.
 
-    Greedy: each pick maximizes score minus `penalty` per answer already picked from that author,
-    so another author's close answer is not buried under five of one author's.
+    `threads` holds each unit's (book, thread, author) key: an author's several answers in one
+    thread are one result, shown by its best-scoring answer. Greedy: each pick maximizes score
+    minus `penalty` per answer already picked from that author, so another author's close answer
+    is not buried under five of one author's.
     """
     pool = [int(i) for i in np.argsort(-scores, kind="stable")[: pool_size(k)]]
     picked: list[tuple[int, float]] = []
@@ -58,9 +66,9 @@ def select(
     while pool and len(picked) < k:
         best = max(pool, key=lambda i: scores[i] - penalty * per_author.get(authors[i], 0))
         pool.remove(best)
-        if duplicate_keys[best] in seen:
+        if duplicate_keys[best] in seen or threads[best] in seen:
             continue
-        seen.add(duplicate_keys[best])
+        seen |= {duplicate_keys[best], threads[best]}
         per_author[authors[best]] = per_author.get(authors[best], 0) + 1
         picked.append((best, float(scores[best])))
     return picked

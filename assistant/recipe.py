@@ -29,6 +29,11 @@ def field_texts(unit: AnswerUnit) -> dict[str, str]:
     }
 
 
+def passage_text(unit: AnswerUnit, passage: str) -> str:
+    """The text a passage of a long answer is embedded as, to find which part of it matched."""
+    return f"{unit.book_title}\n{passage}"
+
+
 def lexical_text(unit: AnswerUnit) -> str:
     """What BM25 matches: title, author, question and answer."""
     return f"{unit.book_title}\n{unit.author}\n{unit.question}\n\n{unit.text}"
@@ -70,24 +75,34 @@ MIN_SCORE = 0.38
 # embeddings). Dev set: the best match of every answerable question is at least 0.387, that of every
 # question the corpus does not answer at most 0.26; questions between 0.30 and 0.40 are loosely related.
 RELATED_MIN_SCORE = 0.30
-# A second answer by the same author must beat another author's answer by this much to rank above it.
-AUTHOR_REPEAT_PENALTY = 0.03
+# A second answer by the same author must beat another author's answer by this much to rank above it
+# (per answer already shown): enough for Alfredo Deza's answer to "Should startups do MLOps?" to join
+# Noah Gift's among the top 5 on the full corpus, not enough to bury a clearly better answer.
+AUTHOR_REPEAT_PENALTY = 0.05
+# Substance prior: an answer with fewer distinct content words than SUBSTANCE_WORDS ("Thanks a lot!", "I agree
+# with Ning") loses up to SUBSTANCE_PENALTY, in proportion to the words it lacks.
+SUBSTANCE_PENALTY = 0.1
+SUBSTANCE_WORDS = 20
 
 
 @dataclass(frozen=True)
 class Relevance:
-    """How a score reads to a person: a label, a CSS-friendly slug and a bar filled 0–1."""
+    """How a confidence reads to a person: a label, a CSS-friendly slug and a bar filled 0–1."""
 
     label: str
     slug: str
     fill: float
 
 
-# Answerable dev-set questions score at least 0.43; most first answers to them score above 0.5.
-_LABELS = [(0.5, "Strong match"), (0.43, "Good match"), (MIN_SCORE, "Related"), (-math.inf, "Weak match")]
+# Confidence is the estimated chance a person finds the answer answers the question (assistant.confidence).
+_LABELS = [
+    (0.6, "Answers this", "answers"),
+    (0.3, "Related", "related"),
+    (-math.inf, "Probably not what you asked", "unlikely"),
+]
 
 
-def relevance(score: float) -> Relevance:
-    """The label and bar for a fused score."""
-    label = next(label for floor, label in _LABELS if score >= floor)
-    return Relevance(label, label.split()[0].lower(), min(max((score - 0.1) / 0.5, 0.0), 1.0))
+def relevance(confidence: float) -> Relevance:
+    """The label and bar for an answer's confidence."""
+    label, slug = next((label, slug) for floor, label, slug in _LABELS if confidence >= floor)
+    return Relevance(label, slug, min(max(confidence, 0.0), 1.0))

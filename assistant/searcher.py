@@ -13,9 +13,12 @@ import faiss
 import numpy as np
 
 from assistant.authors import name_tokens
+from assistant.confidence import confidence, signals
 from assistant.embedding import Embedder, TextEncoder
 from assistant.encoder import OnnxEmbedder
-from assistant.ranking import fuse, pool_size, select
+from assistant.passages import split_passages
+from assistant.query import clean_question, full_names
+from assistant.ranking import fuse, pool_size, select, substance_penalty
 from assistant.recipe import MIN_SCORE, RELATED_MIN_SCORE, tokenize
 from assistant.store import LoadedIndex, default_index_path, load_built_index
 from assistant.text import fold, invalid_text
@@ -45,10 +48,19 @@ class Answer:
     score: float
     author_as_written: str
     id: str
+    confidence: float  # estimated chance a person finds this answers the question (assistant.confidence)
+    passage: int  # which of split_passages(text) matched best; -1 when the answer is one passage
+    passage_text: str  # that passage; "" when the answer is one passage
 
     @classmethod
-    def from_unit(cls, unit: AnswerUnit, score: float) -> Answer:
-        return cls(**dataclasses.asdict(unit), score=round(score, 4))
+    def from_unit(cls, unit: AnswerUnit, score: float, confidence: float, passage: int, passage_text: str) -> Answer:
+        return cls(
+            **dataclasses.asdict(unit),
+            score=round(score, 4),
+            confidence=round(float(confidence), 3),
+            passage=passage,
+            passage_text=passage_text,
+        )
 
 
 @dataclass(frozen=True)
@@ -92,6 +104,11 @@ class Searcher:
         self.units = index.units
         self._authors = [unit.author for unit in self.units]
         self._author_keys = np.array(index.keys.authors)
+        self._prior = substance_penalty(np.array(index.keys.words))
+        self._owners = np.array(index.keys.passage_owners, dtype=int)
+        self._names = full_names(
+            {name for unit in self.units for name in (unit.author, unit.author_as_written, unit.asker)}
+        )
         self._question_keys = [_question_key(unit.question) for unit in self.units]
         self._index_of = {unit.id: i for i, unit in enumerate(self.units)}
         # The page asks for answers and related questions to one question, and re-asks it when a filter
@@ -126,15 +143,34 @@ class Searcher:
             raise ValueError("question is empty: ask something, e.g. 'Should startups do MLOps?'")
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise ValueError(f"k must be a whole number of at least 1, got {k!r}")
-        question = self._prepare(question)
-        scores = self.score(question, pool_size(k), self._filter(author, book))
-        picked = [(i, s) for i, s in select(scores, self._authors, self.index.keys.duplicates, k) if np.isfinite(s)]
+        question = clean_question(self._prepare(question), self._names)
+        keys = self.index.keys
+        # One more than shown, so the last shown answer has a next one to lead.
+        scores = self.score(question, pool_size(k + 1), self._filter(author, book))
+        ranked = [
+            (i, s) for i, s in select(scores, self._authors, keys.duplicates, keys.threads, k + 1) if np.isfinite(s)
+        ]
+        query = self._embed(question)
+        answers = [
+            self._answer(i, s, ranked[r + 1][1] if r + 1 < len(ranked) else s, query)
+            for r, (i, s) in enumerate(ranked[:k])
+        ]
         if min_score is None:
             # The calibrated threshold decides whether the corpus answers the question at all;
             # if its best answer does, the k best are shown.
-            answered = bool(picked) and max(s for _, s in picked) >= MIN_SCORE
-            return [Answer.from_unit(self.units[i], s) for i, s in picked] if answered else []
-        return [Answer.from_unit(self.units[i], s) for i, s in picked if s >= min_score]
+            answered = bool(answers) and answers[0].score >= MIN_SCORE
+            return answers if answered else []
+        return [answer for answer in answers if answer.score >= min_score]
+
+    def _answer(self, position: int, score: float, next_score: float, query: np.ndarray) -> Answer:
+        """The unit as an Answer: its confidence, and the passage that matched when the answer splits."""
+        unit = self.units[position]
+        features = signals(score, score - next_score, self.index.keys.words[position])
+        rows = np.flatnonzero(self._owners == position)
+        if not len(rows):
+            return Answer.from_unit(unit, score, confidence(features), -1, "")
+        best = int(np.argmax(self.index.passages[rows] @ query))
+        return Answer.from_unit(unit, score, confidence(features), best, split_passages(unit.text)[best])
 
     def related_questions(
         self,
@@ -196,7 +232,8 @@ class Searcher:
         return vector
 
     def score(self, question: str, pool: int, allowed: np.ndarray | None = None) -> np.ndarray:
-        """Fused relevance per unit, exact for every unit that can be among the `pool` best; -inf for the rest.
+        """Relevance per unit (fused signals less the substance prior, in [0, 1]), exact for every unit that
+        can be among the `pool` best; -inf for the rest.
 
         FAISS finds each field's nearest neighbours among the allowed units, BM25 its best matches;
         their union is fused exactly. No unit outside it can beat the fused bound of the last
@@ -224,7 +261,8 @@ class Searcher:
             dense = {
                 field: index.reconstruct_batch(candidates) @ query[0] for field, index in self.index.vectors.items()
             }
-            fused = fuse(dense, lexical[candidates])
+            # The prior only lowers scores, so the bound below, computed without it, stays an upper bound.
+            fused = np.maximum(fuse(dense, lexical[candidates]) - self._prior[candidates], 0.0)
             if depth == len(ids):
                 break
             bound = fuse(

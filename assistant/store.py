@@ -5,7 +5,8 @@ Layout of an index folder:
     encoders/<model>/  the model exported to ONNX (model.onnx, tokenizer.json, encoder.json), made by
                        the first build with that model; search embeds questions with it, without torch
     builds/<id>/       manifest.json, units.json, keys.json, one <field>.faiss per embedded field,
-                       lexical/ (the bm25s index); vectors and BM25 are memory-mapped when loaded
+                       passages.faiss (passages of answers that split), lexical/ (the bm25s index);
+                       vectors and BM25 are memory-mapped when loaded
     current            symlink to the live build; replaced atomically when a build finishes
 """
 
@@ -27,6 +28,7 @@ from pathlib import Path
 
 import bm25s
 import faiss
+import numpy as np
 
 from assistant.archive import archive_paths, file_hash
 from assistant.build import BuiltIndex, SearchKeys, build, load_corpus, people_files, people_for
@@ -35,12 +37,13 @@ from assistant.encoder import OnnxEmbedder, exported_embedder
 from assistant.recipe import FIELDS
 from assistant.units import AnswerUnit
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 DEFAULT_DATA = Path("data")
 DEFAULT_OUT = Path("index")
 INDEX_ENV = "ASSISTANT_INDEX"
 LEXICAL_DIR = "lexical"
 ENCODERS_DIR = "encoders"
+PASSAGES = "passages"
 MANIFEST = "manifest.json"
 # What loading, staleness and rebuilding read from a manifest, by JSON type.
 _MANIFEST_TYPES = {
@@ -115,6 +118,7 @@ class LoadedIndex:
     manifest: dict
     units: list[AnswerUnit]
     vectors: dict[str, faiss.Index]
+    passages: np.ndarray  # (passages, dimension), rows owned by keys.passage_owners
     lexical: bm25s.BM25 | None  # None when the index has no answers
     keys: SearchKeys
     encoder: Path | None  # the ONNX export questions are embedded with; None: the sentence-transformers model
@@ -230,7 +234,7 @@ def save(built: BuiltIndex, out: Path, manifest: dict) -> Path:
     final = staging.with_suffix("")
     try:
         staging.mkdir()
-        _write_vectors(staging, built.vectors)
+        _write_vectors(staging, {**built.vectors, PASSAGES: built.passages})
         if built.corpus.units:
             built.lexical.save(str(staging / LEXICAL_DIR))
         _write_json(staging / "units.json", [dataclasses.asdict(unit) for unit in built.corpus.units])
@@ -431,12 +435,14 @@ def _read_units(file: Path) -> list[AnswerUnit]:
 def _read_keys(file: Path) -> SearchKeys:
     keys = _read_json(file)
     if not isinstance(keys, dict) or set(keys) != {field.name for field in dataclasses.fields(SearchKeys)}:
-        raise _Damage(file, "not a JSON object of authors, books and duplicates")
-    if not (_list_of(keys["authors"], str) and _list_of(keys["duplicates"], str)):
-        raise _Damage(file, "authors and duplicates must be lists of text")
+        raise _Damage(file, "not a JSON object of authors, books, duplicates, threads, words and passage owners")
+    if not all(_list_of(keys[name], str) for name in ("authors", "duplicates", "threads")):
+        raise _Damage(file, "authors, duplicates and threads must be lists of text")
+    if not (_list_of(keys["words"], int) and _list_of(keys["passage_owners"], int)):
+        raise _Damage(file, "words and passage owners must be lists of whole numbers")
     if not (_list_of(keys["books"], list) and all(len(pair) == 2 and _list_of(pair, str) for pair in keys["books"])):
         raise _Damage(file, "books must be a list of [id, title] pairs")
-    return SearchKeys(keys["authors"], [tuple(pair) for pair in keys["books"]], keys["duplicates"])
+    return dataclasses.replace(SearchKeys(**keys), books=[tuple(pair) for pair in keys["books"]])
 
 
 def _list_of(value: object, kind: type) -> bool:
@@ -477,12 +483,20 @@ def _load_build(path: Path, folder: Path, model: str) -> LoadedIndex:
     encoder = path / manifest["encoder"] if manifest.get("encoder") else None
     if encoder is not None and not encoder.is_dir():
         raise _Damage(encoder, "missing")
-    counts = {"keys.json": {len(keys.authors), len(keys.books), len(keys.duplicates)}}
+    counts = {
+        "keys.json": {len(keys.authors), len(keys.books), len(keys.duplicates), len(keys.threads), len(keys.words)}
+    }
     counts |= {f"{field}.faiss": {flat.ntotal} for field, flat in vectors.items()}
     for name, sizes in counts.items():
         if sizes != {len(units)}:
             raise _Damage(folder / name, f"holds {max(sizes)} entries for {len(units)} units")
-    return LoadedIndex(path, manifest, units, vectors, lexical, keys, encoder)
+    passages = _read_vectors(folder / f"{PASSAGES}.faiss", manifest["dimension"])
+    if passages.ntotal != len(keys.passage_owners) or any(not 0 <= i < len(units) for i in keys.passage_owners):
+        raise _Damage(
+            folder / f"{PASSAGES}.faiss", f"holds {passages.ntotal} passages for {len(keys.passage_owners)} owners"
+        )
+    rows = passages.reconstruct_n(0, passages.ntotal) if passages.ntotal else np.zeros((0, passages.d), np.float32)
+    return LoadedIndex(path, manifest, units, vectors, rows, lexical, keys, encoder)
 
 
 def stale_reason(data: Sequence[Path], out: Path, people_file: Path | None = None) -> str | None:

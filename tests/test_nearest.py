@@ -5,19 +5,20 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from assistant.ranking import fuse
+from assistant.ranking import fuse, substance_penalty
 from assistant.recipe import tokenize
 
 QUESTIONS = ["Should startups do MLOps?", "which tools first", "kubernetes", "how do I cook onions", "book"]
 
 
 def _every_answer(searcher, question: str) -> np.ndarray:
-    """The fused score of every unit, computed the slow way."""
+    """The score of every unit (fused, less the substance prior), computed the slow way."""
     query = searcher.embedder.encode([question])[0]
     dense = {field: index.reconstruct_n(0, index.ntotal) @ query for field, index in searcher.index.vectors.items()}
     tokens = tokenize([question], vocabulary=False)[0]
     lexical = searcher.index.lexical.get_scores(tokens) if tokens else np.zeros(len(searcher.units))
-    return fuse(dense, np.asarray(lexical, dtype=np.float32))
+    prior = substance_penalty(np.array(searcher.index.keys.words))
+    return np.maximum(fuse(dense, np.asarray(lexical, dtype=np.float32)) - prior, 0.0)
 
 
 @pytest.mark.parametrize("question", QUESTIONS)

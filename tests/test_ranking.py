@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from assistant.ranking import duplicate_key, fuse, select
+from assistant.ranking import duplicate_key, fuse, select, substance_penalty
 from assistant.recipe import WEIGHTS
 
 
@@ -41,7 +41,7 @@ def test_duplicate_key_ignores_case_spacing_punctuation_and_accents():
 
 def test_select_returns_best_first_without_duplicates():
     scores = np.array([0.9, 0.8, 0.7, 0.6])
-    picked = select(scores, ["A", "B", "C", "D"], ["x", "x", "y", "z"], k=3)
+    picked = select(scores, ["A", "B", "C", "D"], ["x", "x", "y", "z"], ["1", "2", "3", "4"], k=3)
     assert [i for i, _ in picked] == [0, 2, 3]
     assert [s for _, s in picked] == pytest.approx([0.9, 0.7, 0.6])
 
@@ -49,16 +49,31 @@ def test_select_returns_best_first_without_duplicates():
 def test_select_lifts_a_close_answer_by_another_author_over_a_repeat():
     scores = np.array([0.60, 0.59, 0.58, 0.57, 0.56, 0.55])
     authors = ["Noah", "Noah", "Noah", "Noah", "Noah", "Alfredo"]
-    picked = [i for i, _ in select(scores, authors, [str(i) for i in range(6)], k=5)]
+    picked = [i for i, _ in select(scores, authors, [str(i) for i in range(6)], [f"t{i}" for i in range(6)], k=5)]
     assert 5 in picked and picked[0] == 0
 
 
 def test_select_keeps_one_author_when_the_other_is_far_behind():
     scores = np.array([0.60, 0.59, 0.58, 0.57, 0.56, 0.20])
     authors = ["Noah"] * 5 + ["Alfredo"]
-    picked = [i for i, _ in select(scores, authors, [str(i) for i in range(6)], k=5)]
+    picked = [i for i, _ in select(scores, authors, [str(i) for i in range(6)], [f"t{i}" for i in range(6)], k=5)]
     assert picked == [0, 1, 2, 3, 4]
 
 
 def test_select_with_fewer_candidates_than_k():
-    assert [i for i, _ in select(np.array([0.1, 0.3]), ["A", "B"], ["a", "b"], k=5)] == [1, 0]
+    assert [i for i, _ in select(np.array([0.1, 0.3]), ["A", "B"], ["a", "b"], ["t1", "t2"], k=5)] == [1, 0]
+
+
+def test_select_shows_an_authors_answers_in_one_thread_as_one_card():
+    """Emmanuel Raj answered one question twice in one thread: one card, then the next author."""
+    scores = np.array([0.70, 0.69, 0.60, 0.55])
+    authors = ["Emmanuel Raj", "Emmanuel Raj", "Alfredo Deza", "Emmanuel Raj"]
+    threads = ["mlops/3/emmanuel", "mlops/3/emmanuel", "practical/5/alfredo", "mlops/9/emmanuel"]
+    picked = [i for i, _ in select(scores, authors, ["a", "b", "c", "d"], threads, k=3)]
+    assert picked == [0, 2, 3]
+
+
+def test_substance_penalty_falls_with_content_words():
+    penalties = substance_penalty(np.array([0, 5, 20, 200]))
+    assert penalties[0] == pytest.approx(0.1)
+    assert penalties[0] > penalties[1] > penalties[2] == penalties[3] == 0.0

@@ -28,7 +28,7 @@ def _answer(**changes) -> Answer:
     example = Answer(
         author="Ann Author", text="An answer.", question="What?", asker="Bob", book="b", book_title="Book",
         thread=0, date="2024-01-01", url="https://datatalks.club/books/b.html", score=0.5,
-        author_as_written="Ann Author", id="b/0/ann/0",
+        author_as_written="Ann Author", id="b/0/ann/0", confidence=0.5, passage=-1, passage_text="",
     )  # fmt: skip
     return dataclasses.replace(example, **changes)
 
@@ -114,3 +114,22 @@ def test_nearby_questions_are_escaped_and_shortened():
 def test_copy_link_button_only_with_a_result_worth_sharing():
     assert "data-ata-copy" in results_html([_answer()], [], shareable=True)
     assert "data-ata-copy" not in results_html([], ["Type a question"])
+
+
+@pytest.mark.parametrize(
+    "confidence, label", [(0.82, "Answers this"), (0.45, "Related"), (0.12, "Probably not what you asked")]
+)
+def test_card_label_and_bar_come_from_confidence(confidence, label):
+    card = answer_card(_answer(confidence=confidence))
+    assert label in card and f"width:{round(100 * confidence)}%" in card
+    assert f"about {round(100 * confidence)}% likely" in card
+
+
+def test_matching_passage_comes_first_with_the_whole_reply_one_click_away():
+    reply = "1. Use DVC for data.\n\n2. Startups should adopt MLOps early, it is a behaviour."
+    card = answer_card(
+        _answer(text=reply, passage=1, passage_text="2. Startups should adopt MLOps early, it is a behaviour.")
+    )
+    first = card.index("ata-passage")
+    assert "Startups should adopt" in card[first : card.index("ata-whole")]
+    assert "<details" in card and "Show the whole reply" in card and "Use DVC" in card[card.index("ata-whole") :]

@@ -28,6 +28,17 @@ def test_mlops_question_gets_both_authors_from_practical_mlops(seed_searcher):
         assert answer.date == "2021-08-30" and answer.text and answer.score > 0
 
 
+def test_the_passage_that_answers_is_reported_in_a_multi_question_reply(seed_searcher):
+    """Noah Gift answered four questions in one reply (thread 9); the startups one is last, and is the one reported."""
+    answers = seed_searcher.search(MLOPS, 10)
+    reply = next(a for a in answers if a.id == f"{SEED_ID}/9/noah-gift/0")
+    assert reply.passage == 3
+    assert "Do small startups really need MLOps" in reply.passage_text
+    assert reply.passage_text in reply.text
+    one_piece = [a for a in answers if a.passage == -1]
+    assert one_piece and all(a.passage_text == "" for a in one_piece)
+
+
 def test_startup_answer_carries_question_and_asker(seed_searcher):
     answers = seed_searcher.search("Do small startups really need MLOps or is it over engineering?", 3)
     top = answers[0]

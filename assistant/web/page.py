@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl
 import gradio as gr
 
 from assistant.querylog import QueryLog, UnknownIdError
+from assistant.recipe import relevance
 from assistant.searcher import MAX_QUESTION_CHARS, Searcher
 from assistant.web.contract import (
     DEFAULT_RESULTS,
@@ -94,7 +95,7 @@ def _searched(searcher: Searcher, request: SearchRequest, notes: list[str], log:
     answers = logged.answers
     nearby = related_html(related(searcher, request, answers), request.k, request.author, request.book)
     if answers:
-        if request.closest:
+        if request.closest or relevance(answers[0].confidence).slug == "unlikely":
             notes = [*notes, "None of these is a close match: they are just the nearest answers in the archive."]
         return results_html(answers, notes, nearby, True, logged.query_id), gr.update(visible=False)
     filtered = " with these filters" if request.author or request.book else ""
@@ -179,8 +180,9 @@ def _api_search(searcher: Searcher, log: QueryLog | None):
         """Find the real answers DataTalks.Club Book-of-the-Week authors gave to questions like this one.
 
         Each answer is a dict with author, text (Markdown), question, asker, book, book_title, thread, date,
-        url (the book's page), score, author_as_written, id, and query_id (to vote with `feedback`; null
-        when the app keeps no log).
+        url (the book's page), score, author_as_written, id, confidence (0–1, the estimated
+        chance it answers the question), passage (which part of a long reply matched, -1 for none),
+        passage_text, and query_id (to vote with `feedback`; null when the app keeps no log).
 
         Args:
             question: the question to ask, e.g. "Should startups do MLOps?"

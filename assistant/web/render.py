@@ -61,11 +61,12 @@ def _shorten(text: str, limit: int) -> str:
     return flat[:limit].rsplit(" ", 1)[0] + "…"
 
 
-def _relevance(score: float) -> str:
-    """A labelled bar for the score, so people can judge results without reading numbers."""
-    shown = relevance(score)
+def _relevance(confidence: float) -> str:
+    """A labelled bar for the answer's confidence, so people can judge results without reading numbers."""
+    shown = relevance(confidence)
+    chance = f"about {round(100 * confidence)}% likely to answer your question (judged on past questions)"
     return (
-        f'<span class="ata-relevance ata-{shown.slug}" title="relevance score {score:.2f}">'
+        f'<span class="ata-relevance ata-{shown.slug}" title="{chance}">'
         f'<span class="ata-bar" aria-hidden="true"><span style="width:{round(100 * shown.fill)}%"></span></span>'
         f"{shown.label}</span>"
     )
@@ -88,6 +89,16 @@ def _asked(answer: Answer | AnswerUnit, in_full: bool = False) -> str:
         f'<details class="ata-asked"><summary><span class="ata-asker">{asker}</span> '
         f'<span class="ata-short">{html.escape(short)}</span></summary>'
         f'<div class="ata-full-question">{html.escape(answer.question.strip())}</div></details>'
+    )
+
+
+def _answer_body(answer: Answer | AnswerUnit) -> str:
+    """The answer; when one passage of a long reply matched, that passage first, highlighted, the whole reply one click away."""
+    if not isinstance(answer, Answer) or answer.passage < 0:
+        return f'<div class="ata-answer">{safe_markdown(answer.text)}</div>'
+    return (
+        f'<div class="ata-answer"><div class="ata-passage">{safe_markdown(answer.passage_text)}</div>'
+        f'<details class="ata-whole"><summary>Show the whole reply</summary>{safe_markdown(answer.text)}</details></div>'
     )
 
 
@@ -117,8 +128,8 @@ def answer_card(answer: Answer | AnswerUnit, votes: bool = False) -> str:
     return (
         f'<article class="ata-card{"" if ranked else " ata-single"}">'
         f'<header><div><h3 class="ata-author">{html.escape(answer.author)}</h3>'
-        f'<p class="ata-meta">{meta}</p></div>{_relevance(answer.score) if ranked else ""}</header>'
-        f'{_asked(answer, in_full=not ranked)}<div class="ata-answer">{safe_markdown(answer.text)}</div>'
+        f'<p class="ata-meta">{meta}</p></div>{_relevance(answer.confidence) if ranked else ""}</header>'
+        f"{_asked(answer, in_full=not ranked)}{_answer_body(answer)}"
         f"<footer>{link}{permalink}{_vote_buttons(answer.id) if votes else ''}</footer></article>"
     )
 

@@ -1,0 +1,114 @@
+"""Confidence: the estimated probability that a person finds an answer answers the question.
+
+A small logistic model over three ranking signals that explain themselves: the fused score, how
+far the answer leads the next one, and how much it says. Fitted with `python -m assistant.eval
+--fit` on judged real questions and the dev set (see README, Quality); the fitted numbers live
+below as `CALIBRATION`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+
+import numpy as np
+
+SIGNALS = ("score", "margin", "log_words")
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Logistic regression over standardized SIGNALS, and what it was fitted on."""
+
+    means: tuple[float, ...]
+    scales: tuple[float, ...]
+    coefficients: tuple[float, ...]
+    intercept: float
+    fitted_on: str
+
+
+# Fitted 2026-11-27 by `python -m assistant.eval ../shared/eval/dev.jsonl --real ../shared/eval/real-dev.jsonl
+# --judgments eval/judgments.jsonl --fit` over the full 98-archive index: judged useful = grade >= 1.
+CALIBRATION = Calibration(
+    means=(0.4743, 0.0488, 3.7927),
+    scales=(0.1247, 0.0695, 0.6087),
+    coefficients=(1.15, 0.5831, 0.0659),
+    intercept=-0.9563,
+    fitted_on="240 judged real answers and 360 dev answers (weight 0.5)",
+)
+
+
+@dataclass(frozen=True)
+class Bin:
+    """One row of a reliability table: answers whose confidence fell in [low, high)."""
+
+    low: float
+    high: float
+    count: int
+    predicted: float  # mean confidence
+    observed: float  # share judged useful
+
+
+def signals(score: float, margin: float, words: int) -> np.ndarray:
+    """The model's inputs for one answer: fused score, lead over the next result, log(1 + content words)."""
+    return np.array([score, max(margin, 0.0), np.log1p(words)], dtype=np.float64)
+
+
+def confidence(features: np.ndarray, calibration: Calibration = CALIBRATION) -> np.ndarray:
+    """P(useful) for each row of features (or one feature vector)."""
+    z = (np.asarray(features) - calibration.means) / calibration.scales
+    return 1.0 / (1.0 + np.exp(-(z @ np.asarray(calibration.coefficients) + calibration.intercept)))
+
+
+def fit(features: np.ndarray, useful: np.ndarray, weights: np.ndarray, fitted_on: str, l2: float = 1.0) -> Calibration:
+    """L2-regularized logistic regression by Newton's method; the intercept is not regularized."""
+    means, scales = features.mean(axis=0), features.std(axis=0) + 1e-9
+    x = np.hstack([(features - means) / scales, np.ones((len(features), 1))])
+    beta = np.zeros(x.shape[1])
+    penalty = l2 * np.diag([1.0] * (x.shape[1] - 1) + [0.0])
+    for _ in range(100):
+        p = 1.0 / (1.0 + np.exp(-x @ beta))
+        gradient = x.T @ (weights * (p - useful)) + penalty @ beta
+        hessian = (x * (weights * p * (1 - p))[:, None]).T @ x + penalty
+        step = np.linalg.solve(hessian, gradient)
+        beta -= step
+        if np.abs(step).max() < 1e-10:
+            break
+    return Calibration(_rounded(means), _rounded(scales), _rounded(beta[:-1]), round(float(beta[-1]), 4), fitted_on)
+
+
+def _rounded(values: np.ndarray) -> tuple[float, ...]:
+    return tuple(round(float(v), 4) for v in values)
+
+
+def cross_validated(
+    features: np.ndarray, useful: np.ndarray, weights: np.ndarray, groups: Sequence[str], folds: int = 5
+) -> np.ndarray:
+    """Each sample's confidence from a model fitted without its question's fold (questions assigned by hash)."""
+    fold = np.array([sum(map(ord, group)) % folds for group in groups])
+    predicted = np.zeros(len(useful))
+    for k in range(folds):
+        model = fit(features[fold != k], useful[fold != k], weights[fold != k], "cross-validation")
+        predicted[fold == k] = confidence(features[fold == k], model)
+    return predicted
+
+
+def reliability(
+    predicted: np.ndarray, useful: np.ndarray, edges: Sequence[float] = (0, 0.2, 0.4, 0.6, 0.8, 1.0)
+) -> list[Bin]:
+    """Predicted against observed usefulness per confidence bin; the last bin includes 1.0."""
+    bins = []
+    for low, high in pairwise(edges):
+        inside = (predicted >= low) & ((predicted < high) | (high == edges[-1]))
+        count = int(inside.sum())
+        bins.append(
+            Bin(
+                low,
+                high,
+                count,
+                float(predicted[inside].mean()) if count else 0.0,
+                float(useful[inside].mean()) if count else 0.0,
+            )
+        )
+    return bins

@@ -1,0 +1,67 @@
+"""Clean a member's message before matching: drop greetings, thanks and the names of the people addressed.
+
+Real questions arrive as "Hi Serg Masís, thank you for doing this! ... Thanks!": the salutation,
+the pleasantries and the addressee's name carry no meaning, yet they match other greetings and
+that person's answers rather than answers to the question.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from assistant.text import content_words, fold
+
+_GREETING = r"(?:hi|hello|hey|hola|dear|greetings|good (?:morning|afternoon|evening))"
+_SLACK_MENTION = re.compile(r"<@[^>]+>")
+_NAME_WORD = re.compile(r"\w+")
+_LONGEST_NAME = 4
+# Words of a sentence that only thanks, greets or praises: "Thanks for doing this!", "Great book!"
+_PLEASANTRY = frozenset(
+    "thanks thank thx doing great book books awesome nice meet excited super wonderful content writing "
+    "interesting taking time answer answering questions question here being amazing appreciate advance "
+    "much again lot love first all indeed really work effort reply replying sounds looks like hope fine "
+    "well glad having congrats congratulations agreeing kind everyone guys folks gracias muchas".split()
+)
+
+
+def full_names(names: Iterable[str]) -> frozenset[tuple[str, ...]]:
+    """The people's full names (two to four words) as accent-free, lower-case word tuples."""
+    tuples = (tuple(fold(word) for word in _NAME_WORD.findall(re.sub(r"\(.*?\)", " ", name))) for name in names)
+    return frozenset(t for t in tuples if 2 <= len(t) <= _LONGEST_NAME)
+
+
+def _without_names(text: str, names: frozenset[tuple[str, ...]]) -> str:
+    """The text with every occurrence of a full name (and an @ before it) blanked out, in one pass over its words."""
+    words = list(_NAME_WORD.finditer(text))
+    folded = [fold(word.group()) for word in words]
+    spans = []
+    i = 0
+    while i < len(words):
+        longest = min(_LONGEST_NAME, len(words) - i)
+        length = next((n for n in range(longest, 1, -1) if tuple(folded[i : i + n]) in names), 0)
+        if length:
+            start = words[i].start() - (words[i].start() > 0 and text[words[i].start() - 1] == "@")
+            spans.append((start, words[i + length - 1].end()))
+            i += length
+        else:
+            i += 1
+    for start, end in reversed(spans):
+        text = text[:start] + " " + text[end:]
+    return text
+
+
+def clean_question(text: str, names: frozenset[tuple[str, ...]]) -> str:
+    """The message without mentions, people's full names, greetings and sentences that only thank or praise.
+
+    Returns the text unchanged when cleaning would leave no content words.
+    """
+    cleaned = _without_names(_SLACK_MENTION.sub(" ", text), names)
+    cleaned = re.sub(r"(^|[\n.!?]\s*)" + _GREETING + r"\b[\s,!.:-]*", r"\1", cleaned, flags=re.IGNORECASE)
+    kept = []
+    for sentence in re.split(r"(?<=[.!?\n])\s+", cleaned):
+        words = content_words(sentence)
+        if "?" in sentence or any(word not in _PLEASANTRY for word in words):
+            kept.append(sentence)
+    result = " ".join(" ".join(kept).split())
+    return result if content_words(result) else " ".join(text.split())

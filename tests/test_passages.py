@@ -1,0 +1,30 @@
+"""Splitting a reply that answers several questions into passages, on real archive replies."""
+
+from __future__ import annotations
+
+from assistant.passages import split_passages
+from assistant.units import build_units
+
+
+def _reply(books_by_id, people, book, thread, author):
+    units = build_units(books_by_id[book], people)
+    return next(u for u in units if u.thread == thread and u.author == author)
+
+
+def test_quoted_questions_each_start_a_passage(books_by_id, people):
+    """Marcello La Rocca quotes each question in ``` and answers it below."""
+    reply = _reply(books_by_id, people, "20210531-advanced-algorithms-and-data-structures", 16, "Marcello La Rocca")
+    passages = split_passages(reply.text)
+    assert len(passages) >= 3
+    assert any(p.startswith("```Which algorithms are your favorite") for p in passages)
+    assert "".join(passages).replace("\n", "") == reply.text.replace("\n", "")
+
+
+def test_numbered_answers_to_numbered_questions_are_passages(books_by_id, people):
+    reply = _reply(books_by_id, people, "20220815-fundamentals-of-data-engineering", 29, "Joe Reis")
+    passages = split_passages(reply.text)
+    assert [p[:2] for p in passages] == ["1.", "2.", "3."]
+
+
+def test_a_short_answer_is_one_passage():
+    assert split_passages("Use DVC for data and MLflow for models.") == ["Use DVC for data and MLflow for models."]

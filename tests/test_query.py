@@ -1,0 +1,34 @@
+"""Cleaning real messages before matching: greetings, thanks and addressee names go, the question stays."""
+
+from __future__ import annotations
+
+from assistant.query import clean_question, full_names
+
+NAMES = full_names(["Serg Masís", "Sebastian Raschka", "Kim Falk", "Alexey Grigorev"])
+
+
+def test_greeting_name_and_thanks_are_dropped():
+    message = "Hi Serg Masís, thank you for doing this! How could we attract artists into the ML field?"
+    assert clean_question(message, NAMES) == "How could we attract artists into the ML field?"
+
+
+def test_a_name_written_without_accents_or_as_a_mention_is_dropped_too():
+    assert clean_question("@Serg Masis what about SHAP?", NAMES) == "what about SHAP?"
+    assert (
+        clean_question("Sebastian Raschka As a beginner, how do I learn RAG?", NAMES)
+        == "As a beginner, how do I learn RAG?"
+    )
+
+
+def test_trailing_pleasantries_are_dropped_and_questions_kept():
+    message = "Is it possible to do client side recommendations? Thanks in advance! Great book."
+    assert clean_question(message, NAMES) == "Is it possible to do client side recommendations?"
+
+
+def test_a_paraphrased_question_is_left_as_it_is():
+    question = "are there legal requirements for explainable AI, like GDPR right to explanation?"
+    assert clean_question(question, NAMES) == question
+
+
+def test_a_message_that_is_only_thanks_is_kept_rather_than_emptied():
+    assert clean_question("Thanks Kim Falk!", NAMES) == "Thanks Kim Falk!"
