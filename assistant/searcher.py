@@ -116,6 +116,10 @@ class Searcher:
         self._embed = lru_cache(maxsize=256)(self._embed_uncached)
         self._lock = threading.Lock()  # the tokenizer and the BM25 scorer are not thread-safe
 
+    def forget_questions(self) -> None:
+        """Drop the embedded questions kept for re-asking, so the next search embeds its question anew."""
+        self._embed.cache_clear()
+
     @property
     def authors(self) -> list[str]:
         return sorted(set(self._authors), key=fold)
