@@ -143,11 +143,9 @@ class Searcher:
         min_score=None: [] when even the best answer scores below the calibrated recipe.MIN_SCORE
         (nothing in the corpus answers the question); a number: only answers scoring at least that.
         """
-        if not isinstance(question, str) or not question.strip():
-            raise ValueError("question is empty: ask something, e.g. 'Should startups do MLOps?'")
+        question = clean_question(self._prepare(question), self._names)
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise ValueError(f"k must be a whole number of at least 1, got {k!r}")
-        question = clean_question(self._prepare(question), self._names)
         keys = self.index.keys
         # One more than shown, so the last shown answer has a next one to lead.
         scores = self.score(question, pool_size(k + 1), self._filter(author, book))
@@ -191,8 +189,6 @@ class Searcher:
         already shown); only questions answered within the author and book filters, scoring at least
         recipe.RELATED_MIN_SCORE.
         """
-        if not isinstance(question, str) or not question.strip():
-            raise ValueError("question is empty: ask something, e.g. 'Should startups do MLOps?'")
         question = self._prepare(question)
         allowed = self._filter(author, book)
         count = len(self.units) if allowed is None else int(allowed.sum())
@@ -223,7 +219,9 @@ class Searcher:
         return None if i is None else self.units[i]
 
     def _prepare(self, question: str) -> str:
-        """The question as the model reads it: one line, cut to what fits in its tokens; ValueError if not text."""
+        """The question as the model reads it, one line cut to fit its tokens; ValueError if empty or not text."""
+        if not isinstance(question, str) or not question.strip():
+            raise ValueError("question is empty: ask something, e.g. 'Should startups do MLOps?'")
         question = " ".join(question[: 2 * MAX_QUESTION_CHARS].split())[:MAX_QUESTION_CHARS]
         problem = invalid_text(question, "question")
         if problem:
