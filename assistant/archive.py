@@ -7,9 +7,10 @@ import errno
 import hashlib
 import os
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Generic, TypeVar
 
 import yaml
 
@@ -81,9 +82,12 @@ class Book:
         return {m.name for m in self.messages} | {r.name for m in self.messages for r in m.replies}
 
 
+Read = TypeVar("Read")
+
+
 @dataclass
-class ReadResult:
-    books: list[Book]
+class ReadResult(Generic[Read]):
+    books: list[Read]  # Book, or what the reader given to read_archives makes of one
     errors: list[ArchiveError]
 
 
@@ -292,18 +296,18 @@ def archive_paths(folders: Iterable[Path]) -> list[Path]:
     return paths
 
 
-def read_archives(folders: Iterable[Path]) -> ReadResult:
-    """Read every archive in the folders; a bad file is reported in `errors` and never stops the rest."""
+def read_archives(folders: Iterable[Path], read: Callable[[Path], Read] = read_archive) -> ReadResult[Read]:
+    """Read every archive in the folders with `read`; a bad file is reported in `errors` and never stops the rest."""
     books, errors, seen_ids = [], [], {}
     for path in archive_paths(folders):
         try:
-            book = read_archive(path)
+            book = read(path)
         except ArchiveError as error:
             errors.append(error)
             continue
-        if book.id in seen_ids:
-            errors.append(ArchiveError(path, f"duplicate book id {book.id!r}: already read from {seen_ids[book.id]}"))
+        if path.stem in seen_ids:  # a book's id is its file name without .md
+            errors.append(ArchiveError(path, f"duplicate book id {path.stem!r}: already read from {seen_ids[path.stem]}"))
             continue
-        seen_ids[book.id] = path
+        seen_ids[path.stem] = path
         books.append(book)
     return ReadResult(books, errors)

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import bm25s
 import numpy as np
 
-from assistant.archive import ArchiveError, Book, read_archives
-from assistant.authors import load_people, name_tokens, unresolved_slugs
+from assistant.archive import ArchiveError, read_archives
+from assistant.authors import load_people
 from assistant.embedding import EmbeddingCache, TextEncoder, embed_with_cache
-from assistant.ranking import duplicate_key
-from assistant.passages import split_passages
-from assistant.text import content_words
+from assistant.parsed import ParsedArchive, UnitKeys
 from assistant.recipe import FIELDS, field_texts, lexical_text, passage_text, tokenize
-from assistant.text import fold
-from assistant.units import AnswerUnit, build_units
+from assistant.units import AnswerUnit
 
 PEOPLE_FILE = "people.yaml"
 
@@ -35,8 +32,9 @@ class UnresolvedSlug:
 
 @dataclass
 class Corpus:
-    books: list[Book]
+    archives: list[ParsedArchive]
     units: list[AnswerUnit]
+    keys: list[UnitKeys]  # one per unit
     errors: list[ArchiveError]
     unresolved: list[UnresolvedSlug]
 
@@ -80,33 +78,25 @@ def people_for(data: Sequence[Path], people_file: Path | None) -> dict[str, str]
     return people
 
 
-def load_corpus(folders: Iterable[Path], people: Mapping[str, str]) -> Corpus:
-    """Read every archive in the folders and build its answer units; bad files land in `errors`."""
-    result = read_archives(folders)
-    units = [unit for book in result.books for unit in build_units(book, people)]
-    unresolved = [
-        UnresolvedSlug(book.path, slug)
-        for book in result.books
-        for slug in unresolved_slugs(book.authors, people, book.participants)
-    ]
-    return Corpus(result.books, units, result.errors, unresolved)
+def load_corpus(folders: Iterable[Path], read: Callable[[Path], ParsedArchive]) -> Corpus:
+    """Every archive in the folders as `read` gives it (see assistant.parsed); bad files land in `errors`."""
+    result = read_archives(folders, read)
+    units = [unit for archive in result.books for unit in archive.units]
+    keys = [keys for archive in result.books for keys in archive.keys]
+    unresolved = [UnresolvedSlug(archive.path, slug) for archive in result.books for slug in archive.unresolved]
+    return Corpus(result.books, units, keys, result.errors, unresolved)
 
 
-def search_keys(units: Sequence[AnswerUnit]) -> SearchKeys:
-    """Filter, duplicate, thread and substance keys for every unit, and which unit each passage belongs to."""
+def search_keys(keys: Sequence[UnitKeys]) -> SearchKeys:
+    """The keys of every unit as search reads them, and which unit each passage belongs to."""
     return SearchKeys(
-        authors=[" ".join(name_tokens(unit.author)) for unit in units],
-        books=[(fold(unit.book), fold(unit.book_title)) for unit in units],
-        duplicates=[duplicate_key(unit.text) for unit in units],
-        threads=[f"{unit.book}/{unit.thread}/{unit.author}" for unit in units],
-        words=[len(content_words(unit.text)) for unit in units],
-        passage_owners=[i for i, passages in enumerate(_passages(units)) for _ in passages],
+        authors=[unit.author for unit in keys],
+        books=[unit.book for unit in keys],
+        duplicates=[unit.duplicate for unit in keys],
+        threads=[unit.thread for unit in keys],
+        words=[unit.words for unit in keys],
+        passage_owners=[i for i, unit in enumerate(keys) for _ in unit.passages],
     )
-
-
-def _passages(units: Sequence[AnswerUnit]) -> list[list[str]]:
-    """Each unit's passages when its answer splits, else []."""
-    return [passages if len(passages := split_passages(unit.text)) > 1 else [] for unit in units]
 
 
 def lexical_index(units: Sequence[AnswerUnit]) -> bm25s.BM25:
@@ -118,12 +108,16 @@ def lexical_index(units: Sequence[AnswerUnit]) -> bm25s.BM25:
 
 
 def embed_fields(
-    units: Sequence[AnswerUnit], embedder: TextEncoder, cache: EmbeddingCache, progress: bool = False
-) -> tuple[dict[str, np.ndarray], int, int]:
+    units: Sequence[AnswerUnit],
+    keys: Sequence[UnitKeys],
+    embedder: TextEncoder,
+    cache: EmbeddingCache,
+    progress: bool = False,
+) -> tuple[dict[str, np.ndarray], np.ndarray, int, int]:
     """(field -> vectors, passage vectors, texts embedded now, texts reused from the cache)."""
     texts = [field_texts(unit) for unit in units]
     flat = [entry[field] for entry in texts for field in FIELDS]
-    passages = [passage_text(unit, p) for unit, ps in zip(units, _passages(units)) for p in ps]
+    passages = [passage_text(unit, p) for unit, unit_keys in zip(units, keys) for p in unit_keys.passages]
     if not flat:
         empty = np.zeros((0, embedder.dimension), dtype=np.float32)
         return {field: empty for field in FIELDS}, empty, 0, 0
@@ -135,6 +129,5 @@ def embed_fields(
 
 def build(corpus: Corpus, embedder: TextEncoder, cache: EmbeddingCache, progress: bool = False) -> BuiltIndex:
     """Vectors, BM25 and keys for every unit of the corpus."""
-    vectors, passages, embedded, reused = embed_fields(corpus.units, embedder, cache, progress)
-    keys = search_keys(corpus.units)
-    return BuiltIndex(corpus, vectors, passages, lexical_index(corpus.units), keys, embedded, reused)
+    vectors, passages, embedded, reused = embed_fields(corpus.units, corpus.keys, embedder, cache, progress)
+    return BuiltIndex(corpus, vectors, passages, lexical_index(corpus.units), search_keys(corpus.keys), embedded, reused)

@@ -2,6 +2,8 @@
 
 Layout of an index folder:
     cache.sqlite       embeddings by (model, text hash), reused across builds
+    parsed/            each archive's answer units and keys, by content (assistant.parsed): a rebuild
+                       parses only the archives that changed
     encoders/<model>/  the model exported to ONNX (model.onnx, tokenizer.json, encoder.json), made by
                        the first build with that model; search embeds questions with it, without torch
     builds/<id>/       manifest.json, units.json, keys.json, one <field>.faiss per embedded field,
@@ -34,6 +36,7 @@ from assistant.archive import archive_paths, file_hash
 from assistant.build import BuiltIndex, SearchKeys, build, load_corpus, people_files, people_for
 from assistant.embedding import MODEL_ENV, Embedder, EmbeddingCache, TextEncoder, default_model
 from assistant.encoder import OnnxEmbedder, exported_embedder
+from assistant.parsed import ParsedCache
 from assistant.recipe import FIELDS
 from assistant.units import AnswerUnit
 
@@ -45,6 +48,7 @@ LEXICAL_DIR = "lexical"
 ENCODERS_DIR = "encoders"
 PASSAGES = "passages"
 MANIFEST = "manifest.json"
+PARSED_DIR = "parsed"
 # What loading, staleness and rebuilding read from a manifest, by JSON type.
 _MANIFEST_TYPES = {
     "model": (str,),
@@ -178,7 +182,8 @@ def build_index(
     started = time.perf_counter()
     out = Path(out)
     embedder = embedder or build_embedder(model or default_model(), out)
-    corpus = load_corpus(data, people_for(data, people_file))
+    parsed = ParsedCache(out / PARSED_DIR, people_for(data, people_file))
+    corpus = load_corpus(data, parsed.read)
     for error in corpus.errors:
         print(f"warning: skipped {error}", file=sys.stderr)
     for slug in corpus.unresolved:
@@ -186,6 +191,7 @@ def build_index(
     try:
         (out / "builds").mkdir(parents=True, exist_ok=True)
         _remove_unfinished_builds(out)
+        parsed.save()
         cache = EmbeddingCache(out / "cache.sqlite")
         try:
             if cache.moved_aside:
@@ -201,10 +207,10 @@ def build_index(
         raise IndexWriteError(_write_failure(out, error)) from None
     save(built, out, _manifest(built, embedder, data, people_file, _store_encoder(embedder, out)))
     return BuildSummary(
-        files=len(corpus.books) + len(corpus.errors),
+        files=len(corpus.archives) + len(corpus.errors),
         skipped=[str(error) for error in corpus.errors],
         unresolved=[str(slug) for slug in corpus.unresolved],
-        books=len(corpus.books),
+        books=len(corpus.archives),
         authors=len({unit.author for unit in corpus.units}),
         answers=len(corpus.units),
         embedded=built.embedded,
@@ -237,9 +243,9 @@ def save(built: BuiltIndex, out: Path, manifest: dict) -> Path:
         _write_vectors(staging, {**built.vectors, PASSAGES: built.passages})
         if built.corpus.units:
             built.lexical.save(str(staging / LEXICAL_DIR))
-        _write_json(staging / "units.json", [dataclasses.asdict(unit) for unit in built.corpus.units])
-        _write_json(staging / "keys.json", dataclasses.asdict(built.keys))
-        _write_json(staging / MANIFEST, manifest)
+        _write_json(staging / "units.json", [vars(unit) for unit in built.corpus.units])  # flat: vars is asdict
+        _write_json(staging / "keys.json", vars(built.keys))
+        _write_json(staging / MANIFEST, manifest, indent=1)
         staging.rename(final)
         _point_current_to(out, final)
     except (OSError, RuntimeError) as error:  # faiss reports a failed write as RuntimeError
@@ -298,7 +304,7 @@ def _manifest(
         # Every file read, skipped ones too, so fixing a skipped file makes the index stale.
         "archives": {
             **{error.path.name: _hash_or_empty(error.path) for error in corpus.errors},
-            **{book.path.name: book.content_hash for book in corpus.books},
+            **{archive.path.name: archive.content_hash for archive in corpus.archives},
         },
         "skipped": [str(error) for error in corpus.errors],
         "unresolved": [str(slug) for slug in corpus.unresolved],
@@ -309,9 +315,10 @@ def _people_hashes(data: Sequence[Path], people_file: Path | None) -> dict[str, 
     return {str(path.resolve()): _hash_or_empty(path) for path in people_files(data, people_file)}
 
 
-def _write_json(path: Path, value: object) -> None:
+def _write_json(path: Path, value: object, indent: int | None = None) -> None:
+    """Write and fsync; without `indent`, json's C encoder writes it many times faster."""
     with open(path, "w", encoding="utf-8") as handle:
-        json.dump(value, handle, ensure_ascii=False, indent=1)
+        json.dump(value, handle, ensure_ascii=False, indent=indent)
         handle.flush()
         os.fsync(handle.fileno())
 

@@ -12,6 +12,7 @@ import pytest
 
 from assistant.build import load_corpus
 from assistant.embedding import Embedder
+from assistant.parsed import parse_archive
 from assistant.recipe import FIELDS, field_texts
 from helpers import REPO, SHARED
 
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.slow
 
 def test_onnx_vectors_equal_sentence_transformers_vectors(embedder, books_dir, people):
     questions = [json.loads(line)["query"] for line in (SHARED / "eval" / "dev.jsonl").open(encoding="utf-8")]
-    units = load_corpus([books_dir], people).units[::10]
+    units = load_corpus([books_dir], lambda path: parse_archive(path, people)).units[::10]
     answers = [field_texts(unit)[field] for unit in units for field in FIELDS]
     texts = questions + answers
     assert max(len(embedder.tokenizer.encode(text).ids) for text in answers) == 256  # long answers are cut
