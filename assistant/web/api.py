@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import time
 
+import anyio
+import os
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
@@ -13,6 +15,9 @@ from assistant.querylog import QueryLog, UnknownIdError
 from assistant.searcher import Searcher
 from assistant.web.contract import DEFAULT_RESULTS, MAX_ID_CHARS, RequestError, parse_request, parse_vote, related
 from assistant.web.record import record_vote, search_and_log
+
+
+SEARCHES = anyio.CapacityLimiter(int(os.environ.get("SLOTS", os.cpu_count() or 1)))
 
 
 def _error(message: str, status: int) -> JSONResponse:
@@ -29,9 +34,12 @@ def json_api(searcher: Searcher, log: QueryLog | None = None) -> APIRouter:
     router = APIRouter(prefix="/api")
 
     @router.get("/search")
-    def search(
+    async def search(
         q: str = "", k: str = str(DEFAULT_RESULTS), author: str = "", book: str = "", closest: str = "false"
     ) -> JSONResponse:
+        return await anyio.to_thread.run_sync(run_search, q, k, author, book, closest, limiter=SEARCHES)
+
+    def run_search(q: str, k: str, author: str, book: str, closest: str) -> JSONResponse:
         started = time.perf_counter()
         try:
             request = parse_request(searcher, q, k, author, book, closest)
