@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -55,7 +54,7 @@ class Answer:
     @classmethod
     def from_unit(cls, unit: AnswerUnit, score: float, confidence: float, passage: int, passage_text: str) -> Answer:
         return cls(
-            **dataclasses.asdict(unit),
+            **vars(unit),  # a flat dataclass: vars is asdict without its deep copy
             score=round(score, 4),
             confidence=round(float(confidence), 3),
             passage=passage,

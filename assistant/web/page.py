@@ -7,7 +7,6 @@ every search is logged and each result card gets vote buttons.
 
 from __future__ import annotations
 
-import dataclasses
 import html
 from functools import partial
 from pathlib import Path
@@ -199,7 +198,7 @@ def _api_search(searcher: Searcher, log: QueryLog | None):
         except RequestError as error:
             raise gr.Error(str(error)) from None
         logged = search_and_log(searcher, parsed, log, _source(request))
-        return [{**dataclasses.asdict(answer), "query_id": logged.query_id} for answer in logged.answers]
+        return [{**vars(answer), "query_id": logged.query_id} for answer in logged.answers]
 
     return search
 
