@@ -102,8 +102,9 @@ def test_search_is_an_mcp_tool(seed_app):
     assert "Noah Gift" in {answer["author"] for answer in json.loads(text)}
 
 
-def test_small_load_has_no_errors(seed_app):
-    report = run_load(seed_app, clients=5, questions=QUESTIONS[:4])
+@pytest.mark.parametrize("api", ["gradio", "json"])
+def test_small_load_has_no_errors(seed_app, api):
+    report = run_load(seed_app, clients=5, questions=QUESTIONS[:4], api=api)
     assert report.errors == []
     assert len(report.latencies) == 20
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import json
+import os
+import threading
+import time
 from dataclasses import fields
 from urllib.parse import urlencode
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -78,6 +83,44 @@ def test_answer_by_id_and_a_404_for_an_unknown_one(fake_client, fake_seed_search
     for unknown in ("", "nope/1/x/0", "x" * 10_000):
         response = fake_client.get("/api/answer", params={"id": unknown})
         assert response.status_code == 404 and "no answer has the id" in response.json()["error"]
+
+
+class _CountingSearcher:
+    """A searcher whose searches take 50 ms and count how many run at once."""
+
+    def __init__(self, searcher):
+        self._searcher, self._lock = searcher, threading.Lock()
+        self.running = self.most = 0
+
+    def __getattr__(self, name: str):
+        return getattr(self._searcher, name)
+
+    def search(self, *args, **kwargs):
+        with self._lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+        try:
+            time.sleep(0.05)
+            return self._searcher.search(*args, **kwargs)
+        finally:
+            with self._lock:
+                self.running -= 1
+
+
+def test_concurrent_searches_run_one_per_core_and_all_answer(fake_seed_searcher):
+    searcher = _CountingSearcher(fake_seed_searcher)
+    app = FastAPI()
+    app.include_router(json_api(searcher))
+    cores = os.cpu_count() or 1
+
+    async def ask_at_once() -> list[httpx.Response]:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+            questions = [{"q": f"startups MLOps {i}", "closest": "true"} for i in range(4 * cores)]
+            return await asyncio.gather(*(client.get("/api/search", params=params) for params in questions))
+
+    responses = asyncio.run(ask_at_once())
+    assert [response.status_code for response in responses] == [200] * 4 * cores
+    assert searcher.most == cores
 
 
 def _get(server_url: str, query: str) -> tuple[int, dict]:
