@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.confidence import CALIBRATION, Bin, confidence, cross_validated, fit, reliability, signals
-from assistant.judged import Sample, evaluate_real, read_real
+from assistant.confidence import CALIBRATION, Bin, confidence, cross_validated, fit, reliability
+from assistant.judged import JUDGED, Sample, evaluate_real, read_real
 from assistant.store import IndexLoadError, default_index_path
 from assistant.searcher import Searcher, load_index
 
@@ -115,14 +115,12 @@ def evaluate(searcher: Searcher, questions: Sequence[LabelledQuestion], k: int =
 
 def dev_samples(searcher: Searcher, questions: Sequence[LabelledQuestion]) -> list[Sample]:
     """Top 3 answers to every dev question as calibration samples: useful when from a target thread."""
-    words = dict(zip((unit.id for unit in searcher.units), searcher.index.keys.words))
     samples = []
     for question in questions:
-        ranked = searcher.search(question.query, 4, min_score=0)
-        for r, answer in enumerate(ranked[:3]):
-            margin = answer.score - (ranked[r + 1].score if r + 1 < len(ranked) else answer.score)
+        answers = searcher.search(question.query, 3, min_score=0)
+        for answer, signals in zip(answers, searcher.signals(question.query, answers)):
             useful = (answer.book, answer.thread) in question.targets
-            samples.append(Sample(question.query, signals(answer.score, margin, words[answer.id]), useful, False))
+            samples.append(Sample(question.query, signals.vector(), useful, False))
     return samples
 
 
@@ -188,7 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(real_report)
     judged = [s for s in samples if s.useful is not None]
     predicted = confidence(np.stack([s.features for s in judged]), CALIBRATION)
-    print("confidence of judged real answers (top 3, every question):")
+    print(f"confidence of judged real answers (top {JUDGED}, every question):")
     print(reliability_table(reliability(predicted, np.array([s.useful for s in judged], dtype=float))))
     if args.fit:
         print(_calibrate(samples, dev_samples(searcher, questions)))
