@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.confidence import CALIBRATION, Bin, confidence, cross_validated, fit, reliability
-from assistant.judged import JUDGED, Sample, evaluate_real, read_real
+from assistant.judged import CONFIDENT, JUDGED, Sample, evaluate_real, read_real
 from assistant.store import IndexLoadError, default_index_path
 from assistant.searcher import Searcher, load_index
 
@@ -142,7 +142,7 @@ def _calibrate(real: list[Sample], dev: list[Sample]) -> str:
     held_out = cross_validated(x, y, w, [s.group for s in judged])
     is_real = np.arange(len(judged)) < len(judged) - len(dev)
     tops = np.array([s.top for s in judged])
-    confident = tops & (held_out >= 0.7)
+    confident = tops & (held_out >= CONFIDENT)
     return "\n".join(
         [
             f"calibration fitted on {note}:",
@@ -150,7 +150,8 @@ def _calibrate(real: list[Sample], dev: list[Sample]) -> str:
             "cross-validated (5 folds by question), judged real answers:",
             reliability_table(reliability(held_out[is_real], y[is_real])),
             (
-                f"cross-validated top answers with confidence >= 0.7: {int(confident.sum())}, "
+                f"cross-validated top answers (general questions): mean confidence {held_out[tops].mean():.2f}, "
+                f"judged useful {y[tops].mean():.2f}; with confidence >= {CONFIDENT}: {int(confident.sum())}, "
                 f"judged useful {y[confident].mean() if confident.any() else 0:.2f}"
             ),
         ]
