@@ -18,13 +18,12 @@ from assistant.units import AnswerUnit
 def field_texts(unit: AnswerUnit) -> dict[str, str]:
     """The texts a unit is embedded as, one per field; the book title gives short answers their context.
 
-    The new question may echo the original question, the answer's wording, or both; scoring all
-    three beats any one of them (see README, Quality).
+    The new question may echo the original question, the answer's wording, or both; scoring both
+    fields beats either one (see README, Quality).
     """
     question = unit.question or unit.text
     return {
         "question": f"{unit.book_title}: {question}",
-        "answer": unit.text,
         "both": f"{unit.book_title}\n{unit.question}\n\n{unit.text}".strip(),
     }
 
@@ -55,7 +54,6 @@ class Weights:
         default_factory=lambda: {
             "both": 1.0,  # question + answer embedded together, with the book title
             "question": 0.5,  # the original question alone: users often re-ask it
-            "answer": 0.15,  # the answer alone
         }
     )
     lexical: float = 0.8  # BM25 over title, author, question and answer

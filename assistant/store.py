@@ -37,7 +37,7 @@ from assistant.encoder import OnnxEmbedder, exported_embedder
 from assistant.recipe import FIELDS
 from assistant.units import AnswerUnit
 
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 DEFAULT_DATA = Path("data")
 DEFAULT_OUT = Path("index")
 INDEX_ENV = "ASSISTANT_INDEX"
@@ -286,6 +286,7 @@ def _manifest(
     return {
         "format_version": FORMAT_VERSION,
         "model": embedder.model_id,
+        "space": embedder.space,
         "encoder": encoder,
         "dimension": int(next(iter(built.vectors.values())).shape[1]),
         "fields": list(FIELDS),
