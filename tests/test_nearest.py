@@ -50,7 +50,7 @@ def test_related_questions_rank_like_every_question(fake_seed_searcher, question
 
 @pytest.mark.parametrize("question", QUESTIONS)
 def test_confidence_comes_from_the_answers_own_signals(fake_seed_searcher, question):
-    """Closest field or passage, question cosine and content words of the answer itself, whatever else the index holds."""
+    """Closest field or passage, question cosine and content words of the answer itself, whatever the index holds."""
     answers = fake_seed_searcher.search(question, 5, min_score=0)
     query = fake_seed_searcher.embedder.encode([question])[0]
     for answer, signals in zip(answers, fake_seed_searcher.signals(question, answers), strict=True):
