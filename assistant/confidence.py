@@ -5,9 +5,8 @@ close the question is to the answer (cosine with its question + answer field or,
 its best passage), how close it is to the question the author answered, and how much the answer
 says. The fused score and the lead over the next answer are left out: BM25 and the lead shift with
 the size of the corpus (on a one-book index the same answer scores lower and its neighbours crowd
-together). Fitted with `python -m assistant.eval --fit`
-on judged real questions and the dev set (see README, Quality); the fitted numbers live below as
-`CALIBRATION`.
+together). Fitted with `python -m assistant.eval --fit` on judged real questions and the dev set
+(see README, Quality); the fitted numbers live below as `CALIBRATION`.
 """
 
 from __future__ import annotations
@@ -45,8 +44,9 @@ class Calibration:
     fitted_on: str
 
 
-# Fitted by `python -m assistant.eval ../shared/eval/dev.jsonl --real ../shared/eval/real-dev.jsonl
-# --judgments eval/judgments.jsonl --index <full 98-archive index> --fit`: judged useful = grade >= 1.
+# Fitted 2026-11-27 (int8 encoder) by `python -m assistant.eval ../shared/eval/dev.jsonl --real
+# ../shared/eval/real-dev.jsonl --judgments eval/judgments.jsonl --index <full 98-archive index> --fit`:
+# judged useful = grade >= 1. Refit after any change to the ranking, the fields or the model.
 CALIBRATION = Calibration(
     means=(0.4847, 0.462, 3.7998),
     scales=(0.1424, 0.1576, 0.6301),
