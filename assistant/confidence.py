@@ -1,9 +1,12 @@
 """Confidence: the estimated probability that a person finds an answer answers the question.
 
-A small logistic model over three ranking signals that explain themselves: the fused score, how
-far the answer leads the next one, and how much it says. Fitted with `python -m assistant.eval
---fit` on judged real questions and the dev set (see README, Quality); the fitted numbers live
-below as `CALIBRATION`.
+A small logistic model over signals that explain themselves and mean the same on any index: how
+close the question is to the answer (cosine with its question + answer field or, when higher, with
+its best passage), how close it is to the question the author answered, and how much the answer
+says. The fused score and the lead over the next answer are left out: BM25 and the lead shift with
+the size of the corpus (on a one-book index the same answer scores lower and its neighbours crowd
+together). Fitted with `python -m assistant.eval --fit` on judged real questions and the dev set
+(see README, Quality); the fitted numbers live below as `CALIBRATION`.
 """
 
 from __future__ import annotations
@@ -14,7 +17,20 @@ from itertools import pairwise
 
 import numpy as np
 
-SIGNALS = ("score", "margin", "log_words")
+SIGNALS = ("match", "question", "log_words")
+
+
+@dataclass(frozen=True)
+class Signals:
+    """What an answer's confidence is computed from."""
+
+    match: float  # cosine of the question with the answer's question + answer field, or its best passage if higher
+    question: float  # cosine of the question with the question the author answered
+    words: int  # distinct content words of the answer
+
+    def vector(self) -> np.ndarray:
+        """The model's inputs, in SIGNALS order."""
+        return np.array([self.match, self.question, np.log1p(self.words)], dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -28,14 +44,15 @@ class Calibration:
     fitted_on: str
 
 
-# Fitted 2026-11-27 by `python -m assistant.eval ../shared/eval/dev.jsonl --real ../shared/eval/real-dev.jsonl
-# --judgments eval/judgments.jsonl --fit` over the full 98-archive index: judged useful = grade >= 1.
+# Fitted 2026-11-27 (int8 encoder) by `python -m assistant.eval ../shared/eval/dev.jsonl --real
+# ../shared/eval/real-dev.jsonl --judgments eval/judgments.jsonl --index <full 98-archive index> --fit`:
+# judged useful = grade >= 1. Refit after any change to the ranking, the fields or the model.
 CALIBRATION = Calibration(
-    means=(0.4743, 0.0488, 3.7927),
-    scales=(0.1247, 0.0695, 0.6087),
-    coefficients=(1.15, 0.5831, 0.0659),
-    intercept=-0.9563,
-    fitted_on="240 judged real answers and 360 dev answers (weight 0.5)",
+    means=(0.4778, 0.4554, 3.8121),
+    scales=(0.1416, 0.1568, 0.6341),
+    coefficients=(1.4318, -0.3391, 0.2639),
+    intercept=-1.4631,
+    fitted_on="640 judged real answers and 360 dev answers (weight 0.5)",
 )
 
 
@@ -48,11 +65,6 @@ class Bin:
     count: int
     predicted: float  # mean confidence
     observed: float  # share judged useful
-
-
-def signals(score: float, margin: float, words: int) -> np.ndarray:
-    """The model's inputs for one answer: fused score, lead over the next result, log(1 + content words)."""
-    return np.array([score, max(margin, 0.0), np.log1p(words)], dtype=np.float64)
 
 
 def confidence(features: np.ndarray, calibration: Calibration = CALIBRATION) -> np.ndarray:

@@ -30,9 +30,10 @@ def resolve_model_location(model: str) -> str:
 
 
 class TextEncoder(Protocol):
-    """What build and search need from a model: its id, vector size, token limit, truncation and encoding."""
+    """What build and search need from a model: its id, vector space, vector size, token limit, truncation and encoding."""
 
     model_id: str
+    space: str  # encoders with equal spaces give equal vectors: the cache key and the index's record
     dimension: int
     max_tokens: int
 
@@ -46,6 +47,7 @@ class Embedder:
 
     def __init__(self, model: str | None = None):
         self.model_id = model or default_model()
+        self.space = self.model_id
         self._model = None
 
     @property
@@ -153,11 +155,11 @@ def embed_with_cache(
     if not texts:
         return np.zeros((0, 0), dtype=np.float32), 0
     hashes = [content_hash(text) for text in texts]
-    known = cache.get(embedder.model_id, hashes)
+    known = cache.get(embedder.space, hashes)
     missing = list(dict.fromkeys(h for h in hashes if h not in known))
     if missing:
         text_of = dict(zip(hashes, texts))
         fresh = embedder.encode([text_of[h] for h in missing], progress=progress)
-        cache.put(embedder.model_id, missing, fresh)
+        cache.put(embedder.space, missing, fresh)
         known.update(zip(missing, fresh))
     return np.stack([known[h] for h in hashes]), len(missing)

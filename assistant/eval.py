@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.confidence import CALIBRATION, Bin, confidence, cross_validated, fit, reliability, signals
-from assistant.judged import Sample, evaluate_real, read_real
+from assistant.confidence import CALIBRATION, Bin, confidence, cross_validated, fit, reliability
+from assistant.judged import CONFIDENT, JUDGED, Sample, evaluate_real, read_real
 from assistant.store import IndexLoadError, default_index_path
 from assistant.searcher import Searcher, load_index
 
@@ -115,14 +115,12 @@ def evaluate(searcher: Searcher, questions: Sequence[LabelledQuestion], k: int =
 
 def dev_samples(searcher: Searcher, questions: Sequence[LabelledQuestion]) -> list[Sample]:
     """Top 3 answers to every dev question as calibration samples: useful when from a target thread."""
-    words = dict(zip((unit.id for unit in searcher.units), searcher.index.keys.words))
     samples = []
     for question in questions:
-        ranked = searcher.search(question.query, 4, min_score=0)
-        for r, answer in enumerate(ranked[:3]):
-            margin = answer.score - (ranked[r + 1].score if r + 1 < len(ranked) else answer.score)
+        answers = searcher.search(question.query, 3, min_score=0)
+        for answer, signals in zip(answers, searcher.signals(question.query, answers)):
             useful = (answer.book, answer.thread) in question.targets
-            samples.append(Sample(question.query, signals(answer.score, margin, words[answer.id]), useful, False))
+            samples.append(Sample(question.query, signals.vector(), useful, False))
     return samples
 
 
@@ -144,7 +142,7 @@ def _calibrate(real: list[Sample], dev: list[Sample]) -> str:
     held_out = cross_validated(x, y, w, [s.group for s in judged])
     is_real = np.arange(len(judged)) < len(judged) - len(dev)
     tops = np.array([s.top for s in judged])
-    confident = tops & (held_out >= 0.7)
+    confident = tops & (held_out >= CONFIDENT)
     return "\n".join(
         [
             f"calibration fitted on {note}:",
@@ -152,7 +150,8 @@ def _calibrate(real: list[Sample], dev: list[Sample]) -> str:
             "cross-validated (5 folds by question), judged real answers:",
             reliability_table(reliability(held_out[is_real], y[is_real])),
             (
-                f"cross-validated top answers with confidence >= 0.7: {int(confident.sum())}, "
+                f"cross-validated top answers (general questions): mean confidence {held_out[tops].mean():.2f}, "
+                f"judged useful {y[tops].mean():.2f}; with confidence >= {CONFIDENT}: {int(confident.sum())}, "
                 f"judged useful {y[confident].mean() if confident.any() else 0:.2f}"
             ),
         ]
@@ -188,7 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(real_report)
     judged = [s for s in samples if s.useful is not None]
     predicted = confidence(np.stack([s.features for s in judged]), CALIBRATION)
-    print("confidence of judged real answers (top 3, every question):")
+    print(f"confidence of judged real answers (top {JUDGED}, every question):")
     print(reliability_table(reliability(predicted, np.array([s.useful for s in judged], dtype=float))))
     if args.fit:
         print(_calibrate(samples, dev_samples(searcher, questions)))

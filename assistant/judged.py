@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.confidence import signals
 from assistant.searcher import Answer, Searcher
 
 TOP = 3
+JUDGED = 8  # answers per question judged blind (eval/judgments.jsonl): the depth of the calibration samples
 CONFIDENT = 0.7  # the issue's bar: top answers this confident should be useful at least 80% of the time
 
 
@@ -101,32 +101,27 @@ def read_real(path: Path, judgments: Path | None = None) -> list[RealQuestion]:
     return questions
 
 
-def protocol_answers(searcher: Searcher, question: RealQuestion) -> tuple[list[Answer], list[float]]:
-    """The top answers from other books, and each one's lead over the next answer in the full ranking."""
-    ranked = searcher.search(question.query, 10, min_score=0)
-    margins = [a.score - (ranked[r + 1].score if r + 1 < len(ranked) else a.score) for r, a in enumerate(ranked)]
-    kept = [(a, m) for a, m in zip(ranked, margins) if a.book != question.book][:TOP]
-    return [a for a, _ in kept], [m for _, m in kept]
+def protocol_answers(searcher: Searcher, question: RealQuestion, top: int = TOP) -> list[Answer]:
+    """The `top` best answers from other books."""
+    return [a for a in searcher.search(question.query, 20, min_score=0) if a.book != question.book][:top]
 
 
 def evaluate_real(
     searcher: Searcher, questions: Sequence[RealQuestion]
 ) -> tuple[RealReport, list[Sample], list[tuple[RealQuestion, Answer]]]:
-    """The report over general questions, calibration samples from every question, and the unjudged answers."""
-    words = dict(zip((unit.id for unit in searcher.units), searcher.index.keys.words))
+    """The report over general questions, calibration samples and unjudged answers (top JUDGED of every question)."""
     useful_1 = full_1 = unjudged_top = unjudged = confident = confident_useful = 0
     ndcg = []
     samples: list[Sample] = []
     missing: list[tuple[RealQuestion, Answer]] = []
     for question in questions:
-        answers, margins = protocol_answers(searcher, question)
-        grades = [question.grades.get(answer_key(a.text)) for a in answers]
-        missing += [(question, a) for a, g in zip(answers, grades) if g is None]
-        for rank, (a, m, g) in enumerate(zip(answers, margins, grades)):
+        judged = protocol_answers(searcher, question, JUDGED)
+        grades = [question.grades.get(answer_key(a.text)) for a in judged]
+        missing += [(question, a) for a, g in zip(judged, grades) if g is None]
+        for rank, (signals, g) in enumerate(zip(searcher.signals(question.query, judged), grades)):
             useful = None if g is None else g >= 1
-            samples.append(
-                Sample(question.query, signals(a.score, m, words[a.id]), useful, rank == 0 and question.general)
-            )
+            samples.append(Sample(question.query, signals.vector(), useful, rank == 0 and question.general))
+        answers, grades = judged[:TOP], grades[:TOP]
         if not question.general:
             continue
         top = (grades[0] or 0) if grades else 0

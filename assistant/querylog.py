@@ -72,7 +72,7 @@ class Shown:
 
     answer_id: str
     score: float
-    confidence: str  # the relevance label shown beside the answer, e.g. "Strong match"
+    confidence: str  # the relevance label shown beside the answer, e.g. "Answers this"
 
 
 @dataclass(frozen=True)

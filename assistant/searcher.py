@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -12,7 +12,7 @@ import faiss
 import numpy as np
 
 from assistant.authors import name_tokens
-from assistant.confidence import confidence, signals
+from assistant.confidence import Signals, confidence
 from assistant.embedding import Embedder, TextEncoder
 from assistant.encoder import OnnxEmbedder
 from assistant.passages import split_passages
@@ -83,7 +83,7 @@ def query_embedder(index: LoadedIndex) -> TextEncoder:
     """The index's ONNX export of its model; the sentence-transformers model without one (or with another's)."""
     if index.encoder:
         encoder = OnnxEmbedder(index.encoder)
-        if encoder.model_id == index.manifest["model"]:
+        if encoder.space == index.manifest["space"]:
             return encoder
     return Embedder(index.manifest["model"])
 
@@ -142,20 +142,15 @@ class Searcher:
         min_score=None: [] when even the best answer scores below the calibrated recipe.MIN_SCORE
         (nothing in the corpus answers the question); a number: only answers scoring at least that.
         """
-        question = clean_question(self._prepare(question), self._names)
+        question = self._cleaned(question)
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise ValueError(f"k must be a whole number of at least 1, got {k!r}")
         keys = self.index.keys
-        # One more than shown, so the last shown answer has a next one to lead.
-        scores = self.score(question, pool_size(k + 1), self._filter(author, book))
-        ranked = [
-            (i, s) for i, s in select(scores, self._authors, keys.duplicates, keys.threads, k + 1) if np.isfinite(s)
-        ]
+        scores = self.score(question, pool_size(k), self._filter(author, book))
+        ranked = [(i, s) for i, s in select(scores, self._authors, keys.duplicates, keys.threads, k) if np.isfinite(s)]
+        found = self._signals(question, [i for i, _ in ranked])
         query = self._embed(question)
-        answers = [
-            self._answer(i, s, ranked[r + 1][1] if r + 1 < len(ranked) else s, query)
-            for r, (i, s) in enumerate(ranked[:k])
-        ]
+        answers = [self._answer(i, s, signals, query) for (i, s), signals in zip(ranked, found)]
         if min_score is None:
             # The calibrated threshold decides whether the corpus answers the question at all;
             # if its best answer does, the k best are shown.
@@ -163,15 +158,37 @@ class Searcher:
             return answers if answered else []
         return [answer for answer in answers if answer.score >= min_score]
 
-    def _answer(self, position: int, score: float, next_score: float, query: np.ndarray) -> Answer:
+    def _answer(self, position: int, score: float, signals: Signals, query: np.ndarray) -> Answer:
         """The unit as an Answer: its confidence, and the passage that matched when the answer splits."""
         unit = self.units[position]
-        features = signals(score, score - next_score, self.index.keys.words[position])
-        rows = np.flatnonzero(self._owners == position)
-        if not len(rows):
-            return Answer.from_unit(unit, score, confidence(features), -1, "")
-        best = int(np.argmax(self.index.passages[rows] @ query))
-        return Answer.from_unit(unit, score, confidence(features), best, split_passages(unit.text)[best])
+        likely = confidence(signals.vector())
+        passages = self._passage_cosines(position, query)
+        if not len(passages):
+            return Answer.from_unit(unit, score, likely, -1, "")
+        best = int(np.argmax(passages))
+        return Answer.from_unit(unit, score, likely, best, split_passages(unit.text)[best])
+
+    def signals(self, question: str, answers: Sequence[Answer]) -> list[Signals]:
+        """What each answer's confidence was computed from, for calibrating it (assistant.eval)."""
+        return self._signals(self._cleaned(question), [self._index_of[answer.id] for answer in answers])
+
+    def _signals(self, question: str, positions: Sequence[int]) -> list[Signals]:
+        """Each unit's confidence signals for a cleaned question: its closest field or passage, question, substance."""
+        if not positions:
+            return []
+        ids = np.array(positions, dtype=np.int64)
+        query = self._embed(question)
+        both = self.index.vectors["both"].reconstruct_batch(ids) @ query
+        asked = self.index.vectors["question"].reconstruct_batch(ids) @ query
+        passages = [self._passage_cosines(p, query) for p in positions]
+        return [
+            Signals(float(max([b, *found])), float(q), self.index.keys.words[p])
+            for p, b, q, found in zip(positions, both, asked, passages)
+        ]
+
+    def _passage_cosines(self, position: int, query: np.ndarray) -> np.ndarray:
+        """Cosine of the question with each passage of the unit's answer; empty when it does not split."""
+        return self.index.passages[self._owners == position] @ query
 
     def related_questions(
         self,
@@ -216,6 +233,10 @@ class Searcher:
         """The answer with this stable id (`book/thread/author/n`); None when the index has no such answer."""
         i = self._index_of.get(answer_id)
         return None if i is None else self.units[i]
+
+    def _cleaned(self, question: str) -> str:
+        """The question as matched: prepared, without greetings, thanks and the names of people addressed."""
+        return clean_question(self._prepare(question), self._names)
 
     def _prepare(self, question: str) -> str:
         """The question as the model reads it, one line cut to fit its tokens; ValueError if empty or not text."""

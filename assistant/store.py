@@ -40,7 +40,7 @@ from assistant.parsed import ParsedCache
 from assistant.recipe import FIELDS
 from assistant.units import AnswerUnit
 
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 DEFAULT_DATA = Path("data")
 DEFAULT_OUT = Path("index")
 INDEX_ENV = "ASSISTANT_INDEX"
@@ -292,6 +292,7 @@ def _manifest(
     return {
         "format_version": FORMAT_VERSION,
         "model": embedder.model_id,
+        "space": embedder.space,
         "encoder": encoder,
         "dimension": int(next(iter(built.vectors.values())).shape[1]),
         "fields": list(FIELDS),

@@ -15,6 +15,7 @@ class HashedWordsEmbedder:
     """Embeds a text as its hashed lower-case words, normalized: equal texts get equal vectors, like the model."""
 
     model_id = FAKE_MODEL_ID
+    space = FAKE_MODEL_ID
     dimension = 384
     max_tokens = 256
 

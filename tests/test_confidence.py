@@ -5,15 +5,20 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from assistant.confidence import CALIBRATION, confidence, cross_validated, fit, reliability, signals
+from assistant.confidence import CALIBRATION, SIGNALS, Signals, confidence, cross_validated, fit, reliability
 
 
-def test_confidence_rises_with_score_lead_and_substance():
-    base = confidence(signals(0.45, 0.0, 30))
+def test_confidence_rises_with_the_match_and_with_substance():
+    base = confidence(Signals(0.5, 0.5, 30).vector())
     assert 0.0 < base < 1.0
-    assert confidence(signals(0.65, 0.0, 30)) > base
-    assert confidence(signals(0.45, 0.08, 30)) > base
-    assert confidence(signals(0.45, 0.0, 3)) < base
+    assert confidence(Signals(0.7, 0.5, 30).vector()) > base
+    assert confidence(Signals(0.7, 0.7, 30).vector()) > base
+    assert confidence(Signals(0.5, 0.5, 3).vector()) < base
+
+
+def test_an_unrelated_answer_is_unlikely_and_a_close_full_one_is_not():
+    assert confidence(Signals(0.15, 0.15, 40).vector()) < 0.05
+    assert confidence(Signals(0.84, 0.62, 64).vector()) > 0.6
 
 
 def test_fit_recovers_a_known_logistic_relation():
@@ -32,4 +37,4 @@ def test_fit_recovers_a_known_logistic_relation():
 
 def test_the_stored_calibration_says_how_it_was_fitted():
     assert "judged real answers" in CALIBRATION.fitted_on
-    assert len(CALIBRATION.coefficients) == len(CALIBRATION.means) == 3
+    assert len(CALIBRATION.coefficients) == len(CALIBRATION.means) == len(SIGNALS) == len(Signals(0, 0, 0).vector())

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from assistant.build import load_corpus
-from assistant.embedding import Embedder
+from assistant.embedding import BUNDLED_MODEL_ID, Embedder
+from assistant.encoder import exported_embedder
 from assistant.parsed import parse_archive
 from assistant.recipe import FIELDS, field_texts
 from helpers import REPO, SHARED
@@ -19,16 +20,39 @@ from helpers import REPO, SHARED
 pytestmark = pytest.mark.slow
 
 
-def test_onnx_vectors_equal_sentence_transformers_vectors(embedder, books_dir, people):
+@pytest.fixture(scope="module")
+def texts(books_dir, people) -> tuple[list[str], list[str]]:
+    """(dev questions, the field texts of every tenth answer of the shared corpus)."""
     questions = [json.loads(line)["query"] for line in (SHARED / "eval" / "dev.jsonl").open(encoding="utf-8")]
     units = load_corpus([books_dir], lambda path: parse_archive(path, people)).units[::10]
-    answers = [field_texts(unit)[field] for unit in units for field in FIELDS]
-    texts = questions + answers
-    assert max(len(embedder.tokenizer.encode(text).ids) for text in answers) == 256  # long answers are cut
-    reference = Embedder().encode(texts)
-    cosines = np.sum(embedder.encode(texts) * reference, axis=1)
-    single = np.sum(np.vstack([embedder.encode([q]) for q in questions[:20]]) * reference[:20], axis=1)
-    assert cosines.min() >= 1 - 1e-4 and single.min() >= 1 - 1e-4
+    return questions, [field_texts(unit)[field] for unit in units for field in FIELDS]
+
+
+@pytest.fixture(scope="module")
+def reference(texts) -> np.ndarray:
+    questions, answers = texts
+    return Embedder().encode(questions + answers)
+
+
+def _cosines(encoder, texts, reference) -> tuple[np.ndarray, np.ndarray]:
+    """(cosine to the reference of each text embedded in batches, of the first 20 questions embedded one by one)."""
+    questions, answers = texts
+    batched = np.sum(encoder.encode(questions + answers) * reference, axis=1)
+    single = np.sum(np.vstack([encoder.encode([q]) for q in questions[:20]]) * reference[:20], axis=1)
+    return batched, single
+
+
+def test_float_export_equals_sentence_transformers_vectors(tmp_path, texts, reference):
+    float_export = exported_embedder(BUNDLED_MODEL_ID, tmp_path / "onnx", precision="fp32")
+    assert max(len(float_export.tokenizer.encode(text).ids) for text in texts[1]) == 256  # long answers are cut
+    batched, single = _cosines(float_export, texts, reference)
+    assert batched.min() >= 1 - 1e-4 and single.min() >= 1 - 1e-4
+
+
+def test_int8_export_stays_close_to_the_float_vectors(embedder, texts, reference):
+    assert embedder.config.precision == "int8" and embedder.space == f"{BUNDLED_MODEL_ID}@onnx-int8"
+    batched, single = _cosines(embedder, texts, reference)
+    assert batched.min() >= 0.95 and np.median(batched) >= 0.98 and single.min() >= 0.95
 
 
 def test_truncate_keeps_what_the_model_reads(embedder):

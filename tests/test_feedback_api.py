@@ -6,6 +6,7 @@ Includes 20 concurrent HTTP clients x 25 questions, each with votes, against one
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from gradio_client import Client
 
 from app import parse_args
 from assistant.querylog import QueryLog
+from assistant.recipe import relevance
 from assistant.web.api import json_api
 from assistant.web.page import LOGGED_LINE, build_page, respond
 from assistant.web.serve import start
@@ -116,6 +118,19 @@ def test_the_page_logs_its_searches_and_puts_vote_buttons_on_cards(fake_seed_sea
     assert html.count("None of these answer my question") == 1
     plain, *_ = respond(fake_seed_searcher, QUESTION, "", "", 3, closest=True)
     assert "ata-vote" not in plain and "data-query-id" not in plain
+
+
+@pytest.mark.parametrize(("confidences", "noted"), [((0.1, 0.25, 0.1), True), ((0.1, 0.65, 0.35), False)])
+def test_the_page_notes_no_close_match_only_when_every_card_is_unlikely_and_logs_its_labels(
+    fake_seed_searcher, log, monkeypatch, confidences, noted
+):
+    answers = fake_seed_searcher.search(QUESTION, 3, min_score=0)
+    shown = [dataclasses.replace(answer, confidence=c) for answer, c in zip(answers, confidences)]
+    monkeypatch.setattr(fake_seed_searcher, "search", lambda *args, **kwargs: shown)
+    html, *_ = respond(fake_seed_searcher, QUESTION, "", "", 3, log=log)
+    assert ("None of these is a close match" in html) is noted
+    labels = [row["confidence"] for row in rows(log.path, "SELECT confidence FROM shown ORDER BY rank")]
+    assert labels == [relevance(c).label for c in confidences]
 
 
 def test_the_page_says_questions_are_logged_only_when_they_are(fake_seed_searcher, log):

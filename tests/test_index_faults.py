@@ -113,10 +113,10 @@ def _edit_json(index: Path, name: str, edit) -> None:
 
 
 def _wrong_dimension(index: Path) -> None:
-    flat = faiss.read_index(str(index / "current" / "answer.faiss"))
+    flat = faiss.read_index(str(index / "current" / "both.faiss"))
     small = faiss.IndexFlatIP(8)
     small.add(faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d).reshape(flat.ntotal, flat.d)[:, :8].copy())
-    faiss.write_index(small, str(index / "current" / "answer.faiss"))
+    faiss.write_index(small, str(index / "current" / "both.faiss"))
 
 
 DAMAGE = {
@@ -127,7 +127,7 @@ DAMAGE = {
         "manifest.json",
         lambda index: _edit_json(index, "manifest.json", lambda m: m.update(dimension="384")),
     ),
-    "faiss-wrong-dimension": ("answer.faiss", _wrong_dimension),
+    "faiss-wrong-dimension": ("both.faiss", _wrong_dimension),
     "faiss-missing": ("question.faiss", lambda index: (index / "current" / "question.faiss").unlink()),
     "unit-text-null": ("units.json", lambda index: _edit_json(index, "units.json", lambda u: u[0].update(text=None))),
     "unit-extra-field": ("units.json", lambda index: _edit_json(index, "units.json", lambda u: u[1].update(x=1))),

@@ -1,10 +1,11 @@
-"""FAISS candidate search: the fused ranking equals scoring every answer, filters included (fake model, real seed)."""
+"""FAISS candidates rank like scoring every answer, filters included; confidence from its own signals (fake model)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from assistant.confidence import confidence
 from assistant.ranking import fuse, substance_penalty
 from assistant.recipe import tokenize
 
@@ -45,3 +46,17 @@ def test_related_questions_rank_like_every_question(fake_seed_searcher, question
     expected = [searcher.units[i].id for i in np.argsort(-similarity, kind="stable")]
     got = [related.answer_id for related in searcher.related_questions(question, 20)]
     assert got == [i for i in expected if i in set(got)]  # best first, the first-posted answer standing for ties
+
+
+@pytest.mark.parametrize("question", QUESTIONS)
+def test_confidence_comes_from_the_answers_own_signals(fake_seed_searcher, question):
+    """Closest field or passage, question cosine and content words of the answer itself, whatever the index holds."""
+    answers = fake_seed_searcher.search(question, 5, min_score=0)
+    query = fake_seed_searcher.embedder.encode([question])[0]
+    for answer, signals in zip(answers, fake_seed_searcher.signals(question, answers), strict=True):
+        position = fake_seed_searcher.units.index(fake_seed_searcher.unit(answer.id))
+        both = float(fake_seed_searcher.index.vectors["both"].reconstruct(position) @ query)
+        asked = float(fake_seed_searcher.index.vectors["question"].reconstruct(position) @ query)
+        assert signals.match >= both - 1e-6 and signals.question == pytest.approx(asked, abs=1e-6)
+        assert signals.words == fake_seed_searcher.index.keys.words[position]
+        assert answer.confidence == pytest.approx(float(confidence(signals.vector())), abs=5e-4)

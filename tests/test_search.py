@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from assistant.recipe import relevance
 from assistant.store import build_index, load_built_index
 from assistant.searcher import Answer, Searcher
 from helpers import REPO, SEED_ID, write_archive
@@ -37,6 +38,17 @@ def test_the_passage_that_answers_is_reported_in_a_multi_question_reply(seed_sea
     assert reply.passage_text in reply.text
     one_piece = [a for a in answers if a.passage == -1]
     assert one_piece and all(a.passage_text == "" for a in one_piece)
+
+
+def test_mlops_answers_read_as_answers_on_the_one_book_seed_index(seed_searcher):
+    """Confidence does not shrink with the corpus: both authors' answers are labelled, and no 'None is close' note."""
+    answers = seed_searcher.search(MLOPS, 5)
+    assert relevance(answers[0].confidence).slug != "unlikely"
+    for author in ("Noah Gift", "Alfredo Deza"):
+        best = max(a.confidence for a in answers if a.author == author)
+        assert relevance(best).slug in {"answers", "related"}
+    reply = next(a for a in answers if a.id == f"{SEED_ID}/9/noah-gift/0")  # its last passage answers it
+    assert relevance(reply.confidence).label == "Answers this"
 
 
 def test_startup_answer_carries_question_and_asker(seed_searcher):
@@ -91,6 +103,7 @@ def test_question_nothing_answers_returns_empty_unless_asked_for_the_ranking(see
     closest = seed_searcher.search(question, 3, min_score=0)
     assert len(closest) == 3
     assert all(a.score < 0.38 for a in closest)
+    assert all(relevance(a.confidence).slug == "unlikely" for a in closest)
 
 
 @pytest.mark.parametrize("question", ["", "   ", "\n\t"])

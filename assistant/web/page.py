@@ -94,7 +94,7 @@ def _searched(searcher: Searcher, request: SearchRequest, notes: list[str], log:
     answers = logged.answers
     nearby = related_html(related(searcher, request, answers), request.k, request.author, request.book)
     if answers:
-        if request.closest or relevance(answers[0].confidence).slug == "unlikely":
+        if request.closest or all(relevance(answer.confidence).slug == "unlikely" for answer in answers):
             notes = [*notes, "None of these is a close match: they are just the nearest answers in the archive."]
         return results_html(answers, notes, nearby, True, logged.query_id), gr.update(visible=False)
     filtered = " with these filters" if request.author or request.book else ""

@@ -30,7 +30,7 @@ def search_and_log(searcher: Searcher, request: SearchRequest, log: QueryLog | N
         question=request.question,
         k=request.k,
         source=source,
-        answers=tuple(Shown(answer.id, answer.score, relevance(answer.score).label) for answer in answers),
+        answers=tuple(Shown(answer.id, answer.score, relevance(answer.confidence).label) for answer in answers),
         no_answer=not any(answer.score >= MIN_SCORE for answer in answers),  # closest answers may all be weak
         latency_ms=latency_ms,
         author=request.author or "",
