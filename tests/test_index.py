@@ -143,7 +143,7 @@ def test_build_killed_midway_leaves_previous_index_loadable(tmp_path, seed_copy,
         stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and b"Batches" not in bigger.stderr.read1(4096):
+    while time.monotonic() < deadline and b"Embedding" not in bigger.stderr.read1(4096):
         pass  # wait until it is embedding
     bigger.send_signal(signal.SIGKILL)
     bigger.wait()
