@@ -146,7 +146,7 @@ def test_build_killed_midway_leaves_previous_index_loadable(tmp_path, seed_copy,
     while time.monotonic() < deadline and b"Embedding" not in bigger.stderr.read1(4096):
         pass  # wait until it is embedding
     bigger.send_signal(signal.SIGKILL)
-    bigger.wait()
+    assert bigger.wait() == -signal.SIGKILL  # killed while embedding, not after it finished
     assert load_built_index(out).units == before
     # The next build cleans up after the killed one and still succeeds.
     build_index([seed_copy], out)

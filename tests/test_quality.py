@@ -61,12 +61,12 @@ def test_no_answerable_question_is_refused_and_every_unanswerable_one_is(full_re
 
 
 def test_confidence_is_the_same_on_the_full_and_the_one_book_index(full_searcher, seed_searcher):
-    """Up to the int8 encoder's noise: a text's vector moves by up to ~0.02 in cosine with the batch it was built in."""
+    """Every text is embedded alone, so an answer's vectors, and its confidence, do not depend on the rest of the index."""
     on_full = {a.id: a.confidence for a in full_searcher.search("Should startups do MLOps?", 10, min_score=0)}
     on_seed = {a.id: a.confidence for a in seed_searcher.search("Should startups do MLOps?", 10, min_score=0)}
     both = on_full.keys() & on_seed.keys()
     assert len(both) >= 3
-    assert all(abs(on_full[i] - on_seed[i]) < 0.1 for i in both)
+    assert all(abs(on_full[i] - on_seed[i]) < 1e-5 for i in both)
 
 
 def test_questions_nothing_answers_get_unlikely_answers_even_when_asked_for_the_ranking(full_searcher):
