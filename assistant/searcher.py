@@ -83,7 +83,7 @@ def query_embedder(index: LoadedIndex) -> TextEncoder:
     """The index's ONNX export of its model; the sentence-transformers model without one (or with another's)."""
     if index.encoder:
         encoder = OnnxEmbedder(index.encoder)
-        if encoder.space == index.manifest["space"]:
+        if (encoder.model_id, encoder.space) == (index.manifest["model"], index.manifest["space"]):
             return encoder
     return Embedder(index.manifest["model"])
 
