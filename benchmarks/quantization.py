@@ -23,6 +23,7 @@ from assistant.embedding import BUNDLED_MODEL_ID
 from assistant.encoder import OnnxEmbedder, exported_embedder
 from assistant.eval import evaluate, read_labelled
 from assistant.judged import evaluate_real, read_real
+from assistant.parsed import parse_archive
 from assistant.recipe import FIELDS, field_texts
 from assistant.searcher import Searcher
 from assistant.store import build_index, load_built_index
@@ -52,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     dev = read_labelled(args.dev)
     real = read_real(args.real, args.judgments)
     questions = [q.query for q in dev]
-    units = load_corpus([args.data], people_for([args.data], args.people)).units
+    people = people_for([args.data], args.people)
+    units = load_corpus([args.data], lambda path: parse_archive(path, people)).units
     texts = [field_texts(unit)[field] for unit in units for field in FIELDS]
     sample = [texts[i] for i in np.random.default_rng(0).choice(len(texts), min(SAMPLE, len(texts)), replace=False)]
     float_vectors = None
