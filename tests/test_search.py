@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from assistant.recipe import relevance
+from assistant.recipe import MIN_SCORE, relevance
 from assistant.store import build_index, load_built_index
 from assistant.searcher import Answer, Searcher
 from helpers import REPO, SEED_ID, write_archive
@@ -102,7 +102,7 @@ def test_question_nothing_answers_returns_empty_unless_asked_for_the_ranking(see
     assert seed_searcher.search(question) == []
     closest = seed_searcher.search(question, 3, min_score=0)
     assert len(closest) == 3
-    assert all(a.score < 0.38 for a in closest)
+    assert all(a.score < MIN_SCORE for a in closest)
     assert all(relevance(a.confidence).slug == "unlikely" for a in closest)
 
 
