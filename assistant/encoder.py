@@ -111,13 +111,7 @@ def export(model_id: str, folder: Path, precision: str = "int8") -> None:
         quantize_dynamic(str(graph), str(staging / MODEL_FILE), weight_type=QuantType.QInt8, per_channel=True)
         graph.unlink()
     model.tokenizer.backend_tokenizer.save(str(staging / TOKENIZER_FILE))
-    tokenizer = model.tokenizer
-    config = EncoderConfig(
-        model_id,
-        model.get_embedding_dimension(),
-        model.max_seq_length,
-        precision,
-    )
+    config = EncoderConfig(model_id, model.get_embedding_dimension(), model.max_seq_length, precision)
     (staging / CONFIG_FILE).write_text(json.dumps(asdict(config), indent=1), encoding="utf-8")
     shutil.rmtree(folder, ignore_errors=True)
     staging.rename(folder)

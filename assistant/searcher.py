@@ -148,9 +148,11 @@ class Searcher:
         keys = self.index.keys
         scores = self.score(question, pool_size(k), self._filter(author, book))
         ranked = [(i, s) for i, s in select(scores, self._authors, keys.duplicates, keys.threads, k) if np.isfinite(s)]
-        found = self._signals(question, [i for i, _ in ranked])
         query = self._embed(question)
-        answers = [self._answer(i, s, signals, query) for (i, s), signals in zip(ranked, found)]
+        positions = [i for i, _ in ranked]
+        passages = [self._passage_cosines(i, query) for i in positions]
+        found = self._signals(positions, query, passages)
+        answers = [self._answer(i, s, signals, cosines) for (i, s), signals, cosines in zip(ranked, found, passages)]
         if min_score is None:
             # The calibrated threshold decides whether the corpus answers the question at all;
             # if its best answer does, the k best are shown.
@@ -158,11 +160,10 @@ class Searcher:
             return answers if answered else []
         return [answer for answer in answers if answer.score >= min_score]
 
-    def _answer(self, position: int, score: float, signals: Signals, query: np.ndarray) -> Answer:
-        """The unit as an Answer: its confidence, and the passage that matched when the answer splits."""
+    def _answer(self, position: int, score: float, signals: Signals, passages: np.ndarray) -> Answer:
+        """The unit as an Answer: its confidence, and the passage that matched (closest) when the answer splits."""
         unit = self.units[position]
         likely = confidence(signals.vector())
-        passages = self._passage_cosines(position, query)
         if not len(passages):
             return Answer.from_unit(unit, score, likely, -1, "")
         best = int(np.argmax(passages))
@@ -170,17 +171,17 @@ class Searcher:
 
     def signals(self, question: str, answers: Sequence[Answer]) -> list[Signals]:
         """What each answer's confidence was computed from, for calibrating it (assistant.eval)."""
-        return self._signals(self._cleaned(question), [self._index_of[answer.id] for answer in answers])
+        query = self._embed(self._cleaned(question))
+        positions = [self._index_of[answer.id] for answer in answers]
+        return self._signals(positions, query, [self._passage_cosines(p, query) for p in positions])
 
-    def _signals(self, question: str, positions: Sequence[int]) -> list[Signals]:
-        """Each unit's confidence signals for a cleaned question: its closest field or passage, question, substance."""
+    def _signals(self, positions: Sequence[int], query: np.ndarray, passages: Sequence[np.ndarray]) -> list[Signals]:
+        """Each unit's confidence signals: its closest field or passage (`passages`: cosines), question, substance."""
         if not positions:
             return []
         ids = np.array(positions, dtype=np.int64)
-        query = self._embed(question)
         both = self.index.vectors["both"].reconstruct_batch(ids) @ query
         asked = self.index.vectors["question"].reconstruct_batch(ids) @ query
-        passages = [self._passage_cosines(p, query) for p in positions]
         return [
             Signals(float(max([b, *found])), float(q), self.index.keys.words[p])
             for p, b, q, found in zip(positions, both, asked, passages)
