@@ -306,7 +306,8 @@ def read_archives(folders: Iterable[Path], read: Callable[[Path], Read] = read_a
             errors.append(error)
             continue
         if path.stem in seen_ids:  # a book's id is its file name without .md
-            errors.append(ArchiveError(path, f"duplicate book id {path.stem!r}: already read from {seen_ids[path.stem]}"))
+            duplicate = f"duplicate book id {path.stem!r}: already read from {seen_ids[path.stem]}"
+            errors.append(ArchiveError(path, duplicate))
             continue
         seen_ids[path.stem] = path
         books.append(book)

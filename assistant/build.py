@@ -130,4 +130,5 @@ def embed_fields(
 def build(corpus: Corpus, embedder: TextEncoder, cache: EmbeddingCache, progress: bool = False) -> BuiltIndex:
     """Vectors, BM25 and keys for every unit of the corpus."""
     vectors, passages, embedded, reused = embed_fields(corpus.units, corpus.keys, embedder, cache, progress)
-    return BuiltIndex(corpus, vectors, passages, lexical_index(corpus.units), search_keys(corpus.keys), embedded, reused)
+    lexical = lexical_index(corpus.units)
+    return BuiltIndex(corpus, vectors, passages, lexical, search_keys(corpus.keys), embedded, reused)

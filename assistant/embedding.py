@@ -30,7 +30,7 @@ def resolve_model_location(model: str) -> str:
 
 
 class TextEncoder(Protocol):
-    """What build and search need from a model: its id, vector space, vector size, token limit, truncation and encoding."""
+    """What build and search need from a model: id, vector space and size, token limit, truncation, encoding."""
 
     model_id: str
     space: str  # encoders with equal spaces give equal vectors: the cache key and the index's record

@@ -101,7 +101,9 @@ class ParsedCache:
         """The entry `name`; None when there is none or it is damaged (then the archive is parsed again)."""
         try:
             entry = json.loads((self.folder / name).read_text(encoding="utf-8"))
-            keys = [{**keys, "book": tuple(keys["book"]), "passages": tuple(keys["passages"])} for keys in entry["keys"]]
+            keys = [
+                {**keys, "book": tuple(keys["book"]), "passages": tuple(keys["passages"])} for keys in entry["keys"]
+            ]
             units = [AnswerUnit(**unit) for unit in entry["units"]]
             return ParsedArchive(path, entry["content_hash"], units, [UnitKeys(**k) for k in keys], entry["unresolved"])
         except (OSError, ValueError, TypeError, KeyError):

@@ -1,7 +1,7 @@
-"""Float or int8 encoder? Both measured in one run: `python benchmarks/quantization.py --data DIR --people FILE --dev F --real F`.
+"""Float or int8 encoder? Both measured in one run: `python benchmarks/quantization.py --data DIR --dev F --real F`.
 
 Exports the bundled model at both precisions, then for each prints the median time to embed one
-question (one thread, as a search does), the time per text of a build's batches, the cosine of its
+question (one thread, as a search does), the time per text when embedding a build's texts, the cosine of its
 vectors to the float ones, and the quality figures of a full index built with it: the dev set
 (hit@1, hit@5, MRR@10, unanswerable questions) and the real questions (own book left out, top 3).
 """

@@ -61,7 +61,7 @@ def test_no_answerable_question_is_refused_and_every_unanswerable_one_is(full_re
 
 
 def test_confidence_is_the_same_on_the_full_and_the_one_book_index(full_searcher, seed_searcher):
-    """Every text is embedded alone, so an answer's vectors, and its confidence, do not depend on the rest of the index."""
+    """Every text is embedded alone, so an answer's vectors and confidence do not depend on the rest of the index."""
     on_full = {a.id: a.confidence for a in full_searcher.search("Should startups do MLOps?", 10, min_score=0)}
     on_seed = {a.id: a.confidence for a in seed_searcher.search("Should startups do MLOps?", 10, min_score=0)}
     both = on_full.keys() & on_seed.keys()
