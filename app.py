@@ -3,6 +3,7 @@
 Builds the index first when it is missing or older than the archives, then serves the page, the
 Gradio `/search` API, the MCP server and the JSON API on 127.0.0.1:7860 by default. Never opens a
 public share link. Searches and votes go to the query log (state/queries.sqlite) unless `--no-log`.
+A rebuild of the index while it runs (`make sync`, `python -m assistant.index`) is served without a restart.
 """
 
 import argparse
@@ -12,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from assistant.index import add_data_argument, add_people_argument
+from assistant.live import LiveSearcher
 from assistant.querylog import DEFAULT_DAYS, QueryLog, default_log_path
 from assistant.searcher import Searcher, load_index
 from assistant.store import IndexLoadError, IndexWriteError, build_inputs, default_index_path, ensure_index
@@ -69,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     log = None if args.no_log else QueryLog(args.log, args.log_days)
     try:
-        serve(searcher, args.host, args.port, log)
+        serve(LiveSearcher(searcher, args.index), args.host, args.port, log)
     except OSError as error:
         print(f"error: cannot serve on {args.host}:{args.port}: {error}", file=sys.stderr)
         return 2

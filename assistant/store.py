@@ -126,6 +126,7 @@ class LoadedIndex:
     lexical: bm25s.BM25 | None  # None when the index has no answers
     keys: SearchKeys
     encoder: Path | None  # the ONNX export questions are embedded with; None: the sentence-transformers model
+    build: Path  # the build folder it was read from, builds/<id>
 
 
 def default_index_path() -> Path:
@@ -366,7 +367,7 @@ def load_built_index(path: Path, model: str | None = None) -> LoadedIndex:
         try:
             return _load_build(path, folder, model or default_model())
         except _Damage as damage:
-            newer = _live_folder_or_none(path)
+            newer = live_build(path)
             if newer in (folder, None) or attempts == _LOAD_ATTEMPTS:
                 raise _damaged(path, damage, folder) from None
             folder, attempts = newer, attempts + 1
@@ -374,14 +375,15 @@ def load_built_index(path: Path, model: str | None = None) -> LoadedIndex:
 
 def _live_folder(path: Path) -> Path:
     """The build folder `current` points to now."""
-    folder = _live_folder_or_none(path)
+    folder = live_build(path)
     if folder is None:
         raise IndexLoadError(f"no index at {path}: {rebuild_hint(path)}")
     return folder
 
 
-def _live_folder_or_none(path: Path) -> Path | None:
-    link = path / "current"
+def live_build(path: Path) -> Path | None:
+    """The build folder the index at `path` serves now (where `current` points); None without one. One readlink."""
+    link = Path(path) / "current"
     return link.resolve() if link.is_symlink() or link.exists() else None
 
 
@@ -504,7 +506,7 @@ def _load_build(path: Path, folder: Path, model: str) -> LoadedIndex:
             folder / f"{PASSAGES}.faiss", f"holds {passages.ntotal} passages for {len(keys.passage_owners)} owners"
         )
     rows = passages.reconstruct_n(0, passages.ntotal) if passages.ntotal else np.zeros((0, passages.d), np.float32)
-    return LoadedIndex(path, manifest, units, vectors, rows, lexical, keys, encoder)
+    return LoadedIndex(path, manifest, units, vectors, rows, lexical, keys, encoder, folder)
 
 
 def stale_reason(data: Sequence[Path], out: Path, people_file: Path | None = None) -> str | None:

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from assistant.live import LiveSearcher, as_live
 from assistant.querylog import QueryLog, UnknownIdError
 from assistant.searcher import Searcher
 from assistant.web.contract import DEFAULT_RESULTS, MAX_ID_CHARS, RequestError, parse_request, parse_vote, related
@@ -21,13 +22,15 @@ def _error(message: str, status: int) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-def json_api(searcher: Searcher, log: QueryLog | None = None) -> APIRouter:
+def json_api(searcher: Searcher | LiveSearcher, log: QueryLog | None = None) -> APIRouter:
     """Routes under /api: search answers `{"answers", "related", "query_id", "took_ms"}`; bad input a 400.
 
     `related` holds the questions others asked nearby (RelatedQuestion fields), none of those answered in
     `answers`; /api/answer gives one answer by its stable id, or a 404; /api/feedback records a vote on a
     logged search (404 for an unknown query or answer, 503 with no log). Errors are `{"error": ...}`.
+    Each request reads the live searcher's current index.
     """
+    live = as_live(searcher)
     router = APIRouter(prefix="/api")
     # Searches run one per core, the rest wait in arrival order (anyio's limiter is first come, first
     # served): 20 searches at once sharing the GIL all finished late, queued ones finish in turn; it
@@ -42,6 +45,7 @@ def json_api(searcher: Searcher, log: QueryLog | None = None) -> APIRouter:
 
     def run_search(q: str, k: str, author: str, book: str, closest: str) -> JSONResponse:
         started = time.perf_counter()
+        searcher = live.current()
         try:
             request = parse_request(searcher, q, k, author, book, closest)
         except RequestError as error:
@@ -60,7 +64,7 @@ def json_api(searcher: Searcher, log: QueryLog | None = None) -> APIRouter:
 
     @router.get("/answer")
     def answer(id: str = "") -> JSONResponse:
-        unit = searcher.unit(id.strip()) if len(id) <= MAX_ID_CHARS else None
+        unit = live.current().unit(id.strip()) if len(id) <= MAX_ID_CHARS else None
         if unit is None:
             return _error(f"no answer has the id {id[:MAX_ID_CHARS]!r}", 404)
         return JSONResponse(dataclasses.asdict(unit))

@@ -1,4 +1,4 @@
-"""The Gradio page and its `/search` API (also an MCP tool), over one loaded searcher.
+"""The Gradio page and its `/search` API (also an MCP tool), over the live searcher's current index.
 
 The address bar follows the page: every search writes its link (`?q=…`) as a new history entry, so
 Back and Forward re-run earlier searches, and opening a link (`?q=…` or `?answer=<id>`) runs it. With a query log,
@@ -8,12 +8,12 @@ every search is logged and each result card gets vote buttons.
 from __future__ import annotations
 
 import html
-from functools import partial
 from pathlib import Path
 from urllib.parse import parse_qsl
 
 import gradio as gr
 
+from assistant.live import LiveSearcher, as_live
 from assistant.querylog import QueryLog, UnknownIdError
 from assistant.recipe import relevance
 from assistant.searcher import MAX_QUESTION_CHARS, Searcher
@@ -165,7 +165,7 @@ def _source(request: gr.Request | None) -> str:
     return "mcp" if headers.get("x-gradio-user") == "mcp" else "gradio_api"
 
 
-def _api_search(searcher: Searcher, log: QueryLog | None):
+def _api_search(live: LiveSearcher, log: QueryLog | None):
     """The `/search` API and MCP tool: plain data, no HTML."""
 
     def search(
@@ -193,6 +193,7 @@ def _api_search(searcher: Searcher, log: QueryLog | None):
         Returns:
             the answers, best first; an empty list when no author answered anything close to the question
         """
+        searcher = live.current()
         try:
             parsed = parse_request(searcher, question, k, author, book, closest)
         except RequestError as error:
@@ -229,11 +230,32 @@ def _api_feedback(log: QueryLog):
     return feedback
 
 
-def build_page(searcher: Searcher, log: QueryLog | None = None) -> gr.Blocks:
-    """The Ask the Author page and the `/search` endpoint (also an MCP tool); with a log, votes and `/feedback`."""
-    corpus = corpus_line(len(searcher.units), len(searcher.authors), len(searcher.books))
+def _author_choices(searcher: Searcher) -> list[tuple[str, str]]:
+    return [("All authors", ""), *((a, a) for a in searcher.authors)]
+
+
+def _book_choices(searcher: Searcher) -> list[tuple[str, str]]:
+    return [("All books", ""), *((t, i) for i, t in searcher.books)]
+
+
+def _header(searcher: Searcher) -> str:
+    return header(corpus_line(len(searcher.units), len(searcher.authors), len(searcher.books)))
+
+
+def corpus_controls(searcher: Searcher) -> tuple[str, dict, dict]:
+    """What a page load refreshes from the current index: the header's counts and the author and book choices."""
+    return _header(searcher), gr.update(choices=_author_choices(searcher)), gr.update(choices=_book_choices(searcher))
+
+
+def build_page(searcher: Searcher | LiveSearcher, log: QueryLog | None = None) -> gr.Blocks:
+    """The Ask the Author page and the `/search` endpoint (also an MCP tool); with a log, votes and `/feedback`.
+
+    Every event searches the live searcher's current index; each page load shows that index's counts and filters.
+    """
+    live = as_live(searcher)
+    shown = live.current()  # the index the page is first built with; each load refreshes from the current one
     with gr.Blocks(title="Ask the Author", analytics_enabled=False) as page:
-        gr.HTML(header(corpus), elem_classes="ata-html")
+        heading = gr.HTML(_header(shown), elem_classes="ata-html")
         with gr.Row(equal_height=True):
             question = gr.Textbox(
                 placeholder="Ask the authors something, e.g. Should startups do MLOps?",
@@ -246,12 +268,8 @@ def build_page(searcher: Searcher, log: QueryLog | None = None) -> gr.Blocks:
             [[q] for q in EXAMPLES], inputs=question, label="Try one of these", api_visibility="private"
         )
         with gr.Row(elem_classes="ata-filters"):
-            author = gr.Dropdown(
-                [("All authors", ""), *((a, a) for a in searcher.authors)], value="", label="Author", min_width=200
-            )
-            book = gr.Dropdown(
-                [("All books", ""), *((t, i) for i, t in searcher.books)], value="", label="Book", min_width=200
-            )
+            author = gr.Dropdown(_author_choices(shown), value="", label="Author", min_width=200)
+            book = gr.Dropdown(_book_choices(shown), value="", label="Book", min_width=200)
             k = gr.Slider(1, MAX_RESULTS, value=DEFAULT_RESULTS, step=1, label="Number of results", min_width=200)
         results = gr.HTML(
             elem_id="results", elem_classes="ata-html", js_on_load=VOTE_SCRIPT if log is not None else None
@@ -269,19 +287,27 @@ def build_page(searcher: Searcher, log: QueryLog | None = None) -> gr.Blocks:
         inputs, outputs = [question, author, book, k], [results, closest, link]
         listen = {"inputs": inputs, "outputs": outputs, "api_visibility": "private", **SEARCH_QUEUE}
         push = {"fn": None, "inputs": link, "js": PUSH_JS}
-        answer = partial(respond, searcher, log=log)
+
+        def answer(*fields) -> tuple[str, dict, str]:
+            """The question, author, book and k from the page, answered from the current index."""
+            return respond(live.current(), *fields, log=log)
+
+        def answer_closest(*fields) -> tuple[str, dict, str]:
+            return respond(live.current(), *fields, closest=True, log=log)
+
         gr.on([question.submit, ask.click, author.input, book.input, k.release], answer, **listen).then(**push)
         examples.load_input_event.then(answer, **listen).then(**push)
-        closest.click(partial(respond, searcher, closest=True, log=log), **listen)
+        closest.click(answer_closest, **listen)
         opened = {"outputs": [question, author, book, k, results, closest, link], "api_visibility": "private"}
         replace = {"fn": None, "inputs": link, "js": REPLACE_JS}
 
         def on_navigate(event: gr.EventData) -> tuple:
             """The page opened at an address with a query, an in-page link, Back or Forward: run what it asks for."""
-            return open_link(searcher, _navigated_to(event), log)
+            return open_link(live.current(), _navigated_to(event), log)
 
         nav.click(on_navigate, **opened, **SEARCH_QUEUE).then(**replace)
-        gr.api(_api_search(searcher, log), api_name="search", **SEARCH_QUEUE)
+        page.load(lambda: corpus_controls(live.current()), outputs=[heading, author, book], api_visibility="private")
+        gr.api(_api_search(live, log), api_name="search", **SEARCH_QUEUE)
         if log is not None:
             gr.api(_api_feedback(log), api_name="feedback")
     return page

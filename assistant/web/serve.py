@@ -15,6 +15,7 @@ import gradio as gr  # noqa: E402
 import uvicorn  # noqa: E402
 from fastapi import FastAPI  # noqa: E402
 
+from assistant.live import LiveSearcher, as_live  # noqa: E402
 from assistant.querylog import QueryLog  # noqa: E402
 from assistant.searcher import Searcher  # noqa: E402
 from assistant.web.api import json_api  # noqa: E402
@@ -25,11 +26,15 @@ MAX_UPLOAD_BYTES = 1024  # the app takes no files: Gradio's upload route refuses
 THEME = gr.themes.Soft(primary_hue="indigo", neutral_hue="slate")
 
 
-def web_app(searcher: Searcher, log: QueryLog | None = None) -> FastAPI:
-    """One ASGI app: the JSON API under /api, the Gradio page, its API and MCP server at /; searches logged to `log`."""
+def web_app(searcher: Searcher | LiveSearcher, log: QueryLog | None = None) -> FastAPI:
+    """One ASGI app: the JSON API under /api, the Gradio page, its API and MCP server at /; searches logged to `log`.
+
+    Given a LiveSearcher, every request searches its current index, so a rebuild is served without a restart.
+    """
+    live = as_live(searcher)
     app = FastAPI(title="Ask the Author", docs_url=None, redoc_url=None, openapi_url=None)
-    app.include_router(json_api(searcher, log))
-    page = build_page(searcher, log)
+    app.include_router(json_api(live, log))
+    page = build_page(live, log)
     app = gr.mount_gradio_app(
         app,
         page,
@@ -82,7 +87,7 @@ def _listen(host: str, port: int) -> tuple[socket.socket, str]:
 MAX_REQUEST_BYTES = 2 * 1024 * 1024
 
 
-def _server(searcher: Searcher, log: QueryLog | None) -> uvicorn.Server:
+def _server(searcher: Searcher | LiveSearcher, log: QueryLog | None) -> uvicorn.Server:
     config = uvicorn.Config(
         web_app(searcher, log),
         log_level="warning",
@@ -92,14 +97,14 @@ def _server(searcher: Searcher, log: QueryLog | None) -> uvicorn.Server:
     return uvicorn.Server(config)
 
 
-def serve(searcher: Searcher, host: str, port: int, log: QueryLog | None = None) -> None:
+def serve(searcher: Searcher | LiveSearcher, host: str, port: int, log: QueryLog | None = None) -> None:
     """Serve on host:port until interrupted, never through a public share link."""
     listener, url = _listen(host, port)
     print(f"Ask the Author is serving on {url}", flush=True)
     _server(searcher, log).run(sockets=[listener])
 
 
-def start(searcher: Searcher, host: str, port: int = 0, log: QueryLog | None = None) -> RunningServer:
+def start(searcher: Searcher | LiveSearcher, host: str, port: int = 0, log: QueryLog | None = None) -> RunningServer:
     """Serve in a background thread; returns once the server accepts requests."""
     listener, url = _listen(host, port)
     server = _server(searcher, log)
