@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run monitor test test-fast index bench load browser screenshots
+.PHONY: run sync monitor test test-fast index bench load browser screenshots
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,11 @@ $(VENV)/.installed: pyproject.toml
 run: $(VENV)/.installed
 	$(PY) app.py
 
+# Fetch new and changed weeks from the DataTalks.Club website into data/ and rebuild the index;
+# a running `make run` serves them without a restart.
+sync: $(VENV)/.installed
+	$(PY) -m assistant.sync
+
 # The monitoring dashboard over the query log, on 127.0.0.1:7861.
 monitor: $(VENV)/.installed
 	$(PY) -m assistant.monitor
@@ -23,8 +28,7 @@ index: $(VENV)/.installed
 
 SHARED ?= ../shared
 bench: $(VENV)/.installed
-	$(PY) -m assistant.bench --data $(SHARED)/archives/books --people $(SHARED)/archives/people.yaml \
-		--questions $(SHARED)/eval/dev.jsonl
+	$(PY) -m assistant.bench --data data --questions $(SHARED)/eval/dev.jsonl
 
 load: $(VENV)/.installed
 	$(PY) benchmarks/load.py --api json

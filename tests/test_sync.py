@@ -1,0 +1,161 @@
+"""`python -m assistant.sync` against a loopback fake of GitHub's trees and blobs API, serving real archives."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from assistant import sync
+from assistant.archive import read_archive
+from assistant.authors import load_people, unresolved_slugs
+from assistant.store import load_built_index
+from assistant.sync import Repo, git_blob_sha
+from fakegithub import NAME, OWNER, FakeGitHub, FakeRepo
+from helpers import REPO, SEED_ID
+
+WEEKS = ["20210208-ml-design-patterns", "20210315-database-internals", SEED_ID]
+NEW_WEEK = "20230529-modeling-mindsets"
+TOKEN = "ghp_not-a-real-token-0123456789"
+
+
+@pytest.fixture
+def local(tmp_path, data_dir) -> Path:
+    """A data folder holding three real weeks and data/'s people.yaml."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for week in WEEKS:
+        shutil.copy(data_dir / f"{week}.md", folder)
+    shutil.copy(data_dir / "people.yaml", folder)
+    return folder
+
+
+@pytest.fixture
+def site(data_dir) -> FakeRepo:
+    """The website repository: the same three weeks, one more, the template, and a person page."""
+    files = {f"_books/{week}.md": (data_dir / f"{week}.md").read_bytes() for week in [*WEEKS, NEW_WEEK]}
+    files["_books/_template.md"] = b"---\ntitle: template\n---\n"
+    files["_people/noahgift.md"] = b"---\ntitle: Noah Gift\n---\n"
+    return FakeRepo(files)
+
+
+def run(folder: Path, api: str, *options: str) -> int:
+    return sync.main(["--repo", f"{OWNER}/{NAME}", "--api", api, "--data", str(folder), "--no-build", *options])
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in sorted(folder.iterdir())}
+
+
+def test_blob_sha_is_git_s():
+    assert git_blob_sha(b"hello\n") == "ce013625030ba8dba906f756967f9e9ca394464a"  # `git hash-object`
+
+
+def test_a_new_week_is_added_and_only_it_is_downloaded(local, site, capsys):
+    with FakeGitHub(site) as github:
+        assert run(local, github.url) == 0
+        assert github.blob_requests() == [git_blob_sha(site.files[f"_books/{NEW_WEEK}.md"])]
+    assert (local / f"{NEW_WEEK}.md").read_bytes() == site.files[f"_books/{NEW_WEEK}.md"]
+    assert not (local / "_template.md").exists()
+    assert sorted(p.name for p in local.iterdir()) == sorted([*(f"{w}.md" for w in [*WEEKS, NEW_WEEK]), "people.yaml"])
+    out = capsys.readouterr().out
+    assert f"added 1: {NEW_WEEK}" in out and "changed 0" in out and "kept 3 unchanged" in out
+
+
+def test_a_changed_week_replaces_the_old_file(local, site):
+    week = local / f"{SEED_ID}.md"
+    week.write_bytes(week.read_bytes().replace(b"Practical MLOps", b"Practical ML Ops (draft)"))
+    with FakeGitHub(site) as github:
+        report = sync.sync(local, sync.GitHub(Repo(OWNER, NAME), github.url))
+    assert (report.added, report.changed, report.kept, report.failed) == ([NEW_WEEK], [SEED_ID], WEEKS[:2], [])
+    assert week.read_bytes() == site.files[f"_books/{SEED_ID}.md"]
+    assert not [p for p in local.iterdir() if p.name.startswith(".")]  # no staging files left
+
+
+def test_a_broken_download_is_reported_and_the_old_file_kept(local, site, capsys):
+    before = snapshot(local)
+    broken = f"_books/{WEEKS[0]}.md"
+    site.files[broken] = site.files[broken].replace(b"title:", b"title: [unclosed", 1)  # valid blob, invalid YAML
+    site.files[f"_books/{WEEKS[1]}.md"] += b"\n"  # changed on the site ...
+    site.damaged.add(f"_books/{WEEKS[1]}.md")  # ... and cut short on the way
+    with FakeGitHub(site) as github:
+        assert run(local, github.url) == 1
+    after = snapshot(local)
+    assert after.pop(f"{NEW_WEEK}.md") == site.files[f"_books/{NEW_WEEK}.md"]  # the good one still arrives
+    assert after == before
+    out = capsys.readouterr().out
+    assert "failed 2, left as they were:" in out
+    assert f"{WEEKS[0]}: {local / WEEKS[0]}.md:" in out and "invalid YAML" in out
+    assert f"{WEEKS[1]}: the download does not match its blob SHA" in out
+
+
+def test_offline_changes_nothing_and_says_so_in_one_line(local, capsys):
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]  # nothing listens: connection refused
+    before = snapshot(local)
+    assert run(local, f"http://127.0.0.1:{port}") == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: cannot reach http://127.0.0.1:{port}") and "refused" in err
+    assert err.strip().endswith(f"{local} is unchanged") and len(err.strip().splitlines()) == 1
+    assert snapshot(local) == before
+
+
+@pytest.mark.parametrize("limited", ["trees", "blobs"])
+def test_a_rate_limit_changes_nothing_and_never_prints_the_token(local, site, capsys, monkeypatch, limited):
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    (local / f"{SEED_ID}.md").write_bytes(b"---\ntitle: an old copy\n---\n")
+    before = snapshot(local)
+    site.rate_limited.add(limited)
+    with FakeGitHub(site) as github:
+        assert run(local, github.url) == 2
+    assert set(site.tokens) == {f"Bearer {TOKEN}"}
+    captured = capsys.readouterr()
+    assert TOKEN not in captured.out + captured.err
+    assert captured.err.startswith("error: GitHub's API rate limit is used up until ")
+    assert "set $GITHUB_TOKEN" in captured.err and len(captured.err.strip().splitlines()) == 1
+    assert snapshot(local) == before
+
+
+def test_a_renamed_author_slug_gets_its_name_from_people_pages(local, site):
+    seed = f"_books/{SEED_ID}.md"
+    site.files[seed] = site.files[seed].replace(b"authors: [noahgift,", b"authors: [noah-gift,")
+    site.files["_people/noah-gift.md"] = b'---\ntitle: "Noah Gift"\nlinkedin: x\n---\nBio.\n'
+    people_before = load_people(local / "people.yaml")
+    with FakeGitHub(site) as github:
+        report = sync.sync(local, sync.GitHub(Repo(OWNER, NAME), github.url))
+        asked = [path for path in site.requests if "/blobs/" in path]
+    assert report.changed == [SEED_ID] and report.people == {"noah-gift": "Noah Gift"}
+    assert len(asked) == 3  # the changed week, the new week, the one person page: nothing else travels
+    people = load_people(local / "people.yaml")
+    assert people == {**people_before, "noah-gift": "Noah Gift"}
+    assert unresolved_slugs(read_archive(local / f"{SEED_ID}.md").authors, people) == []
+
+
+@pytest.mark.parametrize("text", ["DataTalksClub", "a/b/c", "owner/name@"])
+def test_a_malformed_repo_is_refused_naming_the_form(text):
+    with pytest.raises(ValueError, match="OWNER/NAME or OWNER/NAME@REF"):
+        Repo.parse(text)
+
+
+def test_repo_with_a_ref():
+    assert Repo.parse("DataTalksClub/datatalksclub.github.io@f1d5b7a") == Repo(OWNER, NAME, "f1d5b7a")
+
+
+@pytest.mark.slow
+def test_python_m_assistant_sync_rebuilds_the_index_with_the_new_week(tmp_path, local, site, seed_index):
+    for week in WEEKS[:2]:  # the seed and one new week keep the build short
+        (local / f"{week}.md").unlink()
+        del site.files[f"_books/{week}.md"]
+    index = Path(shutil.copytree(seed_index, tmp_path / "index", symlinks=True))
+    command = [sys.executable, "-m", "assistant.sync", "--repo", f"{OWNER}/{NAME}", "--data", str(local)]
+    with FakeGitHub(site) as github:
+        command += ["--api", github.url, "--index", str(index)]
+        done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert f"added 1: {NEW_WEEK}" in done.stdout and "Building the index" in done.stdout
+    assert {unit.book for unit in load_built_index(index).units} == {SEED_ID, NEW_WEEK}
