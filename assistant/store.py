@@ -182,8 +182,12 @@ def build_index(
     """
     started = time.perf_counter()
     out = Path(out)
+    if progress and embedder is None:
+        print("  preparing the embedding model (the first build exports it to ONNX) ...", flush=True)
     embedder = embedder or build_embedder(model or default_model(), out)
     parsed = ParsedCache(out / PARSED_DIR, people_for(data, people_file))
+    if progress:
+        print(f"  reading the archives in {', '.join(map(str, data))} ...", flush=True)
     corpus = load_corpus(data, parsed.read)
     for error in corpus.errors:
         print(f"warning: skipped {error}", file=sys.stderr)
