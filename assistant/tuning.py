@@ -148,14 +148,16 @@ def vote_pairs(
 
 def read_votes(log: Path) -> list[Vote]:
     """Every vote on an answer in the query log, with the question it was asked for."""
+    connection = connect_readonly(log)
     try:
-        with connect_readonly(log) as connection:
-            rows = connection.execute(
-                "SELECT queries.question, votes.answer_id, votes.helpful FROM votes JOIN queries ON queries.id = "
-                "votes.query_id ORDER BY votes.time, votes.query_id, votes.answer_id"
-            ).fetchall()
+        rows = connection.execute(
+            "SELECT queries.question, votes.answer_id, votes.helpful FROM votes JOIN queries ON queries.id = "
+            "votes.query_id ORDER BY votes.time, votes.query_id, votes.answer_id"
+        ).fetchall()
     except sqlite3.DatabaseError as error:
         raise ValueError(f"{log}: not a readable query log ({error})") from None
+    finally:
+        connection.close()
     return [Vote(row["question"], row["answer_id"], bool(row["helpful"])) for row in rows]
 
 
@@ -294,7 +296,9 @@ def tuning_record(
     }
 
 
-def tune(model_id: str, encoders: Path, units: Sequence[AnswerUnit], request: TuneRequest):
+def tune(
+    model_id: str, encoders: Path, units: Sequence[AnswerUnit], request: TuneRequest
+) -> tuple[OnnxEmbedder, dict]:
     """The tuned encoder for these units and the manifest's record of how it was trained."""
     started = time.perf_counter()
     pairs = corpus_pairs(units, request.excluded)
