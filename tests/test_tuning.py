@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from assistant import index
+from assistant.embedding import BUNDLED_MODEL_ID
 from assistant.querylog import QueryLog
 from assistant.tuning import (
     VOTES_PER_ANSWER,
@@ -27,7 +28,7 @@ from assistant.units import build_units
 from helpers import SHARED
 from loghelpers import logged
 
-MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+MODEL = BUNDLED_MODEL_ID
 
 
 @pytest.fixture(scope="module")

@@ -1,18 +1,22 @@
-"""`python -m assistant.index --tune` on the seed: one training step, an index that loads and answers, reuse."""
+"""`python -m assistant.index --tune` on the seed: an index that loads, answers and is reused; seeded training."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from assistant import index
+from assistant.embedding import BUNDLED_MODEL_ID
 from assistant.searcher import load_index
 from assistant.store import read_manifest
-from assistant.tuning import excluded_hash
+from assistant.tuning import TuneSettings, corpus_pairs, excluded_hash, train
+from assistant.units import build_units
 
 pytestmark = pytest.mark.slow
+MODEL = BUNDLED_MODEL_ID
 
 
 def test_tune_builds_an_index_that_loads_searches_and_is_reused(tmp_path: Path, data_dir: Path, capsys):
@@ -37,3 +41,18 @@ def test_tune_builds_an_index_that_loads_searches_and_is_reused(tmp_path: Path, 
     assert "reused (same training inputs)" in capsys.readouterr().out
     assert read_manifest(out)["tuning"]["key"] == tuning["key"]
     assert [folder.name for folder in (out / "encoders").iterdir()] == [Path(manifest["encoder"]).name]
+
+
+def test_training_is_deterministic_for_a_seed(tmp_path: Path, seed_book, people):
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    pairs = corpus_pairs(build_units(seed_book, people))[:8]
+    small = TuneSettings(batch_size=4, question_tokens=16, answer_tokens=32)
+    weights = []
+    for name, settings in [("a", small), ("b", small), ("c", replace(small, seed=1))]:
+        train(MODEL, pairs, settings, tmp_path / name)
+        tuned = SentenceTransformer(str(tmp_path / name), device="cpu")
+        weights.append(torch.cat([tensor.flatten() for tensor in tuned.state_dict().values()]))
+    assert torch.equal(weights[0], weights[1])
+    assert not torch.equal(weights[0], weights[2])
