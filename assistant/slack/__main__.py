@@ -84,6 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    for name in TOKENS:  # read once: Bolt would read them again, and nothing we start should inherit them
+        os.environ.pop(name, None)
     from slack_bolt.error import BoltError  # Bolt and the index load only once the settings are right
     from slack_sdk import WebClient
     from slack_sdk.errors import SlackApiError
