@@ -7,8 +7,6 @@ bad or stale one. Dispatch runs on a worker thread, so the event loop keeps acce
 from __future__ import annotations
 
 import socket
-import threading
-from dataclasses import dataclass
 
 import uvicorn
 from slack_bolt import App
@@ -18,6 +16,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+
+from assistant.serving import RunningServer, listen, start_in_thread
 
 EVENTS_PATH = "/slack/events"
 
@@ -32,24 +32,11 @@ def http_app(app: App) -> Starlette:
     return Starlette(routes=[Route(EVENTS_PATH, events, methods=["POST"])])
 
 
-@dataclass
-class RunningServer:
-    """The HTTP app serving in a background thread."""
-
-    url: str  # where Slack sends requests, e.g. http://127.0.0.1:3000/slack/events
-    server: uvicorn.Server
-    thread: threading.Thread
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-
-
 def _server(app: App, host: str, port: int) -> tuple[uvicorn.Server, socket.socket, str]:
-    """A server bound before it runs, so a busy port is an OSError naming it."""
-    listener = socket.create_server((host, port))
+    """A server bound before it runs, so a busy port is an OSError naming it; the URL Slack posts to."""
+    listener, url = listen(host, port)
     config = uvicorn.Config(http_app(app), log_level="warning", timeout_graceful_shutdown=2)
-    return uvicorn.Server(config), listener, f"http://{host}:{listener.getsockname()[1]}{EVENTS_PATH}"
+    return uvicorn.Server(config), listener, url.rstrip("/") + EVENTS_PATH
 
 
 def serve_http(app: App, host: str, port: int) -> None:
@@ -60,12 +47,5 @@ def serve_http(app: App, host: str, port: int) -> None:
 
 
 def start_http(app: App, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
-    """Serve in a background thread; returns once the server accepts requests."""
-    server, listener, url = _server(app, host, port)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            raise OSError(f"the Slack app on {url} stopped while starting")
-        thread.join(0.05)
-    return RunningServer(url, server, thread)
+    """Serve in a background thread; returns once the server accepts requests at its URL (…/slack/events)."""
+    return start_in_thread(*_server(app, host, port))
