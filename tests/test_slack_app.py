@@ -1,4 +1,5 @@
-"""The Slack app end to end: the real Bolt app served over HTTP on loopback, driven with correctly signed requests.
+"""The Slack app end to end: the real Bolt app served over HTTP on loopback, driven with correctly signed requests,
+and over Socket Mode against a loopback WebSocket.
 
 Its Web API calls go to a fake Slack API on loopback (slack_sdk's base_url) and its replies to
 response_url go there too; the tests assert the posted blocks and the query log's rows. Nothing
@@ -12,71 +13,28 @@ import hmac
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
 import httpx
 import pytest
+import yaml
 from slack_sdk import WebClient
 
 from assistant.querylog import QueryLog
 from assistant.searcher import Searcher
 from assistant.slack.blocks import PAGE
-from assistant.slack.bot import RateLimit, build_app, voter_hash
-from assistant.slack.serve import start_http
+from assistant.slack.bot import COMMAND, RateLimit, build_app, voter_hash
+from assistant.slack.serve import socket_mode, start_http
 from assistant.store import build_index, load_built_index
 from fakes import FAKE_MODEL_ID, HashedWordsEmbedder
+from helpers import REPO
 from loghelpers import rows
 from slackchecks import SLACK_ARCHIVES, assert_no_forged_controls, assert_within_slack_limits
+from slackfakes import WAIT_S, FakeSlack, FakeSocketMode
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 BOT_TOKEN = "xoxb-test-token"
 VOTER_SECRET = b"v" * 32
-WAIT_S = 120  # how long to wait for a post that is coming: a limit on a hung test, not a speed assertion
-
-
-class FakeSlack:
-    """Slack's Web API and response URLs on loopback: records every POST and answers ok."""
-
-    def __init__(self):
-        self.posts: list[tuple[str, dict, dict]] = []  # (path, body, headers)
-        self._changed = threading.Condition()
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
-                is_json = self.headers.get("Content-Type", "").startswith("application/json")
-                body = json.loads(raw) if is_json else dict(parse_qsl(raw))
-                with fake._changed:
-                    fake.posts.append((self.path, body, dict(self.headers)))
-                    fake._changed.notify_all()
-                answer = {"ok": True, "url": "https://dtc.slack.example/", "team": "DTC", "user": "ask",
-                          "team_id": "T1", "user_id": "U0BOT", "bot_id": "B0BOT", "ts": "1700000001.000200",
-                          "channel": body.get("channel", "C1")}  # fmt: skip
-                data = json.dumps(answer).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def wait_for(self, path: str, count: int = 1) -> list[dict]:
-        """The bodies of the first `count` posts to `path`, waiting for them to arrive."""
-        with self._changed:
-            arrived = self._changed.wait_for(lambda: len(self.bodies(path)) >= count, timeout=WAIT_S)
-        assert arrived, f"expected {count} posts to {path}, got {self.posts}"
-        return self.bodies(path)
-
-    def bodies(self, path: str) -> list[dict]:
-        return [body for posted, body, _ in list(self.posts) if posted == path]
 
 
 class GatedSearcher:
@@ -340,3 +298,41 @@ def test_hostile_archive_text_and_questions_never_ping_or_forge_links(tmp_path, 
         running.stop()
         fake.server.shutdown()
         log.close()
+
+
+def test_socket_mode_takes_a_command_over_the_websocket_and_answers_at_the_response_url(tmp_path, fake_seed_searcher):
+    ws = FakeSocketMode()
+    fake = FakeSlack({"/api/apps.connections.open": {"url": ws.url}})
+    log = QueryLog(tmp_path / "queries.sqlite")
+    app = build_app(lambda: fake_seed_searcher, log, client=WebClient(token=BOT_TOKEN, base_url=f"{fake.url}/api/"),
+                    voter_secret=VOTER_SECRET)  # fmt: skip
+    handler = socket_mode(app, "xapp-test-token")
+    handler.connect()
+    try:
+        command = {"team_id": "T1", "channel_id": "C1", "user_id": "U0ASKER", "command": "/ask-the-author",
+                   "text": seed_question(fake_seed_searcher), "response_url": fake.url + "/response/socket"}  # fmt: skip
+        ws.send({"envelope_id": "e1", "type": "slash_commands", "accepts_response_payload": True, "payload": command})
+        assert ws.wait_for_ack("e1") == {"envelope_id": "e1"}
+        [reply] = fake.wait_for("/response/socket")
+        assert reply["response_type"] == "ephemeral" and len(answer_ids(reply)) == PAGE
+        opened = [h for path, _, h in fake.posts if path == "/api/apps.connections.open"]
+        assert opened[0]["Authorization"] == "Bearer xapp-test-token"
+        ws.send({"envelope_id": "e2", "type": "slash_commands", "accepts_response_payload": True,
+                 "payload": command | {"text": ""}})  # fmt: skip
+        usage = ws.wait_for_ack("e2")["payload"]
+        assert "What would you like to ask the authors?" in usage["text"]
+        assert [row["source"] for row in rows(tmp_path / "queries.sqlite", "SELECT source FROM queries")] == ["slack"]
+    finally:
+        handler.close()
+        ws.close()
+        fake.server.shutdown()
+        log.close()
+
+
+def test_the_manifest_creates_the_app_this_code_serves():
+    manifest = yaml.safe_load((REPO / "slack" / "manifest.yaml").read_text())
+    assert [command["command"] for command in manifest["features"]["slash_commands"]] == [COMMAND]
+    assert {"commands", "app_mentions:read", "chat:write"} == set(manifest["oauth_config"]["scopes"]["bot"])
+    settings = manifest["settings"]
+    assert settings["event_subscriptions"]["bot_events"] == ["app_mention"]
+    assert settings["interactivity"]["is_enabled"] and settings["socket_mode_enabled"]

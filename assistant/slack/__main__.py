@@ -118,19 +118,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    if args.http:
-        from assistant.slack.serve import serve_http
+    from assistant.slack.serve import serve_http, socket_mode
 
+    if args.http:
         try:
             serve_http(app, args.host, args.port)
         except OSError as error:
             print(f"error: cannot serve on {args.host}:{args.port}: {error}", file=sys.stderr)
             return 2
         return 0
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
-
     print("Ask the Author's Slack app is connecting to Slack (Socket Mode)", flush=True)
-    SocketModeHandler(app, tokens["SLACK_APP_TOKEN"]).start()
+    socket_mode(app, tokens["SLACK_APP_TOKEN"]).start()
     return 0
 
 

@@ -1,6 +1,6 @@
-"""The Slack app over HTTP: Slack POSTs signed requests to /slack/events, served by uvicorn.
+"""Connecting the Slack app: over Socket Mode (it dials Slack), or over HTTP (Slack POSTs to /slack/events).
 
-Bolt checks every request's signature and timestamp against the signing secret and answers 401 to a
+Over HTTP, Bolt checks every request's signature and timestamp against the signing secret and answers 401 to a
 bad or stale one. Dispatch runs on a worker thread, so the event loop keeps accepting requests.
 """
 
@@ -10,6 +10,7 @@ import socket
 
 import uvicorn
 from slack_bolt import App
+from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -49,3 +50,9 @@ def serve_http(app: App, host: str, port: int) -> None:
 def start_http(app: App, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
     """Serve in a background thread; returns once the server accepts requests at its URL (…/slack/events)."""
     return start_in_thread(*_server(app, host, port))
+
+
+def socket_mode(app: App, app_token: str) -> SocketModeHandler:
+    """The app's Socket Mode connection (`.start()` runs it until interrupted): Slack's WebSocket address comes from
+    apps.connections.open through the app's own Web API client; no public address is needed."""
+    return SocketModeHandler(app, app_token)
