@@ -51,7 +51,7 @@ def assert_within_slack_limits(message: dict) -> None:
 
 
 def assert_no_forged_controls(message: dict, sharer: str | None = None) -> None:
-    """The only <…> sequences are links we built (showing their own address, or our label) and the sharer's mention."""
+    """The only <…> sequences are links we built (showing their own address or our label) and the sharer's mention."""
     for text in texts(message):
         for control in _CONTROL.findall(text):
             assert _OUR_LINK.fullmatch(control) or control == f"<@{sharer}>", f"{control!r} in {text[:200]!r}"

@@ -89,7 +89,8 @@ class Slack:
     def command(self, text: str, user: str = "U0ASKER", response: str = "/response/command", **signing):
         form = {"token": "unused", "team_id": "T1", "team_domain": "dtc", "channel_id": "C1",
                 "channel_name": "book-of-the-week", "user_id": user, "user_name": "asker", "command": "/ask-the-author",
-                "text": text, "api_app_id": "A1", "response_url": self.fake.url + response, "trigger_id": "1.2.3"}  # fmt: skip
+                "text": text, "api_app_id": "A1", "response_url": self.fake.url + response,
+                "trigger_id": "1.2.3"}  # fmt: skip
         return self.post(urlencode(form), "application/x-www-form-urlencoded", **signing)
 
     def mention(self, text: str, ts: str = "1700000000.000100", thread_ts: str | None = None, **signing):
@@ -226,7 +227,8 @@ def test_usage_messages_come_back_at_once_and_are_not_logged(slack):
         assert "/ask-the-author author:" in acked.json()["text"]
     slack.mention("<@U0BOT>   ")
     [usage] = slack.fake.wait_for("/api/chat.postEphemeral")
-    assert (usage["user"], usage["thread_ts"]) == ("U0ASKER", "1700000000.000100") and "What would you like" in usage["text"]
+    assert (usage["user"], usage["thread_ts"]) == ("U0ASKER", "1700000000.000100")
+    assert "What would you like" in usage["text"]
     assert rows(slack.log_path, "SELECT * FROM queries") == []
 
 
@@ -249,6 +251,18 @@ def test_bad_or_stale_signatures_are_refused(slack):
     assert slack.command("").status_code == 200  # the same app answers a signed request
     assert [path for path, _, _ in slack.fake.posts if path != "/api/auth.test"] == []
     assert rows(slack.log_path, "SELECT * FROM queries") == []
+
+
+def test_an_app_without_a_signing_secret_refuses_every_http_request(tmp_path, fake_seed_searcher):
+    fake = FakeSlack()
+    app = build_app(lambda: fake_seed_searcher, None, client=WebClient(token=BOT_TOKEN, base_url=f"{fake.url}/api/"))
+    running = start_http(app)
+    try:
+        slack = Slack(fake, running.url, tmp_path / "none.sqlite", fake_seed_searcher)
+        assert slack.command("what is MLOps?", secret="").status_code == 401
+    finally:
+        running.stop()
+        fake.server.shutdown()
 
 
 def test_a_user_over_the_rate_limit_is_told_to_wait(tmp_path, fake_seed_searcher):
@@ -310,7 +324,8 @@ def test_socket_mode_takes_a_command_over_the_websocket_and_answers_at_the_respo
     handler.connect()
     try:
         command = {"team_id": "T1", "channel_id": "C1", "user_id": "U0ASKER", "command": "/ask-the-author",
-                   "text": seed_question(fake_seed_searcher), "response_url": fake.url + "/response/socket"}  # fmt: skip
+                   "text": seed_question(fake_seed_searcher),
+                   "response_url": fake.url + "/response/socket"}  # fmt: skip
         ws.send({"envelope_id": "e1", "type": "slash_commands", "accepts_response_payload": True, "payload": command})
         assert ws.wait_for_ack("e1") == {"envelope_id": "e1"}
         [reply] = fake.wait_for("/response/socket")

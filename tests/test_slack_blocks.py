@@ -13,7 +13,8 @@ import sys
 
 import pytest
 
-from assistant.archive import read_archive, read_archives
+from assistant.archive import read_archive
+from assistant.querylog import QueryLog
 from assistant.searcher import Answer
 from assistant.slack.__main__ import SettingError, credentials
 from assistant.slack.ask import USAGE, AskError, Asked, parse_ask, typed_text
@@ -23,7 +24,6 @@ from assistant.units import build_units
 from assistant.web.contract import SearchRequest
 from helpers import REPO
 from loghelpers import Clock, logged, rows
-from assistant.querylog import QueryLog
 from slackchecks import SLACK_ARCHIVES, XSS_ARCHIVES, assert_no_forged_controls, assert_within_slack_limits
 
 pytest_plugins = ["logfixtures"]  # the questions and unit_ids fixtures
@@ -143,7 +143,8 @@ def test_filters_are_read_and_checked(fake_seed_searcher):
     assert (request.question, request.author, request.book) == ("should startups do MLOps?", "Noah Gift",
                                                                 "20210830-practical-mlops")  # fmt: skip
     curly = parse_ask(searcher, "author:“alfredo deza” book:'Practical MLOps' what about Kedro?", PAGE)
-    assert (curly.question, curly.author, curly.book) == ("what about Kedro?", "alfredo deza", "20210830-practical-mlops")
+    assert (curly.question, curly.author, curly.book) == ("what about Kedro?", "alfredo deza",
+                                                          "20210830-practical-mlops")  # fmt: skip
     with pytest.raises(AskError, match="What would you like to ask") as empty:
         parse_ask(searcher, '<@U0BOT> author:"Noah Gift"', PAGE)
     assert USAGE in str(empty.value)
@@ -164,7 +165,8 @@ def test_the_rate_limit_allows_n_a_minute_per_user():
     assert limit.wait("U1") == pytest.approx(0.5)
     clock.now = 60.0
     assert limit.wait("U1") == 0
-    assert "at most 2 searches a minute" in limit.message(0.5)["text"] and "Try again in 1 s" in limit.message(0.5)["text"]
+    told = limit.message(0.5)["text"]
+    assert "at most 2 searches a minute" in told and "Try again in 1 s" in told
 
 
 def test_voters_are_kept_as_keyed_hashes(tmp_path):
@@ -186,7 +188,8 @@ def test_a_log_from_before_voters_keeps_its_votes(tmp_path, questions, unit_ids)
         connection.executescript(
             "CREATE TABLE old AS SELECT query_id, answer_id, helpful, time FROM votes; DROP TABLE votes;"
             "CREATE TABLE votes (query_id TEXT NOT NULL REFERENCES queries (id) ON DELETE CASCADE,"
-            " answer_id TEXT NOT NULL, helpful INTEGER NOT NULL, time REAL NOT NULL, PRIMARY KEY (query_id, answer_id));"
+            " answer_id TEXT NOT NULL, helpful INTEGER NOT NULL, time REAL NOT NULL,"
+            " PRIMARY KEY (query_id, answer_id));"
             "INSERT INTO votes SELECT * FROM old; DROP TABLE old;"
         )
     log = QueryLog(path, clock=Clock())

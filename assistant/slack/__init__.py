@@ -1,1 +1,1 @@
-"""Ask the authors in Slack: a Bolt app over the same index and query log as the web app (`python -m assistant.slack`)."""
+"""Ask the authors in Slack: a Bolt app over the web app's index and query log (`python -m assistant.slack`)."""

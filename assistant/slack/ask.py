@@ -23,7 +23,9 @@ USAGE = (
 )
 # Slack sends links, mentions and channels as <target|label>; the label (or target) is what the person typed.
 _SLACK_LINK = re.compile(r"<([^<>|]*)(?:\|([^<>]*))?>")
-_FILTER = re.compile(r"(?<!\S)(author|book):(?:\"([^\"]*)\"|'([^']*)'|“([^”]*)”|‘([^’]*)’|(\S+))", re.IGNORECASE)
+_FILTER = re.compile(
+    r"(?<!\S)(author|book):(?:\"([^\"]*)\"|'([^']*)'|“([^”]*)”|‘([^’]*)’|(\S+))", re.IGNORECASE
+)  # a value quoted straight, single, curly (as Slack's clients type quotes), or one word
 _DATED_ID = re.compile(r"^\d{8}-")
 MAX_VALUE_CHARS = 2000  # Slack's limit on a button's value
 
@@ -33,7 +35,7 @@ class AskError(ValueError):
 
 
 def typed_text(slack_text: str) -> str:
-    """Slack's encoding of a message undone: links and channels as their label, mentions dropped, &amp; &lt; &gt; decoded."""
+    """A message as typed: Slack's links and channels as their labels, mentions dropped, &amp; &lt; &gt; decoded."""
 
     def label(match: re.Match) -> str:
         target, shown = match.group(1), match.group(2)
@@ -48,7 +50,9 @@ def resolve_book(searcher: Searcher, name: str) -> str | None:
     """The id of the book named by its id, its id without the date, or its title; None when none or several match."""
     wanted = fold(name.strip())
     matches = {
-        book_id for book_id, title in searcher.books if wanted in (fold(book_id), fold(_DATED_ID.sub("", book_id)), fold(title))
+        book_id
+        for book_id, title in searcher.books
+        if wanted in (fold(book_id), fold(_DATED_ID.sub("", book_id)), fold(title))
     }
     return matches.pop() if len(matches) == 1 else None
 

@@ -66,10 +66,12 @@ def mrkdwn(text: str) -> dict:
 
 
 def _plain(text: str) -> dict:
+    """A plain-text object (button labels): Slack shows it as text, never as markup."""
     return {"type": "plain_text", "text": text, "emoji": True}
 
 
 def _button(text: str, action_id: str, value: str, style: str | None = None) -> dict:
+    """A button; `value` comes back to the app when it is clicked."""
     button = {"type": "button", "text": _plain(text), "action_id": action_id, "value": value}
     return button | ({"style": style} if style else {})
 
@@ -87,6 +89,7 @@ def whole_answer_url(answer: Answer, web_url: str | None) -> str:
 
 
 def _asked(answer: Answer) -> str:
+    """'asked by X: the question', shortened to one line."""
     if not answer.question.strip():
         return "_said in the discussion, not in reply to one question_"
     asker = f"asked by {untrusted(answer.asker, 200)}:" if answer.asker else "asked:"
@@ -94,6 +97,7 @@ def _asked(answer: Answer) -> str:
 
 
 def _label(answer: Answer) -> str:
+    """The confidence as the web page labels it, with the chance in words."""
     shown = relevance(answer.confidence)
     return f"{_MARKS[shown.slug]} *{shown.label}* (about {round(100 * answer.confidence)}% likely to answer it)"
 
@@ -121,6 +125,7 @@ def answer_blocks(answer: Answer, rank: int, web_url: str | None, vote_query_id:
 
 
 def _heading(asked: Asked, sharer: str | None) -> str:
+    """What was asked, with its filters, and who shared it into the channel."""
     request = asked.request
     question = untrusted(_shorten(request.question, HEADING_CHARS))
     filters = [f"author: {untrusted(request.author, 200)}" if request.author else "",
@@ -174,7 +179,8 @@ def no_answer_message(asked: Asked) -> dict:
         "text": escape(f"Nothing in the archives answers: {_shorten(asked.request.question, HEADING_CHARS)}"),
         "blocks": [
             {"type": "section", "text": mrkdwn(text)},
-            {"type": "actions", "block_id": "next", "elements": [_button("Show the closest anyway", "more", closest.encode())]},
+            {"type": "actions", "block_id": "next",
+             "elements": [_button("Show the closest anyway", "more", closest.encode())]},
         ],
     }  # fmt: skip
 

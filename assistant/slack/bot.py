@@ -28,7 +28,7 @@ from assistant.querylog import QueryLog, UnknownIdError
 from assistant.searcher import Searcher
 from assistant.slack.ask import AskError, Asked, parse_ask
 from assistant.slack.blocks import PAGE, escape, no_answer_message, notice_message, results_message
-from assistant.web.contract import MAX_RESULTS, run
+from assistant.web.contract import MAX_RESULTS, SearchRequest, run
 from assistant.web.record import search_and_log
 
 COMMAND = "/ask-the-author"
@@ -96,7 +96,8 @@ class Answerer:
         self.log = log
         self.web_url = web_url
 
-    def parse(self, text: str):
+    def parse(self, text: str) -> SearchRequest:
+        """The search a message asks for; AskError saying why not and how to ask."""
         return parse_ask(self.searcher_source(), text, PAGE)
 
     def answers(self, asked: Asked, share: bool) -> dict:
@@ -128,7 +129,7 @@ def build_app(
     log: QueryLog | None,
     *,
     client: WebClient,
-    signing_secret: str = "",
+    signing_secret: str = "",  # required for HTTP mode; Socket Mode needs none
     web_url: str | None = None,
     limit: RateLimit | None = None,
     voter_secret: bytes = b"",
@@ -136,7 +137,9 @@ def build_app(
     """The Bolt app over the current searcher (`searcher_source()` is called per request) and the query log."""
     if log is not None and len(voter_secret) < 32:
         raise ValueError("votes need a voter secret of at least 32 bytes (see voter_key)")
-    app = App(client=client, signing_secret=signing_secret, request_verification_enabled=bool(signing_secret))
+    # Socket Mode requests come over Slack's authenticated WebSocket and skip the signature check; without a
+    # signing secret an unguessable one stands in, so no request over HTTP can ever pass it.
+    app = App(client=client, signing_secret=signing_secret or secrets.token_hex(32))
     answerer = Answerer(searcher_source, log, web_url)
     limit = limit or RateLimit()
 
