@@ -351,3 +351,23 @@ def test_the_manifest_creates_the_app_this_code_serves():
     settings = manifest["settings"]
     assert settings["event_subscriptions"]["bot_events"] == ["app_mention"]
     assert settings["interactivity"]["is_enabled"] and settings["socket_mode_enabled"]
+
+
+@pytest.mark.slow
+def test_with_the_model_should_startups_do_mlops_gets_noah_gifts_answer_in_the_thread(tmp_path, seed_searcher):
+    fake = FakeSlack()
+    log = QueryLog(tmp_path / "queries.sqlite")
+    running = serve(fake, lambda: seed_searcher, log)
+    try:
+        slack = Slack(fake, running.url, tmp_path / "queries.sqlite", seed_searcher)
+        slack.mention("<@U0BOT> Should startups do MLOps?")
+        [posted] = fake.wait_for("/api/chat.postMessage")
+        cards = json.dumps(posted, ensure_ascii=False)
+        assert "*Noah Gift* in _Practical MLOps_ · week of 30 Aug 2021" in cards
+        assert "Do small startups really need MLOps" in cards and "*Answers this*" in cards
+        assert_within_slack_limits(posted)
+        assert len(answer_ids(posted)) == PAGE
+    finally:
+        running.stop()
+        fake.server.shutdown()
+        log.close()
