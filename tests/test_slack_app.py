@@ -13,6 +13,8 @@ import hmac
 import json
 import threading
 import time
+from contextlib import contextmanager
+from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
@@ -52,31 +54,37 @@ class GatedSearcher:
         return getattr(self._searcher, name)
 
 
+@contextmanager
+def running_app(searcher, log_path: Path | None, limit: RateLimit | None = None, signing_secret: str = SECRET):
+    """The Slack app over `searcher` served over HTTP on loopback, its fake Slack, and a log at `log_path` (or none)."""
+    fake = FakeSlack()
+    log = QueryLog(log_path) if log_path else None
+    client = WebClient(token=BOT_TOKEN, base_url=f"{fake.url}/api/")
+    app = build_app(lambda: searcher, log, client=client, signing_secret=signing_secret, limit=limit,
+                    voter_secret=VOTER_SECRET)  # fmt: skip
+    running = start_http(app)
+    try:
+        yield Slack(fake, running.url, log_path, searcher)
+    finally:
+        running.stop()
+        fake.server.shutdown()
+        if log is not None:
+            log.close()
+
+
 @pytest.fixture
 def slack(tmp_path, fake_seed_searcher):
-    """A running Slack app over the seed (searches gated, gate open) with a fresh log, its fake Slack, its URL."""
-    fake = FakeSlack()
+    """A running Slack app over the seed (searches gated, gate open) with a fresh log."""
     searcher = GatedSearcher(fake_seed_searcher)
     searcher.gate.set()
-    log = QueryLog(tmp_path / "queries.sqlite")
-    running = serve(fake, lambda: searcher, log)
-    yield Slack(fake, running.url, tmp_path / "queries.sqlite", searcher)
-    running.stop()
-    fake.server.shutdown()
-    log.close()
-
-
-def serve(fake: FakeSlack, searcher_source, log: QueryLog | None, limit: RateLimit | None = None):
-    client = WebClient(token=BOT_TOKEN, base_url=f"{fake.url}/api/")
-    app = build_app(searcher_source, log, client=client, signing_secret=SECRET, limit=limit,
-                    voter_secret=VOTER_SECRET)  # fmt: skip
-    return start_http(app)
+    with running_app(searcher, tmp_path / "queries.sqlite") as slack:
+        yield slack
 
 
 class Slack:
     """What a test drives: signed requests to the app, and what the fake Slack received."""
 
-    def __init__(self, fake: FakeSlack, url: str, log_path, searcher: GatedSearcher):
+    def __init__(self, fake: FakeSlack, url: str, log_path: Path | None, searcher):
         self.fake, self.url, self.log_path, self.searcher = fake, url, log_path, searcher
 
     def post(self, body: str, content_type: str, timestamp: int | None = None, secret: str = SECRET):
@@ -253,32 +261,19 @@ def test_bad_or_stale_signatures_are_refused(slack):
     assert rows(slack.log_path, "SELECT * FROM queries") == []
 
 
-def test_an_app_without_a_signing_secret_refuses_every_http_request(tmp_path, fake_seed_searcher):
-    fake = FakeSlack()
-    app = build_app(lambda: fake_seed_searcher, None, client=WebClient(token=BOT_TOKEN, base_url=f"{fake.url}/api/"))
-    running = start_http(app)
-    try:
-        slack = Slack(fake, running.url, tmp_path / "none.sqlite", fake_seed_searcher)
+def test_an_app_without_a_signing_secret_refuses_every_http_request(fake_seed_searcher):
+    with running_app(fake_seed_searcher, None, signing_secret="") as slack:
         assert slack.command("what is MLOps?", secret="").status_code == 401
-    finally:
-        running.stop()
-        fake.server.shutdown()
 
 
-def test_a_user_over_the_rate_limit_is_told_to_wait(tmp_path, fake_seed_searcher):
-    fake = FakeSlack()
-    running = serve(fake, lambda: fake_seed_searcher, None, RateLimit(1))
-    try:
-        slack = Slack(fake, running.url, tmp_path / "none.sqlite", fake_seed_searcher)
+def test_a_user_over_the_rate_limit_is_told_to_wait(fake_seed_searcher):
+    with running_app(fake_seed_searcher, None, RateLimit(1)) as slack:
         assert slack.command("what is MLOps?").text == ""
         limited = slack.command("what is MLOps?")
         assert "You are asking quickly: at most 1 searches a minute each" in limited.json()["text"]
         assert slack.command("what is MLOps?", user="U0SOMEONE").text == ""  # per user
-        [reply, _] = fake.wait_for("/response/command", 2)
+        [reply, _] = slack.fake.wait_for("/response/command", 2)
         assert not [b for b in reply["blocks"] if b.get("block_id", "").startswith("vote-")]  # no log, no votes
-    finally:
-        running.stop()
-        fake.server.shutdown()
 
 
 @pytest.fixture(scope="module")
@@ -289,29 +284,21 @@ def hostile_searcher(tmp_path_factory) -> Searcher:
 
 
 def test_hostile_archive_text_and_questions_never_ping_or_forge_links(tmp_path, hostile_searcher):
-    fake = FakeSlack()
-    log = QueryLog(tmp_path / "queries.sqlite")
-    running = serve(fake, lambda: hostile_searcher, log)
-    try:
-        slack = Slack(fake, running.url, tmp_path / "queries.sqlite", hostile_searcher)
+    with running_app(hostile_searcher, tmp_path / "queries.sqlite") as slack:
         hostile = "<!channel> <@U024BE7LH> &lt;!here&gt; How do you announce a release to everyone in Slack?"
         slack.mention(f"<@U0BOT> {hostile}")
         slack.command(f"{hostile} <https://evil.example|https://datatalks.club>")
-        [posted] = fake.wait_for("/api/chat.postMessage")
-        [replied] = fake.wait_for("/response/command")
-        for message in (posted, replied):
-            assert_within_slack_limits(message)
-            assert_no_forged_controls(message)
-            assert "link_names" not in message and "parse" not in message
-            assert len(answer_ids(message)) == 2
-        assert "&lt;!channel&gt;" in json.dumps(posted)  # the archive's markup shows as typed
-        assert "&lt;!here&gt; How do you announce" in posted["blocks"][0]["text"]["text"]
-        assert max(len(block["text"]["text"]) for block in posted["blocks"] if "text" in block) > 2900  # cut to fit
-        assert "more" not in buttons(posted)  # the week has two answers: nothing more to show
-    finally:
-        running.stop()
-        fake.server.shutdown()
-        log.close()
+        [posted] = slack.fake.wait_for("/api/chat.postMessage")
+        [replied] = slack.fake.wait_for("/response/command")
+    for message in (posted, replied):
+        assert_within_slack_limits(message)
+        assert_no_forged_controls(message)
+        assert "link_names" not in message and "parse" not in message
+        assert len(answer_ids(message)) == 2
+    assert "&lt;!channel&gt;" in json.dumps(posted)  # the archive's markup shows as typed
+    assert "&lt;!here&gt; How do you announce" in posted["blocks"][0]["text"]["text"]
+    assert max(len(block["text"]["text"]) for block in posted["blocks"] if "text" in block) > 2900  # cut to fit
+    assert "more" not in buttons(posted)  # the week has two answers: nothing more to show
 
 
 def test_socket_mode_takes_a_command_over_the_websocket_and_answers_at_the_response_url(tmp_path, fake_seed_searcher):
@@ -355,19 +342,11 @@ def test_the_manifest_creates_the_app_this_code_serves():
 
 @pytest.mark.slow
 def test_with_the_model_should_startups_do_mlops_gets_noah_gifts_answer_in_the_thread(tmp_path, seed_searcher):
-    fake = FakeSlack()
-    log = QueryLog(tmp_path / "queries.sqlite")
-    running = serve(fake, lambda: seed_searcher, log)
-    try:
-        slack = Slack(fake, running.url, tmp_path / "queries.sqlite", seed_searcher)
+    with running_app(seed_searcher, tmp_path / "queries.sqlite") as slack:
         slack.mention("<@U0BOT> Should startups do MLOps?")
-        [posted] = fake.wait_for("/api/chat.postMessage")
-        cards = json.dumps(posted, ensure_ascii=False)
-        assert "*Noah Gift* in _Practical MLOps_ · week of 30 Aug 2021" in cards
-        assert "Do small startups really need MLOps" in cards and "*Answers this*" in cards
-        assert_within_slack_limits(posted)
-        assert len(answer_ids(posted)) == PAGE
-    finally:
-        running.stop()
-        fake.server.shutdown()
-        log.close()
+        [posted] = slack.fake.wait_for("/api/chat.postMessage")
+    cards = json.dumps(posted, ensure_ascii=False)
+    assert "*Noah Gift* in _Practical MLOps_ · week of 30 Aug 2021" in cards
+    assert "Do small startups really need MLOps" in cards and "*Answers this*" in cards
+    assert_within_slack_limits(posted)
+    assert len(answer_ids(posted)) == PAGE
