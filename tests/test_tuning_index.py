@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,11 +20,16 @@ pytestmark = pytest.mark.slow
 MODEL = BUNDLED_MODEL_ID
 
 
-def test_tune_builds_an_index_that_loads_searches_and_is_reused(tmp_path: Path, data_dir: Path, capsys):
+def test_tune_builds_an_index_that_loads_searches_and_is_reused(tmp_path: Path, seed_file: Path, people_file, capsys):
+    """The seed alone, so training is one batch whatever data/ holds."""
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(seed_file, data)
     held_out = tmp_path / "held-out.jsonl"
     held_out.write_text(json.dumps({"book": "20210830-practical-mlops", "thread": 3}) + "\n", encoding="utf-8")
     out = tmp_path / "index"
-    argv = ["--data", str(data_dir), "--out", str(out), "--tune", "--tune-exclude", str(held_out)]
+    argv = ["--data", str(data), "--people", str(people_file), "--out", str(out), "--tune"]
+    argv += ["--tune-exclude", str(held_out)]
     assert index.main(argv) == 0
     manifest = read_manifest(out)
     tuning = manifest["tuning"]
