@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run sync monitor test test-fast index bench load browser screenshots
+.PHONY: run sync monitor test test-fast index tune bench load browser screenshots
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ monitor: $(VENV)/.installed
 
 index: $(VENV)/.installed
 	$(PY) -m assistant.index
+
+# The model tuned on the archives' own question-answer pairs (many minutes; docs/tuning.md); restart the app after.
+tune: $(VENV)/.installed
+	$(PY) -m assistant.index --tune
 
 SHARED ?= ../shared
 bench: $(VENV)/.installed
