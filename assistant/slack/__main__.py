@@ -90,6 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from slack_sdk import WebClient
     from slack_sdk.errors import SlackApiError
 
+    from assistant.live import LiveSearcher
     from assistant.searcher import load_index
 
     try:
@@ -104,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         secret = b"" if log is None else voter_key(args.voter_key or Path(f"{args.log}.voter-key"))
         app = build_app(
-            lambda: searcher,
+            LiveSearcher(searcher, args.index).current,  # each rebuild of the index is served without a restart
             log,
             client=WebClient(token=tokens["SLACK_BOT_TOKEN"]),
             signing_secret=tokens.get("SLACK_SIGNING_SECRET", ""),
