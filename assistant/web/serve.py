@@ -6,6 +6,7 @@ import json
 import os
 import socket
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +18,10 @@ from fastapi import FastAPI  # noqa: E402
 
 from assistant.querylog import QueryLog  # noqa: E402
 from assistant.searcher import Searcher  # noqa: E402
-from assistant.web.api import json_api  # noqa: E402
+from assistant.text import invalid_text  # noqa: E402
+from assistant.web.api import api_routes, json_api  # noqa: E402
+from assistant.web.contract import RequestError  # noqa: E402
+from assistant.web.guard import LOOPBACK_NAMES, Guard, Policy, RateLimit, allowed_hosts  # noqa: E402
 from assistant.web.page import build_page  # noqa: E402
 
 STYLE = Path(__file__).with_name("style.css")
@@ -25,10 +29,21 @@ MAX_UPLOAD_BYTES = 1024  # the app takes no files: Gradio's upload route refuses
 THEME = gr.themes.Soft(primary_hue="indigo", neutral_hue="slate")
 
 
-def web_app(searcher: Searcher, log: QueryLog | None = None) -> FastAPI:
-    """One ASGI app: the JSON API under /api, the Gradio page, its API and MCP server at /; searches logged to `log`."""
+def web_app(
+    searcher: Searcher,
+    log: QueryLog | None = None,
+    *,
+    hosts: frozenset[str] = LOOPBACK_NAMES,
+    rate_limit: RateLimit | None = RateLimit(),
+) -> FastAPI:
+    """One ASGI app: the JSON API under /api, the Gradio page, its API and MCP server at /; searches logged to `log`.
+
+    Every request passes the guard first: only `hosts` are served, and with a log, logged requests are
+    rate-limited per client by `rate_limit` (None: no limit).
+    """
     app = FastAPI(title="Ask the Author", docs_url=None, redoc_url=None, openapi_url=None)
-    app.include_router(json_api(searcher, log))
+    router = json_api(searcher, log)
+    app.include_router(router)
     page = build_page(searcher, log)
     app = gr.mount_gradio_app(
         app,
@@ -41,6 +56,9 @@ def web_app(searcher: Searcher, log: QueryLog | None = None) -> FastAPI:
         max_file_size=MAX_UPLOAD_BYTES,
     )
     _send_mcp_results_as_json(page)
+    _refuse_invalid_mcp_text(page)
+    policy = Policy(hosts, api_routes(router), rate_limit if log is not None else None)
+    app.add_middleware(Guard, policy=policy)  # added last, so it runs first
     return app
 
 
@@ -58,6 +76,22 @@ def _send_mcp_results_as_json(page: gr.Blocks) -> None:
     server.postprocess_output_data = as_json
 
 
+def _refuse_invalid_mcp_text(page: gr.Blocks) -> None:
+    """An MCP argument holding a lone surrogate gets an error naming it; Gradio's own client would fail to encode
+    it and send the raw UnicodeEncodeError back."""
+    server = page.mcp_server_obj
+    prepare = server._prepare_tool_call_args
+
+    def checked(name: str, arguments: dict) -> tuple:
+        for argument, value in arguments.items():
+            problem = invalid_text(value, argument) if isinstance(value, str) else None
+            if problem:
+                raise RequestError(problem)
+        return prepare(name, arguments)
+
+    server._prepare_tool_call_args = checked
+
+
 @dataclass
 class RunningServer:
     """A server started in a background thread, as tests and benchmarks use it."""
@@ -72,8 +106,21 @@ class RunningServer:
 
 
 def _listen(host: str, port: int) -> tuple[socket.socket, str]:
-    """Bind before serving, so a busy port is an OSError naming it rather than a log line."""
-    listener = socket.create_server((host, port))
+    """Bind before serving, so a busy port is an OSError naming it rather than a log line.
+
+    The socket is made with proto IPPROTO_TCP, as asyncio's own listeners are: asyncio sets TCP_NODELAY
+    only on accepted sockets whose proto says TCP, and without it every reused connection waited ~40 ms
+    (Nagle's algorithm against the client's delayed ACK) for the second part of each response.
+    """
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)[0]
+    listener = socket.socket(family, kind, proto)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(address)
+        listener.listen(socket.SOMAXCONN)
+    except OSError:
+        listener.close()
+        raise
     return listener, f"http://{host}:{listener.getsockname()[1]}/"
 
 
@@ -82,9 +129,9 @@ def _listen(host: str, port: int) -> tuple[socket.socket, str]:
 MAX_REQUEST_BYTES = 2 * 1024 * 1024
 
 
-def _server(searcher: Searcher, log: QueryLog | None) -> uvicorn.Server:
+def _server(searcher: Searcher, log: QueryLog | None, host: str, allowed: Sequence[str], rate_limit) -> uvicorn.Server:
     config = uvicorn.Config(
-        web_app(searcher, log),
+        web_app(searcher, log, hosts=allowed_hosts(host, allowed), rate_limit=rate_limit),
         log_level="warning",
         timeout_graceful_shutdown=2,
         h11_max_incomplete_event_size=MAX_REQUEST_BYTES,
@@ -92,17 +139,33 @@ def _server(searcher: Searcher, log: QueryLog | None) -> uvicorn.Server:
     return uvicorn.Server(config)
 
 
-def serve(searcher: Searcher, host: str, port: int, log: QueryLog | None = None) -> None:
-    """Serve on host:port until interrupted, never through a public share link."""
+def serve(
+    searcher: Searcher,
+    host: str,
+    port: int,
+    log: QueryLog | None = None,
+    *,
+    allowed: Sequence[str] = (),
+    rate_limit: RateLimit | None = RateLimit(),
+) -> None:
+    """Serve on host:port until interrupted, never through a public share link; `allowed`: more Host names."""
     listener, url = _listen(host, port)
     print(f"Ask the Author is serving on {url}", flush=True)
-    _server(searcher, log).run(sockets=[listener])
+    _server(searcher, log, host, allowed, rate_limit).run(sockets=[listener])
 
 
-def start(searcher: Searcher, host: str, port: int = 0, log: QueryLog | None = None) -> RunningServer:
+def start(
+    searcher: Searcher,
+    host: str,
+    port: int = 0,
+    log: QueryLog | None = None,
+    *,
+    allowed: Sequence[str] = (),
+    rate_limit: RateLimit | None = RateLimit(),
+) -> RunningServer:
     """Serve in a background thread; returns once the server accepts requests."""
     listener, url = _listen(host, port)
-    server = _server(searcher, log)
+    server = _server(searcher, log, host, allowed, rate_limit)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
     thread.start()
     while not server.started:
