@@ -525,7 +525,7 @@ class QueryLog:
         self._locked_since = 0.0
         if self._warned:
             self._warned = False
-            print(f"query log {self.path}: writing again ({self.dropped:,} rows could not be logged so far)",
+            print(f"query log {self.path}: writing again ({self.dropped:,} row(s) could not be logged so far)",
                   file=sys.stderr, flush=True)  # fmt: skip
 
 
