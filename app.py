@@ -14,7 +14,7 @@ from pathlib import Path
 
 from assistant.index import add_data_argument, add_people_argument
 from assistant.querylog import DEFAULT_DAYS, QueryLog, default_log_path
-from assistant.web.guard import RateLimit
+from assistant.web.guard import DEFAULT_RATE_PER_MINUTE
 from assistant.searcher import Searcher, load_index
 from assistant.store import IndexLoadError, IndexWriteError, build_inputs, default_index_path, ensure_index
 
@@ -51,9 +51,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="also answer requests for this Host name (repeatable; '*' for any); loopback names and --host always",
     )  # fmt: skip
     parser.add_argument(
-        "--rate-limit", type=int, default=RateLimit.per_minute, metavar="N",
-        help=f"logged searches and votes a client may make a minute, in bursts of up to {RateLimit.burst} "
-        f"(default: {RateLimit.per_minute}; 0: no limit)",
+        "--rate-limit", type=int, default=DEFAULT_RATE_PER_MINUTE, metavar="N",
+        help=f"logged searches and votes a client may make in any minute (default: {DEFAULT_RATE_PER_MINUTE}; 0: none)",
     )  # fmt: skip
     args = parser.parse_args(argv)
     if args.log_days < 1:
@@ -81,9 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from assistant.web.serve import serve  # gradio loads only once there is something to serve
 
     log = None if args.no_log else QueryLog(args.log, args.log_days)
-    rate_limit = RateLimit(args.rate_limit, min(RateLimit.burst, args.rate_limit)) if args.rate_limit else None
     try:
-        serve(searcher, args.host, args.port, log, allowed=args.allowed_host, rate_limit=rate_limit)
+        serve(searcher, args.host, args.port, log, allowed=args.allowed_host, rate_limit=args.rate_limit or None)
     except OSError as error:
         print(f"error: cannot serve on {args.host}:{args.port}: {error}", file=sys.stderr)
         return 2

@@ -61,7 +61,9 @@ def read_dashboard(log: Path) -> Dashboard:
         return _empty(html.escape(str(error)))
     connection.create_function("question_key", 1, question_key, deterministic=True)
     try:
-        queries, first, no_answer = connection.execute("SELECT count(*), min(time), sum(no_answer) FROM queries").fetchone()
+        queries, first, no_answer = connection.execute(
+            "SELECT count(*), min(time), sum(no_answer) FROM queries"
+        ).fetchone()
         if not queries:
             return _empty(html.escape(f"The query log {log} has no queries yet."))
         return Dashboard(
@@ -158,7 +160,7 @@ def _latency(connection: sqlite3.Connection) -> pd.DataFrame:
 
 
 def _by_source(connection: sqlite3.Connection) -> pd.DataFrame:
-    """Queries per source (page, json, gradio_api, mcp), split into answered and no answer."""
+    """Queries per source (page, json, gradio_api, mcp, slack), split into answered and no answer."""
     return pd.read_sql_query(
         "SELECT source, CASE no_answer WHEN 1 THEN 'no answer' ELSE 'answered' END AS result, count(*) AS queries"
         " FROM queries GROUP BY source, result",

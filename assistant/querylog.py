@@ -1,7 +1,8 @@
 """The query log: every search the app answers and every vote on its answers, in one SQLite file.
 
 It stores the question, its filters, k, the answers shown with their scores, whether nothing answered,
-the latency and where the query came from; never an IP address, a user agent or a cookie. The file is
+the latency and where the query came from; never an IP address, a user agent or a cookie. A vote may
+name its voter (Slack, where many people see one answer) only as a keyed hash the caller computes. The file is
 the owner's alone (0600, in a 0700 folder when the folder holds nothing else).
 
 A search never waits on the log: rows go through a bounded queue to one writer thread, which writes
@@ -33,7 +34,7 @@ from pathlib import Path
 DEFAULT_LOG = Path("state") / "queries.sqlite"
 LOG_ENV = "ASSISTANT_LOG"
 DEFAULT_DAYS = 90
-SOURCES = ("page", "json", "gradio_api", "mcp")
+SOURCES = ("page", "json", "gradio_api", "mcp", "slack")
 BUSY_TIMEOUT_MS = 2_000  # how long the writer waits for another process's lock before trying again
 PRUNE_EVERY_S = 3600.0  # old rows are pruned on open and then at most once an hour
 QUEUE_ROWS = 1_000  # rows waiting for the writer; beyond that a row is dropped and counted
@@ -44,7 +45,17 @@ RETRY_S = 1.0  # while the log is down, the writer tries to open it again this o
 MAX_DROPPED_IDS = 10_000  # ids of dropped searches remembered, so votes on them say why they fail
 _CORRUPT = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
 
-SCHEMA = """
+VOTES_TABLE = """
+CREATE TABLE IF NOT EXISTS votes (
+    query_id TEXT NOT NULL REFERENCES queries (id) ON DELETE CASCADE,
+    answer_id TEXT NOT NULL,
+    helpful INTEGER NOT NULL,
+    time REAL NOT NULL,
+    voter TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (query_id, answer_id, voter)
+);
+"""
+SCHEMA = VOTES_TABLE + """
 CREATE TABLE IF NOT EXISTS queries (
     id TEXT PRIMARY KEY,
     time REAL NOT NULL,
@@ -62,13 +73,6 @@ CREATE TABLE IF NOT EXISTS shown (
     answer_id TEXT NOT NULL,
     score REAL NOT NULL,
     confidence TEXT NOT NULL,
-    PRIMARY KEY (query_id, answer_id)
-);
-CREATE TABLE IF NOT EXISTS votes (
-    query_id TEXT NOT NULL REFERENCES queries (id) ON DELETE CASCADE,
-    answer_id TEXT NOT NULL,
-    helpful INTEGER NOT NULL,
-    time REAL NOT NULL,
     PRIMARY KEY (query_id, answer_id)
 );
 CREATE TABLE IF NOT EXISTS none_votes (
@@ -203,8 +207,10 @@ class QueryLog:
 
         return query_id if self._submit(_Job(insert, query_id)) else None
 
-    def vote(self, query_id: str, answer_id: str, helpful: bool) -> bool:
-        """Record whether an answer helped; a second vote on the same answer replaces the first.
+    def vote(self, query_id: str, answer_id: str, helpful: bool, voter: str = "") -> bool:
+        """Record whether an answer helped; a second vote on the same answer (by the same voter) replaces the first.
+
+        `voter` tells apart people voting on one shown answer: a keyed hash, never a user id in clear.
 
         UnknownIdError when the query is not in the log or did not show that answer; False when the
         log could not take the vote in time (LogUnavailableError when it never logged that search).
@@ -213,9 +219,10 @@ class QueryLog:
         def upsert(connection: sqlite3.Connection) -> bool:
             _require_shown(connection, query_id, answer_id)
             connection.execute(
-                "INSERT INTO votes (query_id, answer_id, helpful, time) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (query_id, answer_id) DO UPDATE SET helpful = excluded.helpful, time = excluded.time",
-                (query_id, answer_id, int(bool(helpful)), self._clock()),
+                "INSERT INTO votes (query_id, answer_id, helpful, time, voter) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (query_id, answer_id, voter)"
+                " DO UPDATE SET helpful = excluded.helpful, time = excluded.time",
+                (query_id, answer_id, int(bool(helpful)), self._clock(), voter),
             )
             return True
 
@@ -464,6 +471,7 @@ class QueryLog:
             connection.execute("PRAGMA foreign_keys = ON")
             _check_undamaged(connection)
             connection.executescript(SCHEMA)
+            _add_voters(connection)
             if connection.execute("PRAGMA auto_vacuum").fetchone()[0] == 0:
                 connection.execute("PRAGMA auto_vacuum = INCREMENTAL")  # a log from before: VACUUM converts it once
                 connection.execute("VACUUM")
@@ -558,6 +566,21 @@ def _private_folder(folder: Path) -> None:
         return
     if folder.stat().st_mode & 0o077 and all(".sqlite" in entry.name for entry in folder.iterdir()):
         os.chmod(folder, 0o700)
+
+
+def _add_voters(connection: sqlite3.Connection) -> None:
+    """Give a log written before votes named their voter the voter column, keeping its votes (as voter '')."""
+    if any(column[1] == "voter" for column in connection.execute("PRAGMA table_info(votes)")):
+        return
+    connection.executescript(
+        "BEGIN IMMEDIATE;"
+        "ALTER TABLE votes RENAME TO votes_without_voter;"
+        + VOTES_TABLE
+        + "INSERT INTO votes (query_id, answer_id, helpful, time) SELECT query_id, answer_id, helpful, time"
+        " FROM votes_without_voter;"
+        "DROP TABLE votes_without_voter;"
+        "COMMIT;"
+    )
 
 
 def _require_shown(connection: sqlite3.Connection, query_id: str, answer_id: str | None) -> None:

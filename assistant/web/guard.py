@@ -11,9 +11,9 @@ One ASGI middleware in front of the JSON API, the page, the Gradio API and MCP:
   else); JSON nested over MAX_JSON_DEPTH is a 400; an address over MAX_LINK_CHARS is a 414.
 - The JSON API: an unknown /api/ route is a 404, a wrong method a 405 (with Allow), a body that is not
   `application/json` a 415.
-- Rate: with a query log, each client (IP address) may make `per_minute` logged requests (every /api/
-  request and every POST to the Gradio API or MCP) a minute, in bursts of up to `burst`; then a 429
-  with Retry-After.
+- Rate: with a query log, each client (IP address) may make DEFAULT_RATE_PER_MINUTE logged requests
+  (every /api/ request and every POST to the Gradio API or MCP) in any 60 seconds; then a 429 with
+  Retry-After.
 
 Every refusal is `{"error": ...}` naming the rule, quoting at most a bounded part of the request.
 """
@@ -21,11 +21,11 @@ Every refusal is `{"error": ...}` naming the rule, quoting at most a bounded par
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from assistant.ratelimit import RateLimit
 from assistant.web.contract import MAX_BODY_BYTES, MAX_JSON_DEPTH, error_response, json_depth, shown
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -35,23 +35,11 @@ MAX_LINK_CHARS = 32 * 1024  # the page's own links are under 13,000 (questions a
 API_PREFIX = "/api/"
 _CROSS_SITE = {"cross-site", "same-site"}  # same-site: another port or subdomain, not this app
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
-_MAX_CLIENTS = 10_000  # rate buckets kept; idle ones are forgotten first
+DEFAULT_RATE_PER_MINUTE = 300  # logged requests per client; a person searching never comes near it
 
 Scope = dict
 Receive = Callable[[], Awaitable[dict]]
 Send = Callable[[dict], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class RateLimit:
-    """Logged requests a client may make: `per_minute` on average, up to `burst` at once."""
-
-    per_minute: int = 300
-    burst: int = 60
-
-    def __post_init__(self):
-        if self.per_minute < 1 or self.burst < 1:
-            raise ValueError(f"a rate limit needs at least 1 request a minute and a burst of 1, got {self}")
 
 
 @dataclass(frozen=True)
@@ -82,11 +70,9 @@ def _host_name(host: str) -> str:
 class Guard:
     """ASGI middleware applying a Policy to every HTTP request."""
 
-    def __init__(self, app: Callable, policy: Policy, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, app: Callable, policy: Policy):
         self.app = app
         self.policy = policy
-        self._clock = clock
-        self._buckets: dict[str, tuple[float, float]] = {}  # client -> (tokens, when they were counted)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -109,8 +95,9 @@ class Guard:
         is_api = path.startswith(API_PREFIX)
         host = _host_name(headers.get("host", ""))
         if ANY_HOST not in self.policy.allowed_hosts and host not in self.policy.allowed_hosts:
+            served = ", ".join(sorted(self.policy.allowed_hosts))
             return error_response(
-                f"host {shown(host)} is not served here: this app answers to {', '.join(sorted(self.policy.allowed_hosts))}"
+                f"host {shown(host)} is not served here: this app answers to {served}"
                 " (start it with --allowed-host NAME to add one)",
                 403,
             )
@@ -159,30 +146,18 @@ class Guard:
         return body, None
 
     def _rate(self, scope: Scope):
-        """A 429 when the client has used its burst and not yet earned another request; else None."""
+        """A 429 when the client has made its logged requests for the last 60 seconds; else None (and counted)."""
         limit = self.policy.rate_limit
-        client = (scope.get("client") or ("unknown", 0))[0]
-        now = self._clock()
-        tokens, then = self._buckets.get(client, (float(limit.burst), now))
-        tokens = min(float(limit.burst), tokens + (now - then) * limit.per_minute / 60)
-        if tokens < 1:
-            self._buckets[client] = (tokens, now)
-            retry = max(1, math.ceil((1 - tokens) * 60 / limit.per_minute))
-            return error_response(
-                f"too many requests: at most {limit.per_minute} searches and votes a minute per client "
-                f"(bursts of {limit.burst}); try again in {retry} s",
-                429,
-                {"Retry-After": str(retry)},
-            )
-        if len(self._buckets) >= _MAX_CLIENTS and client not in self._buckets:
-            self._forget_idle(now)
-        self._buckets[client] = (tokens - 1, now)
-        return None
-
-    def _forget_idle(self, now: float) -> None:
-        """Drop the buckets of clients that have earned a full burst back: they lose nothing."""
-        full = self.policy.rate_limit.burst * 60 / self.policy.rate_limit.per_minute
-        self._buckets = {client: bucket for client, bucket in self._buckets.items() if now - bucket[1] < full}
+        wait = limit.wait((scope.get("client") or ("unknown", 0))[0])
+        if not wait:
+            return None
+        retry = max(1, math.ceil(wait))
+        return error_response(
+            f"too many requests: at most {limit.per_minute} searches and votes a minute per client; "
+            f"try again in {retry} s",
+            429,
+            {"Retry-After": str(retry)},
+        )
 
 
 def _has_body(scope: Scope) -> bool:

@@ -303,7 +303,8 @@ def _short_input_errors(page: gr.Blocks) -> None:
             check(block_fn, inputs)
         except ValueError:
             names = ", ".join(name for name in inspect.signature(block_fn.fn).parameters if name != "request")
-            message = f"{block_fn.api_name or block_fn.name} takes {len(block_fn.inputs)} values ({names}), got {len(inputs)}"
+            name = block_fn.api_name or block_fn.name
+            message = f"{name} takes {len(block_fn.inputs)} values ({names}), got {len(inputs)}"
             raise gr.Error(message, print_exception=False) from None
 
     page.validate_inputs = validate_inputs

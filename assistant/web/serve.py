@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported: no calls home
@@ -18,10 +15,12 @@ from fastapi import FastAPI  # noqa: E402
 
 from assistant.querylog import QueryLog  # noqa: E402
 from assistant.searcher import Searcher  # noqa: E402
+from assistant.serving import RunningServer, listen, start_in_thread  # noqa: E402
 from assistant.text import invalid_text  # noqa: E402
 from assistant.web.api import api_routes, json_api  # noqa: E402
 from assistant.web.contract import RequestError  # noqa: E402
-from assistant.web.guard import LOOPBACK_NAMES, Guard, Policy, RateLimit, allowed_hosts  # noqa: E402
+from assistant.ratelimit import RateLimit  # noqa: E402
+from assistant.web.guard import DEFAULT_RATE_PER_MINUTE, LOOPBACK_NAMES, Guard, Policy, allowed_hosts  # noqa: E402
 from assistant.web.page import build_page  # noqa: E402
 
 STYLE = Path(__file__).with_name("style.css")
@@ -34,12 +33,12 @@ def web_app(
     log: QueryLog | None = None,
     *,
     hosts: frozenset[str] = LOOPBACK_NAMES,
-    rate_limit: RateLimit | None = RateLimit(),
+    rate_limit: int | None = DEFAULT_RATE_PER_MINUTE,
 ) -> FastAPI:
     """One ASGI app: the JSON API under /api, the Gradio page, its API and MCP server at /; searches logged to `log`.
 
-    Every request passes the guard first: only `hosts` are served, and with a log, logged requests are
-    rate-limited per client by `rate_limit` (None: no limit).
+    Every request passes the guard first: only `hosts` are served, and with a log, each client may make
+    `rate_limit` logged requests in any 60 seconds (None: no limit).
     """
     app = FastAPI(title="Ask the Author", docs_url=None, redoc_url=None, openapi_url=None)
     router = json_api(searcher, log)
@@ -57,7 +56,8 @@ def web_app(
     )
     _send_mcp_results_as_json(page)
     _refuse_invalid_mcp_text(page)
-    policy = Policy(hosts, api_routes(router), rate_limit if log is not None else None)
+    limit = RateLimit(rate_limit) if rate_limit and log is not None else None
+    policy = Policy(hosts, api_routes(router), limit)
     app.add_middleware(Guard, policy=policy)  # added last, so it runs first
     return app
 
@@ -92,38 +92,6 @@ def _refuse_invalid_mcp_text(page: gr.Blocks) -> None:
     server._prepare_tool_call_args = checked
 
 
-@dataclass
-class RunningServer:
-    """A server started in a background thread, as tests and benchmarks use it."""
-
-    url: str
-    server: uvicorn.Server
-    thread: threading.Thread
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-
-
-def _listen(host: str, port: int) -> tuple[socket.socket, str]:
-    """Bind before serving, so a busy port is an OSError naming it rather than a log line.
-
-    The socket is made with proto IPPROTO_TCP, as asyncio's own listeners are: asyncio sets TCP_NODELAY
-    only on accepted sockets whose proto says TCP, and without it every reused connection waited ~40 ms
-    (Nagle's algorithm against the client's delayed ACK) for the second part of each response.
-    """
-    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)[0]
-    listener = socket.socket(family, kind, proto)
-    try:
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(address)
-        listener.listen(socket.SOMAXCONN)
-    except OSError:
-        listener.close()
-        raise
-    return listener, f"http://{host}:{listener.getsockname()[1]}/"
-
-
 # h11 refuses a request line over 16 KB with a bare-text 400; read up to 2 MB so the JSON API
 # answers an oversized question with its own JSON error.
 MAX_REQUEST_BYTES = 2 * 1024 * 1024
@@ -146,10 +114,10 @@ def serve(
     log: QueryLog | None = None,
     *,
     allowed: Sequence[str] = (),
-    rate_limit: RateLimit | None = RateLimit(),
+    rate_limit: int | None = DEFAULT_RATE_PER_MINUTE,
 ) -> None:
     """Serve on host:port until interrupted, never through a public share link; `allowed`: more Host names."""
-    listener, url = _listen(host, port)
+    listener, url = listen(host, port)
     print(f"Ask the Author is serving on {url}", flush=True)
     _server(searcher, log, host, allowed, rate_limit).run(sockets=[listener])
 
@@ -161,15 +129,8 @@ def start(
     log: QueryLog | None = None,
     *,
     allowed: Sequence[str] = (),
-    rate_limit: RateLimit | None = RateLimit(),
+    rate_limit: int | None = DEFAULT_RATE_PER_MINUTE,
 ) -> RunningServer:
     """Serve in a background thread; returns once the server accepts requests."""
-    listener, url = _listen(host, port)
-    server = _server(searcher, log, host, allowed, rate_limit)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            raise OSError(f"the server on {url} stopped while starting")
-        thread.join(0.05)
-    return RunningServer(url, server, thread)
+    listener, url = listen(host, port)
+    return start_in_thread(_server(searcher, log, host, allowed, rate_limit), listener, url)

@@ -1,0 +1,54 @@
+"""Serving an ASGI app with uvicorn on a socket bound first: in the foreground, or in a thread for tests."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from dataclasses import dataclass
+
+import uvicorn
+
+
+@dataclass
+class RunningServer:
+    """A server started in a background thread, as tests and benchmarks use it."""
+
+    url: str
+    server: uvicorn.Server
+    thread: threading.Thread
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+def listen(host: str, port: int) -> tuple[socket.socket, str]:
+    """Bind before serving, so a busy port is an OSError naming it rather than a log line; the socket and its URL.
+
+    The socket is made with proto IPPROTO_TCP, as asyncio's own listeners are: asyncio sets TCP_NODELAY
+    only on accepted sockets whose proto says TCP, and without it every reused connection waited ~40 ms
+    (Nagle's algorithm against the client's delayed ACK) for the second part of each response.
+    """
+    [(family, kind, proto, _, address), *_] = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+    )
+    listener = socket.socket(family, kind, proto)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(address)
+        listener.listen(socket.SOMAXCONN)
+    except OSError:
+        listener.close()
+        raise
+    return listener, f"http://{host}:{listener.getsockname()[1]}/"
+
+
+def start_in_thread(server: uvicorn.Server, listener: socket.socket, url: str) -> RunningServer:
+    """Run the server on the bound socket in a background thread; returns once it accepts requests."""
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise OSError(f"the server on {url} stopped while starting")
+        thread.join(0.05)
+    return RunningServer(url, server, thread)
