@@ -170,34 +170,40 @@ def _by_source(connection: sqlite3.Connection) -> pd.DataFrame:
 
 def _most_asked(connection: sqlite3.Connection) -> str:
     """The questions asked most often (case and spacing folded), with how often nothing answered them."""
-    rows = connection.execute(
+    return _top(  # `question` comes from the row with max(time): its latest phrasing
+        connection,
+        ["question", "asked", "no answer"],
         "SELECT question, count(*) AS asked, sum(no_answer), max(time) AS last FROM queries"
-        " GROUP BY question_key(question) ORDER BY asked DESC, last DESC LIMIT ?",
-        (TABLE_ROWS,),
-    )  # `question` comes from the row with max(time): its latest phrasing
-    return _table(["question", "asked", "no answer"], [row[:3] for row in rows])
+        " GROUP BY question_key(question) ORDER BY asked DESC, last DESC",
+    )
 
 
 def _unanswered(connection: sqlite3.Connection) -> str:
     """Questions that got no answer or a 'none of these answer' vote, most frequent first."""
-    rows = connection.execute(
+    return _top(
+        connection,
+        ["question", "times", "'none of these answer'"],
         "SELECT q.question, count(*) AS times, count(n.query_id), max(q.time) AS last FROM queries q"
         " LEFT JOIN none_votes n ON n.query_id = q.id WHERE q.no_answer = 1 OR n.query_id IS NOT NULL"
-        " GROUP BY question_key(q.question) ORDER BY times DESC, last DESC LIMIT ?",
-        (TABLE_ROWS,),
+        " GROUP BY question_key(q.question) ORDER BY times DESC, last DESC",
     )
-    return _table(["question", "times", "'none of these answer'"], [row[:3] for row in rows])
 
 
 def _not_helpful(connection: sqlite3.Connection) -> str:
     """The answers most often marked not helpful, with their helpful count and a question they were shown for."""
-    rows = connection.execute(
+    return _top(
+        connection,
+        ["answer", "not helpful", "helpful", "last asked for"],
         "SELECT v.answer_id, sum(1 - v.helpful) AS not_helpful, sum(v.helpful) AS helpful, q.question, max(q.time)"
         " FROM votes v JOIN queries q ON q.id = v.query_id GROUP BY v.answer_id HAVING not_helpful > 0"
-        " ORDER BY not_helpful DESC, helpful ASC, v.answer_id LIMIT ?",
-        (TABLE_ROWS,),
+        " ORDER BY not_helpful DESC, helpful ASC, v.answer_id",
     )
-    return _table(["answer", "not helpful", "helpful", "last asked for"], [row[:4] for row in rows])
+
+
+def _top(connection: sqlite3.Connection, header: Sequence[str], sql: str) -> str:
+    """The first TABLE_ROWS rows of a query as a table, with as many columns as `header` names."""
+    rows = connection.execute(f"{sql} LIMIT ?", (TABLE_ROWS,))
+    return _table(header, [row[: len(header)] for row in rows])
 
 
 def _table(header: Sequence[str], rows) -> str:

@@ -85,7 +85,8 @@ def test_export_refuses_to_write_over_its_input(log_path, tmp_path, capsys):
     assert "is the query log" in capsys.readouterr().err and log_path.read_bytes() == before
     skip = tmp_path / "dev.jsonl"
     skip.write_text('{"query": "q", "targets": []}\n', encoding="utf-8")
-    assert main(["export", "--log", str(log_path), "--out", str(tmp_path / "." / "dev.jsonl"), "--skip", str(skip)]) == 2
+    over_skip = ["--out", str(tmp_path / "." / "dev.jsonl"), "--skip", str(skip)]
+    assert main(["export", "--log", str(log_path), *over_skip]) == 2
     assert "is also read by --skip" in capsys.readouterr().err and skip.read_text() == '{"query": "q", "targets": []}\n'
 
 

@@ -89,11 +89,11 @@ def test_a_lone_surrogate_in_an_mcp_call_is_named(server, tool, arguments, named
     """Row 6 over MCP: the tool answered with the raw UnicodeEncodeError text."""
     mcp = {**JSON, "Accept": "application/json, text/event-stream"}
     hello = {"protocolVersion": "2025-03-26", "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}}
-    _, headers, _ = request(server.url, "POST", "/gradio_api/mcp/",
-                            json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": hello}), mcp)  # fmt: skip
+    initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": hello}
+    _, headers, _ = request(server.url, "POST", "/gradio_api/mcp/", json.dumps(initialize), mcp)
     session = {name: value for name, value in headers.items() if name.lower() == "mcp-session-id"}
-    request(server.url, "POST", "/gradio_api/mcp/", json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}),
-            {**mcp, **session})  # fmt: skip
+    initialized = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+    request(server.url, "POST", "/gradio_api/mcp/", json.dumps(initialized), {**mcp, **session})
     call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": tool, "arguments": arguments}}
     _, _, body = request(server.url, "POST", "/gradio_api/mcp/", json.dumps(call), {**mcp, **session})
     text = body.decode()
@@ -130,8 +130,8 @@ def test_a_body_over_the_limit_is_a_413_before_it_is_read(server):
 def test_errors_never_echo_unbounded_input(server):
     found = _search(server)
     long_id = "x" * 10_000  # fits in a body; 100 KB is a 413
-    answer = request(server.url, "POST", "/api/feedback",
-                     json.dumps({"query_id": found["query_id"], "answer_id": long_id, "helpful": True}), JSON)  # fmt: skip
+    vote = {"query_id": found["query_id"], "answer_id": long_id, "helpful": True}
+    answer = request(server.url, "POST", "/api/feedback", json.dumps(vote), JSON)
     assert answer[0] == 400 and "answer_id is 10,000 characters long" in error_of(answer) and len(answer[2]) < 500
     for target in ["/api/search?q=mlops&k=" + "9" * 100_000, "/api/answer?id=" + "y" * 100_000,
                    "/api/search?" + urlencode({"q": "mlops", "author": "z" * 100_000})]:  # fmt: skip
@@ -176,7 +176,8 @@ def test_feedback_must_be_json(server):
     vote = json.dumps({"query_id": found["query_id"], "answer_id": None, "helpful": False})
     answer = request(server.url, "POST", "/api/feedback", vote, {"Content-Type": "text/plain"})
     assert answer[0] == 415 and "application/json" in error_of(answer)
-    assert request(server.url, "POST", "/api/feedback", vote, {"Content-Type": "application/json; charset=utf-8"})[0] == 200
+    with_charset = {"Content-Type": "application/json; charset=utf-8"}
+    assert request(server.url, "POST", "/api/feedback", vote, with_charset)[0] == 200
 
 
 @pytest.mark.parametrize(

@@ -161,8 +161,9 @@ def test_a_large_log_is_read_in_bounded_memory(tmp_path):
     questions = [f"{QUESTIONS[n % len(QUESTIONS)]} (asked by client {n % 997}) " + "and more words " * 10
                  for n in range(50_000)]  # fmt: skip
     connection.executemany(
-        "INSERT INTO queries (id, time, question, filters, k, no_answer, latency_ms, source) VALUES (?, ?, ?, '{}', 5, ?, ?, 'json')",
-        [(f"{n:016x}", T0 - (n % 30) * DAY, question, n % 7 == 0, 5.0 + n % 50) for n, question in enumerate(questions)],
+        "INSERT INTO queries (id, time, question, filters, k, no_answer, latency_ms, source)"
+        " VALUES (?, ?, ?, '{}', 5, ?, ?, 'json')",
+        [(f"{n:016x}", T0 - n % 30 * DAY, question, n % 7 == 0, 5.0 + n % 50) for n, question in enumerate(questions)],
     )
     connection.commit()
     connection.close()

@@ -97,13 +97,19 @@ def _damage(path: Path) -> None:
         file.write(os.urandom(size // 2))
 
 
-def test_a_log_damaged_inside_is_moved_aside_and_export_and_retention_work(tmp_path, capsys, questions, unit_ids):
-    """Row 4: a valid header over overwritten pages was not moved aside; inserts went on, export failed."""
-    path = tmp_path / "queries.sqlite"
+def _filled(path: Path, questions: list[str], unit_ids: list[str]) -> QueryLog:
+    """A log of 300 padded searches, enough pages that overwriting half of them hits its tables."""
     log = QueryLog(path)
     for i in range(300):
         log.record(logged(f"{questions[i % len(questions)]} {'padding ' * 40}", unit_ids[:3]))
-    log.close()
+    log.flush()
+    return log
+
+
+def test_a_log_damaged_inside_is_moved_aside_and_export_and_retention_work(tmp_path, capsys, questions, unit_ids):
+    """Row 4: a valid header over overwritten pages was not moved aside; inserts went on, export failed."""
+    path = tmp_path / "queries.sqlite"
+    _filled(path, questions, unit_ids).close()
     _damage(path)
     log = QueryLog(path)
     query_id = log.record(logged(questions[0], []))
@@ -118,10 +124,7 @@ def test_a_log_damaged_inside_is_moved_aside_and_export_and_retention_work(tmp_p
 
 def test_a_log_damaged_while_running_is_moved_aside_at_the_next_write(tmp_path, capsys, questions, unit_ids):
     path = tmp_path / "queries.sqlite"
-    log = QueryLog(path)
-    for i in range(300):
-        log.record(logged(f"{questions[i % len(questions)]} {'padding ' * 40}", unit_ids[:3]))
-    log.flush()
+    log = _filled(path, questions, unit_ids)
     _damage(path)
     with pytest.raises(Exception):  # noqa: B017 - any reader error: the file really is damaged
         rows(path, "SELECT count(*), sum(length(question)) FROM queries")
