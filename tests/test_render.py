@@ -101,14 +101,14 @@ def test_nearby_questions_link_to_their_search_with_the_same_filters_and_k():
     assert related_html([], 5, None, None) == ""
 
 
-def test_nearby_questions_are_escaped_and_shortened():
-    hostile = "<script>x()</script> " + "word " * 100
+def test_nearby_questions_are_escaped():
+    hostile = "<script>x()</script> word word"
     parser = _Elements()
     html = related_html([_related(question=hostile, asker="<b>Eve</b>", book_title="<i>B</i>")], 5, None, None)
     parser.feed(html)
     assert parser.tags == {"section", "h2", "ul", "li", "a", "span"}
     assert "&lt;script&gt;x()&lt;/script&gt;" in html and "&lt;b&gt;Eve&lt;/b&gt;" in html
-    assert "word word…</a>" in html and len(html) < 2000
+    assert "word word</a>" in html
 
 
 def test_copy_link_button_only_with_a_result_worth_sharing():

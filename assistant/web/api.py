@@ -1,4 +1,4 @@
-"""The plain JSON API for curl and scripts: `GET /api/search`, `GET /api/answer`, `POST /api/feedback`."""
+"""The plain JSON API for curl and scripts: `GET /api/search`, `/api/answer`, `/api/thread`, `POST /api/feedback`."""
 
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ def json_api(searcher: Searcher, log: QueryLog | None = None) -> APIRouter:
     """Routes under /api: search answers `{"answers", "related", "query_id", "took_ms"}`; bad input a 400.
 
     `related` holds the questions others asked nearby (RelatedQuestion fields), none of those answered in
-    `answers`; /api/answer gives one answer by its stable id, or a 404; /api/feedback records a vote on a
+    `answers`; /api/answer gives one answer by its stable id, or a 404; /api/thread its whole thread (400 without
+    an id, 404 for an unknown one); /api/feedback records a vote on a
     logged search (404 for an unknown query or answer, 503 with no log). Errors are `{"error": ...}`.
     """
     router = APIRouter(prefix="/api")
@@ -64,6 +65,15 @@ def json_api(searcher: Searcher, log: QueryLog | None = None) -> APIRouter:
         if unit is None:
             return _error(f"no answer has the id {id[:MAX_ID_CHARS]!r}", 404)
         return JSONResponse(dataclasses.asdict(unit))
+
+    @router.get("/thread")
+    def thread(id: str = "") -> JSONResponse:
+        if not id.strip():
+            return _error("id is required: the stable id of an answer, as search returns it", 400)
+        found = searcher.thread(id.strip()) if len(id) <= MAX_ID_CHARS else None
+        if found is None:
+            return _error(f"no answer has the id {id[:MAX_ID_CHARS]!r}", 404)
+        return JSONResponse(dataclasses.asdict(found))
 
     @router.post("/feedback")
     async def feedback(request: Request) -> JSONResponse:
