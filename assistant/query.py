@@ -51,8 +51,9 @@ def _without_names(text: str, names: frozenset[tuple[str, ...]]) -> str:
     return text
 
 
-def clean_question(text: str, names: frozenset[tuple[str, ...]]) -> str:
-    """The message without mentions, people's full names, greetings and sentences that only thank or praise.
+def clean_question(text: str, names: frozenset[tuple[str, ...]], also_pleasant: frozenset[str] = frozenset()) -> str:
+    """The message without mentions, people's full names, greetings and sentences that only thank or praise
+    (with `also_pleasant`, more words such sentences may hold).
 
     Returns the text unchanged when cleaning would leave no content words.
     """
@@ -61,7 +62,7 @@ def clean_question(text: str, names: frozenset[tuple[str, ...]]) -> str:
     kept = []
     for sentence in re.split(r"(?<=[.!?\n])\s+", cleaned):
         words = content_words(sentence)
-        if "?" in sentence or any(word not in _PLEASANTRY for word in words):
+        if "?" in sentence or any(word not in _PLEASANTRY and word not in also_pleasant for word in words):
             kept.append(sentence)
     result = " ".join(" ".join(kept).split())
     return result if content_words(result) else " ".join(text.split())
@@ -72,6 +73,7 @@ _MARKDOWN_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _EMPHASIS = re.compile(r"(?<!\w)([*_~]{1,3})(?=\S)(.+?)(?<=\S)\1(?!\w)")
 _CODE = re.compile(r"`{1,3}([^`]*)`{1,3}")
 _LINE_MARKUP = re.compile(r"^\s*(?:#{1,6}\s+|>\s*|[-*+]\s+|\d+[.)]\s+)", re.MULTILINE)
+_THANKED_FOR = frozenset("sharing thoughts insights knowledge experience expertise generous".split())
 _LEADING_NAME = re.compile(r"^\s*@?(\w+)\s*[,:!-]+\s*")
 
 
@@ -98,10 +100,12 @@ def _cut(text: str, limit: int) -> str:
 def display_question(text: str, names: frozenset[tuple[str, ...]], limit: int = DISPLAY_CHARS) -> str:
     """A past question as a reader sees it in a list: without greetings, thanks, names and Markdown, on one line,
     cut at a sentence boundary to at most `limit` characters."""
-    first_names = {name[0] for name in names}
-    question = clean_question(_plain(text), names)
+    first_names = frozenset(name[0] for name in names)
+    # Shown alone, "Thank you, Emmanuel, for sharing your thoughts!" says nothing either.
+    pleasant = first_names | _THANKED_FOR
+    question = clean_question(_plain(text), names, pleasant)
     addressed = _LEADING_NAME.match(question)
     if addressed and fold(addressed.group(1)) in first_names and content_words(question[addressed.end() :]):
-        question = clean_question(question[addressed.end() :], names)  # "Hi Alexey, thanks for this!" was one sentence
+        question = clean_question(question[addressed.end() :], names, pleasant)  # "Hi Alexey, thanks!" was one sentence
     question = " ".join(question.split())
     return _cut(question[:1].upper() + question[1:], limit)

@@ -48,3 +48,8 @@ def test_a_long_nearby_question_is_cut_at_a_sentence_boundary_within_200_charact
     assert len(shown) <= 200 and shown.endswith(".") and shown.startswith("How do I start with MLOps?")
     one_sentence = display_question("why " + "really " * 60 + "slow?", NAMES)
     assert len(one_sentence) <= 200 and one_sentence.endswith("…")
+
+
+def test_thanks_naming_a_first_name_go_from_a_nearby_question():
+    message = "Thank you, Alexey, for sharing your thoughts! Should MLOps be a concern early on?"
+    assert display_question(message, NAMES) == "Should MLOps be a concern early on?"
