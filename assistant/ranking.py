@@ -89,14 +89,14 @@ def select(
     k: int,
     penalty: float = AUTHOR_REPEAT_PENALTY,
 ) -> list[tuple[int, float]]:
-    """Pick k (position, score) pairs, best score first: one card per author per thread, no duplicates, spread across
-    authors.
+    """Pick k (position, score) pairs, best first: one card per author per thread, no duplicates, spread across authors.
 
     `threads` holds each unit's (book, thread, author) key: an author's several answers in one
     thread are one result, shown by its best-scoring answer. Greedy: each pick maximizes score
     minus `penalty` per answer already picked from that author, so another author's close answer
-    is not buried under five of one author's. Spreading only decides which answers are shown: they
-    are listed by score, so the order never contradicts it.
+    is not buried under five of one author's. The score returned is that lowered score, the one the
+    pick was made on: picks only lower the scores left, so the scores never rise down the list,
+    and the first k picks are the same whatever k.
     """
     pool = [int(i) for i in np.argsort(-scores, kind="stable")[: pool_size(k)]]
     picked: list[tuple[int, float]] = []
@@ -108,6 +108,7 @@ def select(
         if duplicate_keys[best] in seen or threads[best] in seen:
             continue
         seen |= {duplicate_keys[best], threads[best]}
-        per_author[authors[best]] = per_author.get(authors[best], 0) + 1
-        picked.append((best, float(scores[best])))
-    return sorted(picked, key=lambda pick: -pick[1])
+        per_author.setdefault(authors[best], 0)
+        picked.append((best, float(scores[best] - penalty * per_author[authors[best]])))
+        per_author[authors[best]] += 1
+    return picked
