@@ -2,10 +2,11 @@
 
 One relevance, one order: confidence is a calibrated, increasing function of the score the results
 are ordered by (the fused dense + BM25 score with the term match, less the author spread's
-penalty: assistant.ranking), so a card never carries a stronger label than a card above it. A logistic fit of that score on judged real
-questions and the dev set (`python -m assistant.eval --fit`, see README, Quality); the fitted
-numbers live below as `CALIBRATION`. The score, and so the confidence, is for the index it was
-fitted on (all shared archives): on a one-book index BM25 weighs less and the same answer scores lower.
+penalty: assistant.ranking), so a card never carries a stronger label than a card above it. A
+logistic fit of that score on judged real questions and the dev set (`python -m assistant.eval
+--fit`, see docs/keywords-and-order.md); the fitted numbers live below as `CALIBRATION`. The
+score, and so the confidence, is for the index it was fitted on (all shared archives): on a
+one-book index BM25 weighs less and the same answer scores lower.
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ class Calibration:
     fitted_on: str
 
 
-# Fitted 2026-11-28 (int8 encoder, score with the term match) by `python -m assistant.eval ../shared/eval/dev.jsonl --real
+# Fitted 2026-11-28 (int8 encoder, score with the term match) by
+# `python -m assistant.eval ../shared/eval/dev.jsonl --real
 # ../shared/eval/real-dev.jsonl --judgments eval/judgments.jsonl --index <full 98-archive index> --fit`:
 # judged useful = grade >= 1. Refit after any change to the ranking, the fields or the model.
 CALIBRATION = Calibration(

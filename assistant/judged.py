@@ -121,7 +121,8 @@ def evaluate_real(
         missing += [(question, a) for a, g in zip(judged, grades) if g is None]
         for rank, (answer, g) in enumerate(zip(judged, grades)):
             useful = None if g is None else g >= 1
-            samples.append(Sample(question.query, Signals(answer.score).vector(), useful, rank == 0 and question.general))
+            top = rank == 0 and question.general
+            samples.append(Sample(question.query, Signals(answer.score).vector(), useful, top))
         answers, grades = judged[:TOP], grades[:TOP]
         if not question.general:
             continue

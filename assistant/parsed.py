@@ -123,7 +123,9 @@ class ParsedCache:
                 "units": [vars(unit) for unit in parsed.units],  # flat dataclasses: vars is asdict, faster
                 "keys": [vars(keys) for keys in parsed.keys],
                 "unresolved": parsed.unresolved,
-                "threads": {key: [[m.name, m.text, m.is_author] for m in thread] for key, thread in parsed.threads.items()},
+                "threads": {
+                    key: [[m.name, m.text, m.is_author] for m in thread] for key, thread in parsed.threads.items()
+                },
             }
             staging = self.folder / f".{name}.{os.getpid()}"
             staging.write_text(json.dumps(entry, ensure_ascii=False), encoding="utf-8")

@@ -88,7 +88,7 @@ def _plain(text: str) -> str:
 
 
 def _cut(text: str, limit: int) -> str:
-    """The text cut to at most `limit` characters: after its last whole sentence that fits, else at a word, with '…'."""
+    """The text cut to at most `limit` characters: after its last whole sentence that fits, else at a word, '…'."""
     if len(text) <= limit:
         return text
     sentences = [m.end() for m in re.finditer(r"[.!?](?=\s)", text[: limit + 1]) if m.end() <= limit]

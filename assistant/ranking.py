@@ -11,7 +11,15 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from assistant.recipe import AUTHOR_REPEAT_PENALTY, MIN_SCORE, SUBSTANCE_PENALTY, SUBSTANCE_WORDS, TERM_MATCH_WEIGHT, WEIGHTS, Weights
+from assistant.recipe import (
+    AUTHOR_REPEAT_PENALTY,
+    MIN_SCORE,
+    SUBSTANCE_PENALTY,
+    SUBSTANCE_WORDS,
+    TERM_MATCH_WEIGHT,
+    WEIGHTS,
+    Weights,
+)
 from assistant.text import fold
 
 

@@ -226,7 +226,7 @@ class Searcher:
         return lexical.scores["indices"][start:end]
 
     def _terms(self, position: int) -> tuple[str, ...]:
-        """The unit's BM25 terms in order, read from its text on first use (reading all at load would slow the start)."""
+        """The unit's BM25 terms in order, read from its text on first use (reading all would slow the start)."""
         terms = self._unit_terms[position]
         if terms is None:
             terms = self._unit_terms[position] = term_sequence(lexical_text(self.units[position]))
@@ -310,7 +310,7 @@ class Searcher:
         return Thread(unit.book, unit.book_title, unit.thread, unit.url, unit.question, unit.asker, messages)
 
     def query_terms(self, question: str) -> frozenset[str]:
-        """The BM25 terms of the question's content words, as matched (greetings, thanks and names out): what to mark."""
+        """The BM25 terms of the question's content words, as matched (no greetings, thanks, names): what to mark."""
         return frozenset(content_terms(self._cleaned(question)))
 
     def _cleaned(self, question: str) -> str:

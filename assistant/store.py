@@ -468,7 +468,7 @@ def _read_threads(file: Path, units: Sequence[AnswerUnit]) -> dict[str, list[Thr
     missing = next((unit.id for unit in units if thread_key(unit.book, unit.thread) not in threads), None)
     if missing:
         raise _Damage(file, f"holds no thread for the answer {missing}")
-    return {key: [ThreadMessage(name, text, bool(is_author)) for name, text, is_author in t] for key, t in threads.items()}
+    return {key: [ThreadMessage(name, text, bool(author)) for name, text, author in t] for key, t in threads.items()}
 
 
 def _list_of(value: object, kind: type) -> bool:

@@ -35,7 +35,7 @@ def test_a_message_that_is_only_thanks_is_kept_rather_than_emptied():
 
 
 def test_a_nearby_question_is_shown_without_greeting_thanks_name_or_markdown():
-    message = "Hi Alexey, thanks for doing this! What are the _best practices_ for **MLOps** in a [startup](https://x.y)?"
+    message = "Hi Alexey, thanks for this! What are the _best practices_ for **MLOps** in a [startup](https://x.y)?"
     assert display_question(message, NAMES) == "What are the best practices for MLOps in a startup?"
     assert display_question("Hello Kim Falk! Thank you. should I use `implicit` for recsys?", NAMES) == (
         "Should I use implicit for recsys?"

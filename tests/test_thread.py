@@ -21,7 +21,8 @@ def _answer_id(searcher, author: str) -> str:
 
 def test_a_thread_holds_every_message_in_archive_order_with_the_co_authors_reply_marked(fake_seed_searcher):
     thread = fake_seed_searcher.thread(_answer_id(fake_seed_searcher, "Alfredo Deza"))
-    assert (thread.book, thread.book_title, thread.asker) == ("20210830-practical-mlops", "Practical MLOps", "Tim Becker")
+    assert (thread.book, thread.book_title) == ("20210830-practical-mlops", "Practical MLOps")
+    assert thread.asker == "Tim Becker"
     assert thread.question.startswith(thread.messages[0].text[:40])
     assert [(m.name, m.is_author) for m in thread.messages] == [
         ("Tim Becker", False),

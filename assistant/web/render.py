@@ -237,7 +237,7 @@ def results_html(
 
 
 def related_html(questions: list[RelatedQuestion], k: int, author: str | None, book: str | None) -> str:
-    """'Questions others asked nearby': each (cleaned, see RelatedQuestion) a link searching it with the same filters and k."""
+    """'Questions others asked nearby': each (as RelatedQuestion cleans it) a link searching it, same filters and k."""
     if not questions:
         return ""
     items = "".join(
