@@ -102,9 +102,9 @@ def select(
     `threads` holds each unit's (book, thread, author) key: an author's several answers in one
     thread are one result, shown by its best-scoring answer. Greedy: each pick maximizes score
     minus `penalty` per answer already picked from that author, so another author's close answer
-    is not buried under five of one author's. The score returned is that lowered score, the one the
-    pick was made on: picks only lower the scores left, so the scores never rise down the list,
-    and the first k picks are the same whatever k.
+    is not buried under five of one author's. The score returned is that lowered score (at least 0),
+    the one the pick was made on: picks only lower the scores left, so the scores never rise down
+    the list, and the first k picks are the same whatever k.
     """
     pool = [int(i) for i in np.argsort(-scores, kind="stable")[: pool_size(k)]]
     picked: list[tuple[int, float]] = []
@@ -117,6 +117,6 @@ def select(
             continue
         seen |= {duplicate_keys[best], threads[best]}
         per_author.setdefault(authors[best], 0)
-        picked.append((best, float(scores[best] - penalty * per_author[authors[best]])))
+        picked.append((best, max(float(scores[best] - penalty * per_author[authors[best]]), 0.0)))
         per_author[authors[best]] += 1
     return picked

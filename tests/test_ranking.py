@@ -125,3 +125,5 @@ def test_spreading_across_authors_lowers_the_score_it_lists_so_scores_never_rise
     assert [s for _, s in picked] == pytest.approx([0.60, 0.55, 0.54, 0.48, 0.42])
     longer = select(scores, authors, [str(i) for i in range(6)], [f"t{i}" for i in range(6)], k=6)
     assert longer[:5] == picked  # a longer list starts with the shorter one: pages never repeat an answer
+    low = select(np.array([0.04, 0.03]), ["Noah", "Noah"], ["a", "b"], ["t1", "t2"], k=2)
+    assert [s for _, s in low] == pytest.approx([0.04, 0.0])  # lowered, never below 0
