@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run monitor test test-fast index bench load browser screenshots
+.PHONY: run monitor test test-fast index tune bench load browser screenshots
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ monitor: $(VENV)/.installed
 index: $(VENV)/.installed
 	$(PY) -m assistant.index
 
+# The model tuned on the archives' own question-answer pairs (many minutes; docs/tuning.md); restart the app after.
+tune: $(VENV)/.installed
+	$(PY) -m assistant.index --tune
+
 SHARED ?= ../shared
 bench: $(VENV)/.installed
 	$(PY) -m assistant.bench --data $(SHARED)/archives/books --people $(SHARED)/archives/people.yaml \
@@ -28,6 +32,7 @@ bench: $(VENV)/.installed
 
 load: $(VENV)/.installed
 	$(PY) benchmarks/load.py --api json
+	$(PY) benchmarks/load.py --api json --clients 1
 	$(PY) benchmarks/load.py --api gradio
 
 # The browser tests drive Debian's chromium; install it when it is missing and we may.

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 import threading
@@ -27,7 +28,7 @@ from assistant.embedding import resolve_model_location
 MODEL_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 CONFIG_FILE = "encoder.json"
-INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+INPUTS = ("input_ids", "attention_mask", "token_type_ids")  # what BERT-style models read; MPNet has no token types
 PRECISIONS = ("int8", "fp32")
 
 
@@ -43,15 +44,26 @@ class EncoderConfig:
     dimension: int
     max_tokens: int
     precision: str  # "int8" (weights quantized, what indexes use) or "fp32" (the model as trained)
+    inputs: tuple[str, ...] = INPUTS  # the graph's inputs, in order
+    tuning: str = ""  # the training key of a model tuned on an archive (assistant.tuning); "" for the model as is
 
     @property
     def space(self) -> str:
         """What its vectors compare with: the cache key, and what an index records it was built in."""
-        return f"{self.model}@onnx-{self.precision}"
+        tuned = f"@tuned-{self.tuning}" if self.tuning else ""
+        return f"{self.model}{tuned}@onnx-{self.precision}"
 
 
-def export(model_id: str, folder: Path, precision: str = "int8") -> None:
-    """Export the model to `folder` (written beside it, then renamed in); NotExportable for other pipelines."""
+def model_slug(model_id: str) -> str:
+    """A model id as a folder name."""
+    return re.sub(r"[^\w.-]+", "-", model_id).strip("-")
+
+
+def export(model_id: str, folder: Path, precision: str = "int8", tuning: str = "", location: str | None = None) -> None:
+    """Export the model to `folder` (written beside it, then renamed in); NotExportable for other pipelines.
+
+    `location` is where the weights are read from when not the model id's own (a tuned model's folder).
+    """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -60,7 +72,7 @@ def export(model_id: str, folder: Path, precision: str = "int8") -> None:
     from sentence_transformers.models import Normalize, Pooling, Transformer
 
     try:
-        model = SentenceTransformer(resolve_model_location(model_id), device="cpu")
+        model = SentenceTransformer(location or resolve_model_location(model_id), device="cpu")
     except (OSError, ValueError) as error:
         raise NotExportable(f"cannot load {model_id!r}: {error}") from None
     modules = list(model)
@@ -73,16 +85,22 @@ def export(model_id: str, folder: Path, precision: str = "int8") -> None:
     ):
         raise NotExportable(f"{model_id!r} is {[type(m).__name__ for m in modules]}, not transformer + mean pooling")
 
+    tokenizer = model.tokenizer
+    if not getattr(tokenizer, "is_fast", False):
+        raise NotExportable(f"{model_id!r} has no fast tokenizer (tokenizer.json) to run without transformers")
+    sample = tokenizer(["a question", "a longer answer to it"], padding=True, return_tensors="pt")
+    inputs = tuple(name for name in INPUTS if name in sample)
+
     class MeanPooled(torch.nn.Module):
         def __init__(self, transformer: torch.nn.Module):
             super().__init__()
             self.transformer = transformer
 
-        def forward(self, input_ids, attention_mask, token_type_ids):
+        def forward(self, *tensors):
             # Keyword arguments: transformers 5 changed the positional order.
-            hidden = self.transformer(
-                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
-            ).last_hidden_state
+            features = dict(zip(inputs, tensors))
+            hidden = self.transformer(**features).last_hidden_state
+            attention_mask = features["attention_mask"]
             mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
             mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             return torch.nn.functional.normalize(mean, p=2, dim=1)
@@ -90,28 +108,31 @@ def export(model_id: str, folder: Path, precision: str = "int8") -> None:
     staging = folder.with_name(folder.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    sample = model.tokenizer(["a question", "a longer answer to it"], padding=True, return_tensors="pt")
-    dynamic = {name: {0: "batch", 1: "tokens"} for name in INPUTS}
+    dynamic = {name: {0: "batch", 1: "tokens"} for name in inputs}
     graph = staging / ("float.onnx" if precision == "int8" else MODEL_FILE)
-    with torch.no_grad():
-        torch.onnx.export(
-            MeanPooled(modules[0].auto_model).eval(),
-            tuple(sample[name] for name in INPUTS),
-            str(graph),
-            input_names=list(INPUTS),
-            output_names=["embedding"],
-            dynamic_axes={**dynamic, "embedding": {0: "batch"}},
-            opset_version=17,
-            dynamo=False,
-        )
-    if precision == "int8":
-        from onnxruntime.quantization import QuantType, quantize_dynamic
+    try:
+        with torch.no_grad():
+            torch.onnx.export(
+                MeanPooled(modules[0].auto_model).eval(),
+                tuple(sample[name] for name in inputs),
+                str(graph),
+                input_names=list(inputs),
+                output_names=["embedding"],
+                dynamic_axes={**dynamic, "embedding": {0: "batch"}},
+                opset_version=17,
+                dynamo=False,
+            )
+        if precision == "int8":
+            from onnxruntime.quantization import QuantType, quantize_dynamic
 
-        # Per-channel scales keep the vectors within cosine 0.97 of the float model's; per-tensor ones do not.
-        quantize_dynamic(str(graph), str(staging / MODEL_FILE), weight_type=QuantType.QInt8, per_channel=True)
-        graph.unlink()
-    model.tokenizer.backend_tokenizer.save(str(staging / TOKENIZER_FILE))
-    config = EncoderConfig(model_id, model.get_embedding_dimension(), model.max_seq_length, precision)
+            # Per-channel scales keep the vectors within cosine 0.97 of the float model's; per-tensor ones do not.
+            quantize_dynamic(str(graph), str(staging / MODEL_FILE), weight_type=QuantType.QInt8, per_channel=True)
+            graph.unlink()
+    except Exception as error:  # the exporter and quantizer raise many kinds; any of them means: run it in torch
+        shutil.rmtree(staging, ignore_errors=True)
+        raise NotExportable(f"{model_id!r} did not export to ONNX ({type(error).__name__}: {error})") from None
+    tokenizer.backend_tokenizer.save(str(staging / TOKENIZER_FILE))
+    config = EncoderConfig(model_id, model.get_embedding_dimension(), model.max_seq_length, precision, inputs, tuning)
     (staging / CONFIG_FILE).write_text(json.dumps(asdict(config), indent=1), encoding="utf-8")
     shutil.rmtree(folder, ignore_errors=True)
     staging.rename(folder)
@@ -123,8 +144,9 @@ class OnnxEmbedder:
     def __init__(self, folder: Path):
         self.folder = Path(folder)
         try:
-            self.config = EncoderConfig(**json.loads((self.folder / CONFIG_FILE).read_text(encoding="utf-8")))
-        except (OSError, ValueError, TypeError) as error:
+            recorded = json.loads((self.folder / CONFIG_FILE).read_text(encoding="utf-8"))
+            self.config = EncoderConfig(**{**recorded, "inputs": tuple(recorded.get("inputs", INPUTS))})
+        except (OSError, ValueError, TypeError, AttributeError) as error:
             raise ValueError(f"encoder at {self.folder} is unreadable ({error})") from None
         self.model_id = self.config.model
         self.space = self.config.space
@@ -170,7 +192,7 @@ class OnnxEmbedder:
         encoding = self.tokenizer.encode(text.strip())
         ids = np.array([encoding.ids], dtype=np.int64)
         feed = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
-        return self.session.run(None, feed)[0]
+        return self.session.run(None, {name: feed[name] for name in self.config.inputs})[0]
 
     def encode(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
         """Unit-length float32 vectors, one row per text; a build's texts are spread over every core."""
@@ -192,7 +214,7 @@ def exported_embedder(model_id: str, folder: Path, precision: str = "int8") -> O
     """The model's export in `folder`, exported there first if missing or stale; None when the model does not export."""
     try:
         existing = OnnxEmbedder(folder)
-        if (existing.model_id, existing.config.precision) == (model_id, precision):
+        if (existing.model_id, existing.config.precision, existing.config.tuning) == (model_id, precision, ""):
             return existing
     except ValueError:
         pass  # none yet, or written by an older version: export again

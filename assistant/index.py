@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from assistant.store import DEFAULT_DATA, IndexWriteError, build_index, default_index_path
+from assistant.tuning import TuneRequest, read_excluded
 
 
 def add_data_argument(parser: argparse.ArgumentParser, default: str = "default: data/") -> None:
@@ -43,9 +44,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="NAME_OR_PATH",
         help="sentence-transformers model name or local folder (default: the bundled all-MiniLM-L6-v2, offline)",
     )
+    parser.add_argument(
+        "--tune", action="store_true", help="tune the model on the corpus's question-answer pairs first (minutes)"
+    )
+    parser.add_argument(
+        "--tune-exclude",
+        action="append",
+        type=Path,
+        metavar="FILE",
+        help="JSONL of threads kept out of tuning: rows with book and thread, or with targets of them; repeatable",
+    )
+    parser.add_argument("--tune-log", type=Path, metavar="PATH", help="query log whose votes tuning learns from")
     args = parser.parse_args(argv)
+    if (args.tune_exclude or args.tune_log) and not args.tune:
+        parser.error("--tune-exclude and --tune-log need --tune")
     try:
-        summary = build_index(args.data or [DEFAULT_DATA], args.out, args.people, args.model, progress=True)
+        excluded = frozenset().union(*(read_excluded(path) for path in args.tune_exclude or []))
+        tuning = TuneRequest(excluded=excluded, log=args.tune_log) if args.tune else None
+        summary = build_index(
+            args.data or [DEFAULT_DATA], args.out, args.people, args.model, progress=True, tuning=tuning
+        )
     except (FileNotFoundError, ValueError, IndexWriteError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

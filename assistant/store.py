@@ -6,6 +6,8 @@ Layout of an index folder:
                        parses only the archives that changed
     encoders/<model>/  the model exported to ONNX (model.onnx, tokenizer.json, encoder.json), made by
                        the first build with that model; search embeds questions with it, without torch
+    encoders/<model>-tuned-<key>/  the model tuned on this corpus (`--tune`, assistant.tuning), keyed by
+                       a hash of its training inputs; only the live one is kept
     builds/<id>/       manifest.json, units.json, keys.json, threads.json (the messages of every thread
                        with an answer), one <field>.faiss per embedded field,
                        passages.faiss (passages of answers that split), lexical/ (the bm25s index);
@@ -20,7 +22,6 @@ import datetime as dt
 import errno
 import json
 import os
-import re
 import shutil
 import sqlite3
 import sys
@@ -36,12 +37,13 @@ import numpy as np
 from assistant.archive import archive_paths, file_hash
 from assistant.build import BuiltIndex, SearchKeys, build, load_corpus, people_files, people_for
 from assistant.embedding import MODEL_ENV, Embedder, EmbeddingCache, TextEncoder, default_model
-from assistant.encoder import OnnxEmbedder, exported_embedder
+from assistant.encoder import OnnxEmbedder, exported_embedder, model_slug
 from assistant.parsed import ParsedCache
 from assistant.recipe import FIELDS
+from assistant.tuning import TuneRequest, remove_other_tunings, tune
 from assistant.units import AnswerUnit, ThreadMessage, thread_key
 
-FORMAT_VERSION = 6
+FORMAT_VERSION = 7
 DEFAULT_DATA = Path("data")
 DEFAULT_OUT = Path("index")
 INDEX_ENV = "ASSISTANT_INDEX"
@@ -102,6 +104,7 @@ class BuildSummary:
     reused: int
     seconds: float
     path: Path
+    tuning: dict | None = None  # the manifest's record of how the model was tuned; None for the model as is
 
     def __str__(self) -> str:
         lines = [
@@ -111,9 +114,18 @@ class BuildSummary:
             *(f"  unresolved author: {slug}" for slug in self.unresolved),
             f"  books: {self.books}, authors: {self.authors}, answers: {self.answers}",
             f"  texts embedded: {self.embedded} new, {self.reused} from cache",
+            *([self._tuned()] if self.tuning else []),
             f"  took {self.seconds:.1f} s",
         ]
         return "\n".join(lines)
+
+    def _tuned(self) -> str:
+        record = self.tuning
+        how = f"trained in {record['seconds']:.0f} s" if record["trained_now"] else "reused (same training inputs)"
+        return (
+            f"  model tuned on {record['pairs']} question-answer pairs and {record['vote_pairs']} from votes, "
+            f"{record['excluded_threads']} threads held out: {how}"
+        )
 
 
 @dataclass
@@ -176,17 +188,22 @@ def build_index(
     model: str | None = None,
     progress: bool = False,
     embedder: TextEncoder | None = None,
+    tuning: TuneRequest | None = None,
 ) -> BuildSummary:
     """Build an index of the archive folders into `out` and swap it in atomically; IndexWriteError if it cannot.
 
     Without an `embedder`, the model is exported to ONNX inside `out` on the first build and every
     later build and search runs that export; a model that does not export runs in sentence-transformers.
+    With `tuning`, the model is first tuned on the corpus (assistant.tuning) and the tuned export is used.
     """
     started = time.perf_counter()
     out = Path(out)
-    embedder = embedder or build_embedder(model or default_model(), out)
     parsed = ParsedCache(out / PARSED_DIR, people_for(data, people_file))
     corpus = load_corpus(data, parsed.read)
+    tuned = None
+    if tuning is not None:
+        embedder, tuned = tune(model or default_model(), out / ENCODERS_DIR, corpus.units, tuning)
+    embedder = embedder or build_embedder(model or default_model(), out)
     for error in corpus.errors:
         print(f"warning: skipped {error}", file=sys.stderr)
     for slug in corpus.unresolved:
@@ -208,7 +225,9 @@ def build_index(
             cache.close()
     except (OSError, sqlite3.OperationalError) as error:
         raise IndexWriteError(_write_failure(out, error)) from None
-    save(built, out, _manifest(built, embedder, data, people_file, _store_encoder(embedder, out)))
+    save(built, out, {**_manifest(built, embedder, data, people_file, _store_encoder(embedder, out)), "tuning": tuned})
+    if tuned:
+        remove_other_tunings(out / ENCODERS_DIR, keep=embedder.folder)
     return BuildSummary(
         files=len(corpus.archives) + len(corpus.errors),
         skipped=[str(error) for error in corpus.errors],
@@ -220,6 +239,7 @@ def build_index(
         reused=built.reused,
         seconds=time.perf_counter() - started,
         path=out,
+        tuning=tuned,
     )
 
 
@@ -276,14 +296,15 @@ def build_embedder(model_id: str, out: Path) -> TextEncoder:
 
 def encoder_folder(out: Path, model_id: str) -> Path:
     """Where the index at `out` keeps the ONNX export of a model."""
-    return Path(out) / ENCODERS_DIR / re.sub(r"[^\w.-]+", "-", model_id).strip("-")
+    return Path(out) / ENCODERS_DIR / model_slug(model_id)
 
 
 def _store_encoder(embedder: TextEncoder, out: Path) -> str | None:
     """The export's folder relative to `out`, copied in first when it lives elsewhere; None without one."""
     if not isinstance(embedder, OnnxEmbedder):
         return None
-    folder = encoder_folder(out, embedder.model_id)
+    tuned = embedder.config.tuning
+    folder = Path(out) / ENCODERS_DIR / embedder.folder.name if tuned else encoder_folder(out, embedder.model_id)
     if embedder.folder.resolve() != folder.resolve():
         shutil.rmtree(folder, ignore_errors=True)
         shutil.copytree(embedder.folder, folder)

@@ -277,6 +277,17 @@ def missing_answer_html(answer_id: str, offer: SearchRequest | None) -> str:
     )
 
 
+def unknown_answer_html(answer_id: str) -> str:
+    """A link whose id was never an answer's: say so, and what answer ids look like."""
+    return results_html(
+        [],
+        [
+            f"No answer has the id <code>{html.escape(answer_id)}</code>: answer links end in "
+            "<code>?answer=book/thread/author/n</code>, as each card's <em>Link to this answer</em> gives them."
+        ],
+    )
+
+
 def _count(n: int, noun: str) -> str:
     return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
