@@ -66,25 +66,23 @@ def json_api(searcher: Searcher, log: QueryLog | None = None) -> APIRouter:
             }
         )
 
-    @router.get("/answer")
-    def answer(id: str = "") -> Response:
+    def by_id(id: str, lookup) -> Response:
+        """What `lookup` finds for an answer id, as JSON; 400 for a missing or bad id, 404 when there is none."""
         try:
-            unit = searcher.unit(parse_answer_id(id))
-        except RequestError as error:
-            return error_response(str(error), 400)
-        if unit is None:
-            return error_response(f"no answer has the id {shown(id.strip())}", 404)
-        return JSONResponse(dataclasses.asdict(unit))
-
-    @router.get("/thread")
-    def thread(id: str = "") -> Response:
-        try:
-            found = searcher.thread(parse_answer_id(id))
+            found = lookup(parse_answer_id(id))
         except RequestError as error:
             return error_response(str(error), 400)
         if found is None:
             return error_response(f"no answer has the id {shown(id.strip())}", 404)
         return JSONResponse(dataclasses.asdict(found))
+
+    @router.get("/answer")
+    def answer(id: str = "") -> Response:
+        return by_id(id, searcher.unit)
+
+    @router.get("/thread")
+    def thread(id: str = "") -> Response:
+        return by_id(id, searcher.thread)
 
     @router.post("/feedback")
     async def feedback(request: Request) -> Response:
