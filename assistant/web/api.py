@@ -1,4 +1,4 @@
-"""The plain JSON API for curl and scripts: `GET /api/search`, `GET /api/answer`, `POST /api/feedback`."""
+"""The plain JSON API for curl and scripts: `GET /api/search`, `/api/answer`, `/api/thread`, `POST /api/feedback`."""
 
 from __future__ import annotations
 
@@ -31,9 +31,10 @@ def json_api(searcher: Searcher, log: QueryLog | None = None) -> APIRouter:
     """Routes under /api: search answers `{"answers", "related", "query_id", "took_ms"}`; bad input a 400.
 
     `related` holds the questions others asked nearby (RelatedQuestion fields), none of those answered in
-    `answers`; /api/answer gives one answer by its stable id, or a 404; /api/feedback records a vote on a
-    logged search (404 for an unknown query or answer, 503 with no log). Errors are `{"error": ...}`;
-    the rules every route shares (hosts, methods, sizes, rate) are the guard's (assistant/web/guard.py).
+    `answers`; /api/answer gives one answer by its stable id, or a 404; /api/thread its whole thread (400 without
+    an id, 404 for an unknown one); /api/feedback records a vote on a logged search (404 for an unknown query or
+    answer, 503 with no log). Errors are `{"error": ...}`; the rules every route shares (hosts, methods, sizes,
+    rate) are the guard's (assistant/web/guard.py).
     """
     router = APIRouter(prefix="/api")
     # Searches run one per core, the rest wait in arrival order (anyio's limiter is first come, first
@@ -65,15 +66,23 @@ def json_api(searcher: Searcher, log: QueryLog | None = None) -> APIRouter:
             }
         )
 
-    @router.get("/answer")
-    def answer(id: str = "") -> Response:
+    def by_id(id: str, lookup) -> Response:
+        """What `lookup` finds for an answer id, as JSON; 400 for a missing or bad id, 404 when there is none."""
         try:
-            unit = searcher.unit(parse_answer_id(id))
+            found = lookup(parse_answer_id(id))
         except RequestError as error:
             return error_response(str(error), 400)
-        if unit is None:
+        if found is None:
             return error_response(f"no answer has the id {shown(id.strip())}", 404)
-        return JSONResponse(dataclasses.asdict(unit))
+        return JSONResponse(dataclasses.asdict(found))
+
+    @router.get("/answer")
+    def answer(id: str = "") -> Response:
+        return by_id(id, searcher.unit)
+
+    @router.get("/thread")
+    def thread(id: str = "") -> Response:
+        return by_id(id, searcher.thread)
 
     @router.post("/feedback")
     async def feedback(request: Request) -> Response:

@@ -99,7 +99,8 @@ def _searched(searcher: Searcher, request: SearchRequest, notes: list[str], log:
     if answers:
         if request.closest or all(relevance(answer.confidence).slug == "unlikely" for answer in answers):
             notes = [*notes, "None of these is a close match: they are just the nearest answers in the archive."]
-        return results_html(answers, notes, nearby, True, logged.query_id), gr.update(visible=False)
+        threads, marked = [searcher.thread(answer.id) for answer in answers], searcher.query_terms(request.question)
+        return results_html(answers, notes, nearby, True, logged.query_id, threads, marked), gr.update(visible=False)
     filtered = " with these filters" if request.author or request.book else ""
     message = f"No author answered anything close to this question{filtered}. Try other words or another filter."
     return results_html([], [*notes, message], nearby, shareable=True), gr.update(visible=not request.closest)
@@ -148,7 +149,7 @@ def open_link(searcher: Searcher, params: dict[str, str], log: QueryLog | None =
             body = missing_answer_html(link.answer_id, gone_answer_search(searcher, link.answer_id))
         else:
             nearby = searcher.related_questions(unit.question) if unit.question.strip() else []
-            body = single_answer_html(unit, related_html(nearby, DEFAULT_RESULTS, None, None))
+            body = single_answer_html(unit, related_html(nearby, DEFAULT_RESULTS, None, None), searcher.thread(unit.id))
         return "", "", "", DEFAULT_RESULTS, body, hidden, answer_link(link.answer_id)
     if link.search is None:
         return "", "", "", DEFAULT_RESULTS, results_html([], notes) if notes else "", hidden, ""
