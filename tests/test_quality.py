@@ -1,8 +1,10 @@
 """Regression guard over a full index of data/: dev-set and real-question quality, one card per answer.
 
-The floors are the figures measured 2026-11-27 (README, Quality): on dev, 101 and 108 of the 110
-answerable questions, MRR@10 0.947; on the 56 general real questions (own book left out, top 3,
-judged in ../shared/eval/real-dev.jsonl and, blind, in eval/judgments.jsonl) the floors below.
+The floors are the figures measured 2026-11-28 on a fresh build (README, Quality): on dev, 104 and 108
+of the 110 answerable questions, MRR@10 0.960; on the 56 general real questions (own book left out,
+top 3, judged in ../shared/eval/real-dev.jsonl and, blind, in eval/judgments.jsonl) 0.429 top answers
+at least partly useful and nDCG@3 0.373. nDCG@3 was 0.46 with fewer judgments: 179 answers judged
+on 2026-11-28 raised its ideal, and the 2026-11-27 ranking reads 0.375 against the same judgments.
 """
 
 from __future__ import annotations
@@ -15,11 +17,11 @@ from assistant.recipe import relevance, term_sequence
 from helpers import REPO, SHARED
 
 pytestmark = pytest.mark.slow
-HIT_AT_1 = 101 / 110
+HIT_AT_1 = 104 / 110
 HIT_AT_5 = 108 / 110
-MRR_AT_10 = 0.945
-USEFUL_AT_1 = 0.44
-NDCG_AT_3 = 0.46
+MRR_AT_10 = 0.955
+USEFUL_AT_1 = 0.42
+NDCG_AT_3 = 0.37
 LABEL_ORDER = ["answers", "related", "unlikely"]
 
 
