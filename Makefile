@@ -36,6 +36,7 @@ bench: $(VENV)/.installed
 
 load: $(VENV)/.installed
 	$(PY) benchmarks/load.py --api json
+	$(PY) benchmarks/load.py --api json --clients 1
 	$(PY) benchmarks/load.py --api gradio
 
 # The browser tests drive Debian's chromium; install it when it is missing and we may.

@@ -3,6 +3,7 @@
 Builds the index first when it is missing or older than the archives, then serves the page, the
 Gradio `/search` API, the MCP server and the JSON API on 127.0.0.1:7860 by default. Never opens a
 public share link. Searches and votes go to the query log (state/queries.sqlite) unless `--no-log`.
+Requests must name a loopback host, the `--host` or an `--allowed-host`; logged requests are rate-limited.
 A rebuild of the index while it runs (`make sync`, `python -m assistant.index`) is served without a restart.
 """
 
@@ -15,6 +16,7 @@ from pathlib import Path
 from assistant.index import add_data_argument, add_people_argument
 from assistant.live import LiveSearcher
 from assistant.querylog import DEFAULT_DAYS, QueryLog, default_log_path
+from assistant.web.guard import DEFAULT_RATE_PER_MINUTE
 from assistant.searcher import Searcher, load_index
 from assistant.store import IndexLoadError, IndexWriteError, build_inputs, default_index_path, ensure_index
 
@@ -46,9 +48,19 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         metavar="N",
         help=f"keep log rows N days (default: {DEFAULT_DAYS})",
     )
+    parser.add_argument(
+        "--allowed-host", action="append", default=[], metavar="NAME",
+        help="also answer requests for this Host name (repeatable; '*' for any); loopback names and --host always",
+    )  # fmt: skip
+    parser.add_argument(
+        "--rate-limit", type=int, default=DEFAULT_RATE_PER_MINUTE, metavar="N",
+        help=f"logged searches and votes a client may make in any minute (default: {DEFAULT_RATE_PER_MINUTE}; 0: none)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if args.log_days < 1:
         parser.error(f"--log-days must be at least 1, got {args.log_days}")
+    if args.rate_limit < 0:
+        parser.error(f"--rate-limit must be 0 (no limit) or more, got {args.rate_limit}")
     return args
 
 
@@ -71,10 +83,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     log = None if args.no_log else QueryLog(args.log, args.log_days)
     try:
-        serve(LiveSearcher(searcher, args.index), args.host, args.port, log)
+        live = LiveSearcher(searcher, args.index)
+        serve(live, args.host, args.port, log, allowed=args.allowed_host, rate_limit=args.rate_limit or None)
     except OSError as error:
         print(f"error: cannot serve on {args.host}:{args.port}: {error}", file=sys.stderr)
         return 2
+    finally:
+        if log is not None:
+            log.close()  # writes the rows still queued
     return 0
 
 

@@ -14,7 +14,7 @@ from assistant.authors import load_people
 from assistant.embedding import EmbeddingCache, TextEncoder, embed_with_cache
 from assistant.parsed import ParsedArchive, UnitKeys
 from assistant.recipe import FIELDS, field_texts, lexical_text, passage_text, tokenize
-from assistant.units import AnswerUnit
+from assistant.units import AnswerUnit, ThreadMessage
 
 PEOPLE_FILE = "people.yaml"
 
@@ -35,6 +35,7 @@ class Corpus:
     archives: list[ParsedArchive]
     units: list[AnswerUnit]
     keys: list[UnitKeys]  # one per unit
+    threads: dict[str, list[ThreadMessage]]  # thread_key -> messages, for every thread with units
     errors: list[ArchiveError]
     unresolved: list[UnresolvedSlug]
 
@@ -83,8 +84,9 @@ def load_corpus(folders: Iterable[Path], read: Callable[[Path], ParsedArchive]) 
     result = read_archives(folders, read)
     units = [unit for archive in result.books for unit in archive.units]
     keys = [keys for archive in result.books for keys in archive.keys]
+    threads = {key: thread for archive in result.books for key, thread in archive.threads.items()}
     unresolved = [UnresolvedSlug(archive.path, slug) for archive in result.books for slug in archive.unresolved]
-    return Corpus(result.books, units, keys, result.errors, unresolved)
+    return Corpus(result.books, units, keys, threads, result.errors, unresolved)
 
 
 def search_keys(keys: Sequence[UnitKeys]) -> SearchKeys:

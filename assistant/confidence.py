@@ -1,12 +1,12 @@
 """Confidence: the estimated probability that a person finds an answer answers the question.
 
-A small logistic model over signals that explain themselves and mean the same on any index: how
-close the question is to the answer (cosine with its question + answer field or, when higher, with
-its best passage), how close it is to the question the author answered, and how much the answer
-says. The fused score and the lead over the next answer are left out: BM25 and the lead shift with
-the size of the corpus (on a one-book index the same answer scores lower and its neighbours crowd
-together). Fitted with `python -m assistant.eval --fit` on judged real questions and the dev set
-(see README, Quality); the fitted numbers live below as `CALIBRATION`.
+One relevance, one order: confidence is a calibrated, increasing function of the score the results
+are ordered by (the fused dense + BM25 score with the term match, less the author spread's
+penalty: assistant.ranking), so a card never carries a stronger label than a card above it. A
+logistic fit of that score on judged real questions and the dev set (`python -m assistant.eval
+--fit`, see docs/keywords-and-order.md); the fitted numbers live below as `CALIBRATION`. The
+score, and so the confidence, is for the index it was fitted on (all shared archives): on a
+one-book index BM25 weighs less and the same answer scores lower.
 """
 
 from __future__ import annotations
@@ -17,20 +17,18 @@ from itertools import pairwise
 
 import numpy as np
 
-SIGNALS = ("match", "question", "log_words")
+SIGNALS = ("score",)
 
 
 @dataclass(frozen=True)
 class Signals:
     """What an answer's confidence is computed from."""
 
-    match: float  # cosine of the question with the answer's question + answer field, or its best passage if higher
-    question: float  # cosine of the question with the question the author answered
-    words: int  # distinct content words of the answer
+    score: float  # the relevance the results are ordered by (Answer.score)
 
     def vector(self) -> np.ndarray:
         """The model's inputs, in SIGNALS order."""
-        return np.array([self.match, self.question, np.log1p(self.words)], dtype=np.float64)
+        return np.array([self.score], dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -44,15 +42,16 @@ class Calibration:
     fitted_on: str
 
 
-# Fitted 2026-11-27 (int8 encoder) by `python -m assistant.eval ../shared/eval/dev.jsonl --real
+# Fitted 2026-11-28 (int8 encoder, score with the term match) by
+# `python -m assistant.eval ../shared/eval/dev.jsonl --real
 # ../shared/eval/real-dev.jsonl --judgments eval/judgments.jsonl --index <full 98-archive index> --fit`:
 # judged useful = grade >= 1. Refit after any change to the ranking, the fields or the model.
 CALIBRATION = Calibration(
-    means=(0.478, 0.4553, 3.805),
-    scales=(0.1412, 0.1562, 0.6311),
-    coefficients=(1.4189, -0.3016, 0.2782),
-    intercept=-1.4938,
-    fitted_on="640 judged real answers and 360 dev answers (weight 0.5)",
+    means=(0.4127,),
+    scales=(0.1054,),
+    coefficients=(1.0475,),
+    intercept=-1.3015,
+    fitted_on="640 judged real answers and 360 dev answers (weight 0.25)",
 )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sqlite3
 import sys
 from collections.abc import Sequence
@@ -110,7 +111,13 @@ def read_failures(connection: sqlite3.Connection) -> list[Failure]:
 
 
 def export(log: Path, out: Path, skip: Sequence[Path] = ()) -> int:
-    """Write the failed questions not already in the `skip` eval files to `out`; returns how many."""
+    """Write the failed questions not already in the `skip` eval files to `out`; returns how many.
+
+    ValueError when `out` is the log or a `skip` file: an export never writes over what it reads.
+    """
+    for source, what in [(Path(log), "is the query log"), *((Path(path), "is also read by --skip") for path in skip)]:
+        if _same_file(out, source):
+            raise ValueError(f"--out {out} {what}: write the export to another file")
     known = {question_key(labelled.query) for path in skip for labelled in read_labelled(path)}
     connection = connect_readonly(log)
     try:
@@ -120,8 +127,22 @@ def export(log: Path, out: Path, skip: Sequence[Path] = ()) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", encoding="utf-8") as file:
         for failure in failures:
-            file.write(json.dumps(failure.row(), ensure_ascii=False) + "\n")
+            file.write(_jsonl_line(failure.row()))
     return len(failures)
+
+
+def _jsonl_line(row: dict) -> str:
+    """One JSONL line; U+2028 and U+2029 escaped, since readers that split lines on them (str.splitlines) would
+    cut the row in two."""
+    return json.dumps(row, ensure_ascii=False).replace("\u2028", "\\u2028").replace("\u2029", "\\u2029") + "\n"
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file (through links and `..`); False when either does not exist."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def main(argv: Sequence[str] | None = None) -> int:

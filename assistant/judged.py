@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant.confidence import Signals
 from assistant.searcher import Answer, Searcher
 
 TOP = 3
@@ -118,9 +119,10 @@ def evaluate_real(
         judged = protocol_answers(searcher, question, JUDGED)
         grades = [question.grades.get(answer_key(a.text)) for a in judged]
         missing += [(question, a) for a, g in zip(judged, grades) if g is None]
-        for rank, (signals, g) in enumerate(zip(searcher.signals(question.query, judged), grades)):
+        for rank, (answer, g) in enumerate(zip(judged, grades)):
             useful = None if g is None else g >= 1
-            samples.append(Sample(question.query, signals.vector(), useful, rank == 0 and question.general))
+            top = rank == 0 and question.general
+            samples.append(Sample(question.query, Signals(answer.score).vector(), useful, top))
         answers, grades = judged[:TOP], grades[:TOP]
         if not question.general:
             continue

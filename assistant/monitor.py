@@ -21,6 +21,7 @@ from pathlib import Path
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: no calls home, works offline
 
 import gradio as gr  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from assistant.feedback import question_key  # noqa: E402
@@ -49,40 +50,43 @@ class Dashboard:
 
 
 def read_dashboard(log: Path) -> Dashboard:
-    """Read the log (read-only) into the dashboard's plots and tables; an empty one when there is no log yet."""
+    """Read the log (read-only) into the dashboard's plots and tables; an empty one when there is no log yet.
+
+    SQLite does the counting (its sorter spills to disk), so a large log costs time, not memory: only
+    per-day figures and the top rows of each table reach Python.
+    """
     try:
         connection = connect_readonly(log)
     except FileNotFoundError as error:
         return _empty(html.escape(str(error)))
+    connection.create_function("question_key", 1, question_key, deterministic=True)
     try:
-        queries = pd.read_sql_query(
-            "SELECT q.id, q.time, q.question, q.no_answer, q.latency_ms, q.source,"
-            " EXISTS (SELECT 1 FROM none_votes n WHERE n.query_id = q.id) AS none_vote FROM queries q",
-            connection,
-        )
-        votes = pd.read_sql_query(
-            "SELECT v.query_id, v.answer_id, v.helpful, q.question, q.time FROM votes v"
-            " JOIN queries q ON q.id = v.query_id",
-            connection,
+        queries, first, no_answer = connection.execute(
+            "SELECT count(*), min(time), sum(no_answer) FROM queries"
+        ).fetchone()
+        if not queries:
+            return _empty(html.escape(f"The query log {log} has no queries yet."))
+        return Dashboard(
+            summary=_summary(connection, log, queries, first, no_answer),
+            per_day=_per_day(connection),
+            latency=_latency(connection),
+            by_source=_by_source(connection),
+            most_asked=_most_asked(connection),
+            unanswered=_unanswered(connection),
+            not_helpful=_not_helpful(connection),
         )
     except (sqlite3.Error, pd.errors.DatabaseError) as error:
         return _empty(html.escape(f"cannot read the query log {log}: {error}"))
     finally:
         connection.close()
-    if queries.empty:
-        return _empty(html.escape(f"The query log {log} has no queries yet."))
-    queries["day"] = pd.to_datetime(queries["time"], unit="s").dt.normalize()
-    queries["key"] = queries["question"].map(question_key)
-    votes["day"] = pd.to_datetime(votes["time"], unit="s").dt.normalize()
-    return Dashboard(
-        summary=_summary(log, queries, votes),
-        per_day=_per_day(queries, votes),
-        latency=_latency(queries),
-        by_source=_by_source(queries),
-        most_asked=_most_asked(queries),
-        unanswered=_unanswered(queries),
-        not_helpful=_not_helpful(votes),
-    )
+
+
+DAY = "CAST(time / 86400 AS INTEGER)"  # the UTC day of a row's time, as days since 1970-01-01
+
+
+def _days(frame: pd.DataFrame) -> pd.DataFrame:
+    """The `day` column (days since 1970) as dates."""
+    return frame.assign(day=pd.to_datetime(frame["day"] * 86400, unit="s"))
 
 
 def _empty(message: str) -> Dashboard:
@@ -98,15 +102,18 @@ def _empty(message: str) -> Dashboard:
     )
 
 
-def _summary(log: Path, queries: pd.DataFrame, votes: pd.DataFrame) -> str:
+def _summary(connection: sqlite3.Connection, log: Path, queries: int, first: float, no_answer: int) -> str:
     """One line: how many queries and votes since when, from which file."""
-    first = queries["day"].min().date().isoformat()
-    helpful = int(votes["helpful"].sum())
+    votes, helpful = connection.execute(
+        "SELECT count(*), coalesce(sum(v.helpful), 0) FROM votes v JOIN queries q ON q.id = v.query_id"
+    ).fetchone()
+    none_votes = connection.execute("SELECT count(*) FROM none_votes").fetchone()[0]
+    day = pd.to_datetime(first, unit="s").date().isoformat()
     return (
-        f'<p class="mon-summary">{_count(len(queries), "query", "queries")} since {first} (UTC days), '
-        f"{int(queries['no_answer'].sum()):,} with no answer; {_count(len(votes), 'answer vote')} "
-        f"({helpful:,} helpful, {len(votes) - helpful:,} not helpful), "
-        f"{int(queries['none_vote'].sum()):,} 'none of these answer'. Log: {html.escape(str(log))}</p>"
+        f'<p class="mon-summary">{_count(queries, "query", "queries")} since {day} (UTC days), '
+        f"{int(no_answer):,} with no answer; {_count(votes, 'answer vote')} "
+        f"({helpful:,} helpful, {votes - helpful:,} not helpful), "
+        f"{none_votes:,} 'none of these answer'. Log: {html.escape(str(log))}</p>"
     )
 
 
@@ -115,60 +122,88 @@ def _count(n: int, noun: str, nouns: str = "") -> str:
     return f"{n:,} {noun if n == 1 else nouns or noun + 's'}"
 
 
-def _per_day(queries: pd.DataFrame, votes: pd.DataFrame) -> pd.DataFrame:
+def _per_day(connection: sqlite3.Connection) -> pd.DataFrame:
     """Per day: queries, the share with no answer, and the share of answer votes that said helpful."""
-    days = queries.groupby("day").agg(queries=("id", "size"), no_answer_rate=("no_answer", "mean"))
-    days["helpful_share"] = votes.groupby("day")["helpful"].mean()
-    return days.reset_index()
+    days = pd.read_sql_query(
+        f"SELECT {DAY} AS day, count(*) AS queries, avg(no_answer) AS no_answer_rate FROM queries GROUP BY day",
+        connection,
+    )
+    shares = pd.read_sql_query(
+        f"SELECT {DAY.replace('time', 'q.time')} AS day, avg(v.helpful) AS helpful_share"
+        " FROM votes v JOIN queries q ON q.id = v.query_id GROUP BY day",
+        connection,
+    )
+    return _days(days.merge(shares, on="day", how="left"))
 
 
-def _latency(queries: pd.DataFrame) -> pd.DataFrame:
-    """Per day: search latency p50 and p95 in milliseconds, in long form for one line per percentile."""
-    latency = queries.groupby("day")["latency_ms"]
-    percentiles = ((0.5, "p50"), (0.95, "p95"))
-    frames = [pd.DataFrame({"latency_ms": latency.quantile(q), "percentile": name}) for q, name in percentiles]
-    return pd.concat(frames).reset_index()
+def _latency(connection: sqlite3.Connection) -> pd.DataFrame:
+    """Per day: search latency p50 and p95 in milliseconds (linear interpolation), one line per percentile.
+
+    SQL picks the (at most) two ranked latencies around each percentile per day; Python interpolates.
+    """
+    frames = []
+    for q, name in ((0.5, "p50"), (0.95, "p95")):
+        ranked = pd.read_sql_query(
+            f"SELECT day, i, n, latency_ms FROM (SELECT {DAY} AS day, latency_ms,"
+            " row_number() OVER (PARTITION BY " + DAY + " ORDER BY latency_ms) - 1 AS i,"
+            " count(*) OVER (PARTITION BY " + DAY + ") AS n FROM queries)"
+            " WHERE i = CAST((n - 1) * :q AS INTEGER) OR i = CAST((n - 1) * :q AS INTEGER) + 1",
+            connection,
+            params={"q": q},
+        )
+        position = (ranked["n"] - 1) * q
+        below = position.astype(int)
+        weight = np.where(ranked["i"] == below, 1 - (position - below), position - below)
+        latency = (ranked["latency_ms"] * weight).groupby(ranked["day"]).sum()
+        frames.append(pd.DataFrame({"day": latency.index, "latency_ms": latency.values, "percentile": name}))
+    return _days(pd.concat(frames, ignore_index=True))
 
 
-def _by_source(queries: pd.DataFrame) -> pd.DataFrame:
+def _by_source(connection: sqlite3.Connection) -> pd.DataFrame:
     """Queries per source (page, json, gradio_api, mcp, slack), split into answered and no answer."""
-    result = queries["no_answer"].map({0: "answered", 1: "no answer"})
-    return queries.assign(result=result).groupby(["source", "result"]).size().rename("queries").reset_index()
+    return pd.read_sql_query(
+        "SELECT source, CASE no_answer WHEN 1 THEN 'no answer' ELSE 'answered' END AS result, count(*) AS queries"
+        " FROM queries GROUP BY source, result",
+        connection,
+    )
 
 
-def _most_asked(queries: pd.DataFrame) -> str:
+def _most_asked(connection: sqlite3.Connection) -> str:
     """The questions asked most often (case and spacing folded), with how often nothing answered them."""
-    groups = (
-        queries.sort_values("time")
-        .groupby("key")
-        .agg(question=("question", "last"), asked=("id", "size"), no_answer=("no_answer", "sum"), last=("time", "max"))
+    return _top(  # `question` comes from the row with max(time): its latest phrasing
+        connection,
+        ["question", "asked", "no answer"],
+        "SELECT question, count(*) AS asked, sum(no_answer), max(time) AS last FROM queries"
+        " GROUP BY question_key(question) ORDER BY asked DESC, last DESC",
     )
-    top = groups.sort_values(["asked", "last"], ascending=False).head(TABLE_ROWS)
-    return _table(["question", "asked", "no answer"], top[["question", "asked", "no_answer"]].itertuples(index=False))
 
 
-def _unanswered(queries: pd.DataFrame) -> str:
+def _unanswered(connection: sqlite3.Connection) -> str:
     """Questions that got no answer or a 'none of these answer' vote, most frequent first."""
-    failed = queries[(queries["no_answer"] == 1) | (queries["none_vote"] == 1)]
-    groups = (
-        failed.sort_values("time")
-        .groupby("key")
-        .agg(question=("question", "last"), times=("id", "size"), none_votes=("none_vote", "sum"), last=("time", "max"))
+    return _top(
+        connection,
+        ["question", "times", "'none of these answer'"],
+        "SELECT q.question, count(*) AS times, count(n.query_id), max(q.time) AS last FROM queries q"
+        " LEFT JOIN none_votes n ON n.query_id = q.id WHERE q.no_answer = 1 OR n.query_id IS NOT NULL"
+        " GROUP BY question_key(q.question) ORDER BY times DESC, last DESC",
     )
-    top = groups.sort_values(["times", "last"], ascending=False).head(TABLE_ROWS)
-    rows = top[["question", "times", "none_votes"]].itertuples(index=False)
-    return _table(["question", "times", "'none of these answer'"], rows)
 
 
-def _not_helpful(votes: pd.DataFrame) -> str:
+def _not_helpful(connection: sqlite3.Connection) -> str:
     """The answers most often marked not helpful, with their helpful count and a question they were shown for."""
-    marked = votes.assign(not_helpful=1 - votes["helpful"]).sort_values("time")
-    groups = marked.groupby("answer_id").agg(
-        not_helpful=("not_helpful", "sum"), helpful=("helpful", "sum"), question=("question", "last")
+    return _top(
+        connection,
+        ["answer", "not helpful", "helpful", "last asked for"],
+        "SELECT v.answer_id, sum(1 - v.helpful) AS not_helpful, sum(v.helpful) AS helpful, q.question, max(q.time)"
+        " FROM votes v JOIN queries q ON q.id = v.query_id GROUP BY v.answer_id HAVING not_helpful > 0"
+        " ORDER BY not_helpful DESC, helpful ASC, v.answer_id",
     )
-    top = groups[groups["not_helpful"] > 0].sort_values(["not_helpful", "helpful"], ascending=[False, True])
-    rows = top.head(TABLE_ROWS).reset_index()[["answer_id", "not_helpful", "helpful", "question"]]
-    return _table(["answer", "not helpful", "helpful", "last asked for"], rows.itertuples(index=False))
+
+
+def _top(connection: sqlite3.Connection, header: Sequence[str], sql: str) -> str:
+    """The first TABLE_ROWS rows of a query as a table, with as many columns as `header` names."""
+    rows = connection.execute(f"{sql} LIMIT ?", (TABLE_ROWS,))
+    return _table(header, [row[: len(header)] for row in rows])
 
 
 def _table(header: Sequence[str], rows) -> str:

@@ -19,7 +19,7 @@ from assistant.authors import name_tokens, unresolved_slugs
 from assistant.passages import split_passages
 from assistant.ranking import duplicate_key
 from assistant.text import content_words, fold
-from assistant.units import AnswerUnit, build_units
+from assistant.units import AnswerUnit, ThreadMessage, answered_threads, build_units
 
 _PROGRAM = Path(__file__).parent  # every module's source goes into the cache key
 
@@ -51,13 +51,14 @@ def unit_keys(unit: AnswerUnit) -> UnitKeys:
 
 @dataclass(frozen=True)
 class ParsedArchive:
-    """One archive's answer units with their keys, and the `authors:` slugs no people map resolves."""
+    """One archive's answer units with their keys, the threads they answer in, and the slugs no people map resolves."""
 
     path: Path
     content_hash: str
     units: list[AnswerUnit]
     keys: list[UnitKeys]
     unresolved: list[str]
+    threads: dict[str, list[ThreadMessage]]  # thread_key -> its messages, for the threads with units
 
 
 def parse_archive(path: Path, people: Mapping[str, str]) -> ParsedArchive:
@@ -65,7 +66,8 @@ def parse_archive(path: Path, people: Mapping[str, str]) -> ParsedArchive:
     book = read_archive(path)
     units = build_units(book, people)
     unresolved = unresolved_slugs(book.authors, people, book.participants)
-    return ParsedArchive(book.path, book.content_hash, units, [unit_keys(unit) for unit in units], unresolved)
+    keys = [unit_keys(unit) for unit in units]
+    return ParsedArchive(book.path, book.content_hash, units, keys, unresolved, answered_threads(book, people, units))
 
 
 class ParsedCache:
@@ -105,7 +107,10 @@ class ParsedCache:
                 {**keys, "book": tuple(keys["book"]), "passages": tuple(keys["passages"])} for keys in entry["keys"]
             ]
             units = [AnswerUnit(**unit) for unit in entry["units"]]
-            return ParsedArchive(path, entry["content_hash"], units, [UnitKeys(**k) for k in keys], entry["unresolved"])
+            threads = {key: [ThreadMessage(*message) for message in thread] for key, thread in entry["threads"].items()}
+            return ParsedArchive(
+                path, entry["content_hash"], units, [UnitKeys(**k) for k in keys], entry["unresolved"], threads
+            )
         except (OSError, ValueError, TypeError, KeyError):
             return None
 
@@ -118,6 +123,9 @@ class ParsedCache:
                 "units": [vars(unit) for unit in parsed.units],  # flat dataclasses: vars is asdict, faster
                 "keys": [vars(keys) for keys in parsed.keys],
                 "unresolved": parsed.unresolved,
+                "threads": {
+                    key: [[m.name, m.text, m.is_author] for m in thread] for key, thread in parsed.threads.items()
+                },
             }
             staging = self.folder / f".{name}.{os.getpid()}"
             staging.write_text(json.dumps(entry, ensure_ascii=False), encoding="utf-8")

@@ -51,8 +51,9 @@ def _without_names(text: str, names: frozenset[tuple[str, ...]]) -> str:
     return text
 
 
-def clean_question(text: str, names: frozenset[tuple[str, ...]]) -> str:
-    """The message without mentions, people's full names, greetings and sentences that only thank or praise.
+def clean_question(text: str, names: frozenset[tuple[str, ...]], also_pleasant: frozenset[str] = frozenset()) -> str:
+    """The message without mentions, people's full names, greetings and sentences that only thank or praise
+    (with `also_pleasant`, more words such sentences may hold).
 
     Returns the text unchanged when cleaning would leave no content words.
     """
@@ -61,7 +62,50 @@ def clean_question(text: str, names: frozenset[tuple[str, ...]]) -> str:
     kept = []
     for sentence in re.split(r"(?<=[.!?\n])\s+", cleaned):
         words = content_words(sentence)
-        if "?" in sentence or any(word not in _PLEASANTRY for word in words):
+        if "?" in sentence or any(word not in _PLEASANTRY and word not in also_pleasant for word in words):
             kept.append(sentence)
     result = " ".join(" ".join(kept).split())
     return result if content_words(result) else " ".join(text.split())
+
+
+DISPLAY_CHARS = 200  # a past question shown as a link is cut to this, at a sentence boundary when one fits
+_MARKDOWN_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_EMPHASIS = re.compile(r"(?<!\w)([*_~]{1,3})(?=\S)(.+?)(?<=\S)\1(?!\w)")
+_CODE = re.compile(r"`{1,3}([^`]*)`{1,3}")
+_LINE_MARKUP = re.compile(r"^\s*(?:#{1,6}\s+|>\s*|[-*+]\s+|\d+[.)]\s+)", re.MULTILINE)
+_THANKED_FOR = frozenset("sharing thoughts insights knowledge experience expertise generous".split())
+_LEADING_NAME = re.compile(r"^\s*@?(\w+)\s*[,:!-]+\s*")
+
+
+def _plain(text: str) -> str:
+    """Markdown reduced to its words: links to their text, emphasis and code marks, headings, quotes and bullets out."""
+    text = _MARKDOWN_LINK.sub(r"\1", text)
+    text = _CODE.sub(r"\1", text)
+    text = _LINE_MARKUP.sub("", text)
+    for _ in range(2):  # nested emphasis: **_both_**
+        text = _EMPHASIS.sub(r"\2", text)
+    return text
+
+
+def _cut(text: str, limit: int) -> str:
+    """The text cut to at most `limit` characters: after its last whole sentence that fits, else at a word, '…'."""
+    if len(text) <= limit:
+        return text
+    sentences = [m.end() for m in re.finditer(r"[.!?](?=\s)", text[: limit + 1]) if m.end() <= limit]
+    if sentences:
+        return text[: sentences[-1]]
+    return text[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:") + "…"
+
+
+def display_question(text: str, names: frozenset[tuple[str, ...]], limit: int = DISPLAY_CHARS) -> str:
+    """A past question as a reader sees it in a list: without greetings, thanks, names and Markdown, on one line,
+    cut at a sentence boundary to at most `limit` characters."""
+    first_names = frozenset(name[0] for name in names)
+    # Shown alone, "Thank you, Emmanuel, for sharing your thoughts!" says nothing either.
+    pleasant = first_names | _THANKED_FOR
+    question = clean_question(_plain(text), names, pleasant)
+    addressed = _LEADING_NAME.match(question)
+    if addressed and fold(addressed.group(1)) in first_names and content_words(question[addressed.end() :]):
+        question = clean_question(question[addressed.end() :], names, pleasant)  # "Hi Alexey, thanks!" was one sentence
+    question = " ".join(question.split())
+    return _cut(question[:1].upper() + question[1:], limit)

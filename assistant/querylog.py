@@ -2,31 +2,47 @@
 
 It stores the question, its filters, k, the answers shown with their scores, whether nothing answered,
 the latency and where the query came from; never an IP address, a user agent or a cookie. A vote may
-name its voter (Slack, where many people see one answer) only as a keyed hash the caller computes. Writing
-to it never stops a search: an unwritable or full location warns once and the app goes on without
-(or with fewer) log rows; a corrupt file is moved aside, its new name printed, and a fresh log started.
+name its voter (Slack, where many people see one answer) only as a keyed hash the caller computes. The file is
+the owner's alone (0600, in a 0700 folder when the folder holds nothing else).
+
+A search never waits on the log: rows go through a bounded queue to one writer thread, which writes
+them in batches; when the queue is full a row is dropped and counted. The writer outlasts another
+process holding the write lock (it keeps the rows and tries again), reopens the log when the file is
+deleted or replaced, and moves a damaged or non-SQLite file aside (its new name printed) to start a
+new one. An unwritable or full location warns once per outage; the app goes on with fewer log rows.
+A vote waits for the writer (at most VOTE_WAIT_S) and says whether it was recorded. The log uses a
+rollback journal, never WAL: WAL maps the `-shm` file into memory, and a `-shm` that cannot grow
+killed the app with SIGBUS.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import queue
 import secrets
 import sqlite3
 import sys
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_LOG = Path("state") / "queries.sqlite"
 LOG_ENV = "ASSISTANT_LOG"
 DEFAULT_DAYS = 90
 SOURCES = ("page", "json", "gradio_api", "mcp", "slack")
-BUSY_TIMEOUT_MS = 10_000  # how long a writer waits for another process's write before giving up
+BUSY_TIMEOUT_MS = 2_000  # how long the writer waits for another process's lock before trying again
 PRUNE_EVERY_S = 3600.0  # old rows are pruned on open and then at most once an hour
+QUEUE_ROWS = 1_000  # rows waiting for the writer; beyond that a row is dropped and counted
+BATCH_ROWS = 200  # rows written in one transaction
+VOTE_WAIT_S = 10.0  # a vote waits this long for the writer before the client is told it was not recorded
+LOCK_WARN_S = 10.0  # contention shorter than this is normal between processes sharing the log
+RETRY_S = 1.0  # while the log is down, the writer tries to open it again this often
+MAX_DROPPED_IDS = 10_000  # ids of dropped searches remembered, so votes on them say why they fail
 _CORRUPT = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
 
 VOTES_TABLE = """
@@ -119,106 +135,60 @@ def connect_readonly(path: Path) -> sqlite3.Connection:
     return connection
 
 
+class LogUnavailableError(RuntimeError):
+    """The log could not take a vote (or never logged the search it names); the message says which."""
+
+
+@dataclass(eq=False)
+class _Job:
+    """One write for the writer thread; `claimed` once a transaction holds it, after which no waiter may drop it."""
+
+    run: Callable[[sqlite3.Connection], object]
+    query_id: str | None = None  # the search a record job logs, remembered if the row is dropped
+    done: threading.Event = field(default_factory=threading.Event)
+    result: object = None
+    error: BaseException | None = None
+    claimed: bool = False
+    abandoned: bool = False  # its waiter gave up before a transaction took it: skip it
+    is_row: bool = True  # a search or a vote, counted when dropped (not a flush or a prune)
+
+
+_STOP = object()
+
+
 class QueryLog:
-    """A query log file, safe to share between threads; several processes may write the same file."""
+    """A query log file written by one background thread; safe to call from any thread or process."""
 
     def __init__(self, path: Path, days: int = DEFAULT_DAYS, clock: Callable[[], float] = time.time):
         if days < 1:
             raise ValueError(f"log retention must be at least 1 day, got {days}")
         self.path = Path(path)
         self.days = days
+        self.dropped = 0  # rows (searches and votes) the log could not take
         self._clock = clock
-        self._lock = threading.Lock()
+        self._queue: queue.Queue = queue.Queue(QUEUE_ROWS)
+        self._state = threading.Lock()  # guards the counters, the dropped ids and the jobs' claims
+        self._dropped_ids: OrderedDict[str, None] = OrderedDict()
+        self._connection: sqlite3.Connection | None = None
+        self._identity: tuple[int, int] | None = None  # (device, inode) of the file the connection writes
+        self._down = False  # the last attempt to open or write failed; records are refused until one works
+        self._locked = False  # the last attempt to open met another process's lock
+        self._locked_since = 0.0  # monotonic time the writer first met a lock it is still waiting for
         self._warned = False
+        self._stopping = False
         self._pruned_at = -float("inf")
-        self._connection = self._open()
-        if self._connection is not None:
-            self.prune()
+        self._writer = threading.Thread(target=self._write_loop, name=f"query log {self.path}", daemon=True)
+        self._writer.start()
 
-    def _open(self) -> sqlite3.Connection | None:
-        """Connect and create the tables; a corrupt file is moved aside once; None when the log cannot be written."""
-        for attempt in range(2):
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
-                try:
-                    connection.isolation_level = None  # transactions are explicit: BEGIN IMMEDIATE ... COMMIT
-                    connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-                    connection.execute("PRAGMA journal_mode = WAL")
-                    connection.execute("PRAGMA synchronous = NORMAL")
-                    connection.execute("PRAGMA foreign_keys = ON")
-                    connection.executescript(SCHEMA)
-                    _add_voters(connection)
-                except BaseException:
-                    connection.close()
-                    raise
-                return connection
-            except sqlite3.Error as error:
-                if attempt == 0 and _is_corrupt(error) and self._move_aside(error):
-                    continue
-                self._warn(f"cannot open it ({error})")
-                return None
-            except OSError as error:
-                self._warn(f"cannot create it ({error})")
-                return None
-        return None
-
-    def _move_aside(self, error: sqlite3.Error) -> bool:
-        """Rename a corrupt log (and its WAL files) out of the way, printing where it went; False if it cannot."""
-        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(self._clock()))
-        aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
-        while aside.exists():
-            aside = aside.with_name(aside.name + "+")
-        try:
-            for suffix in ("", "-wal", "-shm"):
-                part = Path(f"{self.path}{suffix}")
-                if part.exists():
-                    part.replace(f"{aside}{suffix}")
-        except OSError as move_error:
-            self._warn(f"it is corrupt ({error}) and cannot be moved aside ({move_error})")
-            return False
-        print(f"warning: query log {self.path} is corrupt ({error}); moved it to {aside}, starting a new one",
-              file=sys.stderr, flush=True)  # fmt: skip
-        return True
-
-    def _warn(self, problem: str) -> None:
-        """Print one warning per log: answers go on, the log loses rows."""
-        if not self._warned:
-            self._warned = True
-            print(f"warning: query log {self.path}: {problem}; searches go on, but are not all logged",
-                  file=sys.stderr, flush=True)  # fmt: skip
+    # The request side: never blocks on the file.
 
     @property
     def available(self) -> bool:
-        """Whether the log file is open for writing."""
-        return self._connection is not None
-
-    def _guarded(self, action: Callable[[sqlite3.Connection], object]) -> object | None:
-        """Run `action` in one write transaction; on any SQLite failure warn once and return None.
-
-        BEGIN IMMEDIATE takes the file's write lock up front, so writers in other processes queue
-        (for up to the busy timeout) instead of failing; a corrupt file is moved aside on next open.
-        """
-        with self._lock:
-            connection = self._connection
-            if connection is None:
-                return None
-            try:
-                connection.execute("BEGIN IMMEDIATE")
-                result = action(connection)
-                connection.execute("COMMIT")
-                return result
-            except BaseException as error:
-                if connection.in_transaction:
-                    with suppress(sqlite3.Error):
-                        connection.execute("ROLLBACK")
-                if not isinstance(error, sqlite3.Error):
-                    raise
-                self._warn(f"cannot write to it ({error})")
-                return None
+        """Whether the log is taking rows: the file is open (or about to be) and the last write worked."""
+        return not self._down and not self._stopping
 
     def record(self, query: LoggedQuery) -> str | None:
-        """Log one search; returns its query id, or None when the log could not take it."""
+        """Queue one search for the log; returns its query id, or None when the log cannot take it."""
         now = self._clock()
         query_id = secrets.token_hex(8)
 
@@ -235,10 +205,7 @@ class QueryLog:
             )
             return query_id
 
-        logged = self._guarded(insert)
-        if logged is not None and now - self._pruned_at >= PRUNE_EVERY_S:
-            self.prune()
-        return logged
+        return query_id if self._submit(_Job(insert, query_id)) else None
 
     def vote(self, query_id: str, answer_id: str, helpful: bool, voter: str = "") -> bool:
         """Record whether an answer helped; a second vote on the same answer (by the same voter) replaces the first.
@@ -246,7 +213,7 @@ class QueryLog:
         `voter` tells apart people voting on one shown answer: a keyed hash, never a user id in clear.
 
         UnknownIdError when the query is not in the log or did not show that answer; False when the
-        log could not take the vote.
+        log could not take the vote in time (LogUnavailableError when it never logged that search).
         """
 
         def upsert(connection: sqlite3.Connection) -> bool:
@@ -259,7 +226,7 @@ class QueryLog:
             )
             return True
 
-        return self._guarded(upsert) is not None
+        return self._wait(query_id, upsert)
 
     def vote_none(self, query_id: str) -> bool:
         """Record that none of a query's answers answers it (once per query); UnknownIdError for an unknown id."""
@@ -271,21 +238,334 @@ class QueryLog:
             )
             return True
 
-        return self._guarded(insert) is not None
+        return self._wait(query_id, insert)
 
     def prune(self) -> int:
-        """Delete queries (and their answers and votes) older than the retention; returns how many went."""
-        self._pruned_at = self._clock()
-        cutoff = self._pruned_at - self.days * 86400
-        deleted = self._guarded(lambda c: c.execute("DELETE FROM queries WHERE time < ?", (cutoff,)).rowcount)
-        return int(deleted or 0)
+        """Delete queries (and their answers and votes) older than the retention, reclaiming the space."""
+        job = _Job(self._prune, is_row=False)
+        if not self._submit(job, block=True):
+            return 0
+        job.done.wait()
+        return int(job.result or 0)
+
+    def flush(self, timeout: float = 60.0) -> bool:
+        """Wait until every row queued so far is written (or dropped); False if that took longer than `timeout`."""
+        job = _Job(lambda connection: None, is_row=False)
+        return self._submit(job, block=True) and job.done.wait(timeout)
 
     def close(self) -> None:
-        """Close the file; later writes are ignored."""
-        with self._lock:
-            if self._connection is not None:
+        """Write what is queued, then close the file; later rows are refused."""
+        if self._stopping:
+            return
+        self._stopping = True
+        self._queue.put(_STOP)
+        self._writer.join()
+
+    def _submit(self, job: _Job, block: bool = False) -> bool:
+        """Queue a job; False (the row dropped and counted) when the log is closed, down or its queue full."""
+        if self._stopping or (self._down and not block):
+            return self._drop([job], count=not self._stopping)
+        try:
+            self._queue.put(job, block=block, timeout=VOTE_WAIT_S if block else None)
+        except queue.Full:
+            self._warn(f"its queue of {QUEUE_ROWS:,} rows is full (the file is slow or locked)")
+            return self._drop([job])
+        return True
+
+    def _wait(self, query_id: str, action: Callable[[sqlite3.Connection], bool]) -> bool:
+        """Queue a vote and wait for the writer: True once written, False if it could not be written in time."""
+        with self._state:
+            if query_id in self._dropped_ids:
+                raise LogUnavailableError(f"query {query_id!r} could not be logged, so it cannot take votes")
+        job = _Job(action)
+        if not self._submit(job):
+            return False
+        if not job.done.wait(VOTE_WAIT_S):
+            with self._state:
+                if not job.claimed:
+                    job.abandoned = True
+                    self.dropped += 1
+                    return False
+            job.done.wait()
+        if job.error is not None:
+            raise job.error
+        return bool(job.result)
+
+    def _drop(self, jobs: list[_Job], count: bool = True) -> bool:
+        """Give up on jobs: count them, remember their query ids, release their waiters; returns False."""
+        with self._state:
+            for job in jobs:
+                if job.abandoned:
+                    continue
+                self.dropped += count and job.is_row
+                if job.query_id is not None:
+                    self._dropped_ids[job.query_id] = None
+                    while len(self._dropped_ids) > MAX_DROPPED_IDS:
+                        self._dropped_ids.popitem(last=False)
+                job.done.set()
+        return False
+
+    # The writer thread: the only code that touches the file.
+
+    def _write_loop(self) -> None:
+        self._reopen()
+        stopping = False
+        while not stopping:
+            batch, stopping = self._next_batch()
+            try:
+                if batch:
+                    self._write(batch)
+                elif self._down and not stopping:
+                    self._reopen()
+            except Exception as error:  # noqa: BLE001 - a bug must cost rows, never the writer thread
+                self._fail(f"failed unexpectedly ({type(error).__name__}: {error})")
+                self._drop(batch)
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def _next_batch(self) -> tuple[list[_Job], bool]:
+        """Up to BATCH_ROWS queued jobs, waiting for the first (RETRY_S at most while the log is down)."""
+        try:
+            first = self._queue.get(timeout=RETRY_S if self._down or self._connection is None else None)
+        except queue.Empty:
+            return [], False
+        batch: list[_Job] = []
+        item = first
+        while True:
+            if item is _STOP:
+                return batch, True
+            batch.append(item)
+            if len(batch) >= BATCH_ROWS:
+                return batch, False
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return batch, False
+
+    def _write(self, batch: list[_Job]) -> None:
+        """Write a batch in one transaction, waiting out another process's lock; drop it when the log fails."""
+        moved_aside = False
+        while True:
+            connection = self._ready()
+            if connection is None:
+                if self._locked and not self._stopping:
+                    time.sleep(RETRY_S / 10)  # the busy timeout has waited already; do not spin
+                    continue
+                self._drop(batch)
+                return
+            try:
+                self._commit(connection, batch)
+            except sqlite3.Error as error:
+                if _is_locked(error) and not self._stopping:
+                    self._wait_for_lock(error)
+                    continue
+                if _is_corrupt(error) and not moved_aside:
+                    moved_aside = True
+                    self._close_connection()
+                    if self._move_aside(error):
+                        continue
+                self._fail(f"cannot write to it ({error})")
+                self._drop(batch)
+                return
+            self._recovered()
+            self._drop([job for job in batch if job.error is not None and job.query_id is not None])
+            if self._clock() - self._pruned_at >= PRUNE_EVERY_S:
+                self._write([_Job(self._prune, is_row=False)])
+            return
+
+    def _commit(self, connection: sqlite3.Connection, batch: list[_Job]) -> None:
+        """Run the batch's jobs in one write transaction; a job's UnknownIdError undoes that job alone."""
+        connection.execute("BEGIN IMMEDIATE")
+        claimed = []
+        try:
+            for job in batch:
+                with self._state:
+                    if job.abandoned:
+                        continue
+                    job.claimed = True
+                claimed.append(job)
+                connection.execute("SAVEPOINT job")
+                try:
+                    job.result, job.error = job.run(connection), None
+                except (UnknownIdError, ValueError, sqlite3.IntegrityError, sqlite3.ProgrammingError) as error:
+                    # this row alone is wrong (an unknown id, text SQLite cannot store): undo it, keep the others
+                    job.error = error
+                    connection.execute("ROLLBACK TO job")
+                connection.execute("RELEASE job")
+            connection.execute("COMMIT")
+        except BaseException:
+            if connection.in_transaction:
+                with suppress(sqlite3.Error):
+                    connection.execute("ROLLBACK")
+            with self._state:
+                for job in claimed:
+                    job.claimed = False
+            raise
+        for job in claimed:
+            job.done.set()
+
+    def _prune(self, connection: sqlite3.Connection) -> int:
+        """Check the file is undamaged, delete rows past the retention and give their pages back to the file system."""
+        fresh = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000)  # its cache cannot hide damage on disk
+        try:
+            _check_undamaged(fresh)
+        finally:
+            fresh.close()
+        self._pruned_at = self._clock()
+        cutoff = self._pruned_at - self.days * 86400
+        deleted = connection.execute("DELETE FROM queries WHERE time < ?", (cutoff,)).rowcount
+        for _ in range(connection.execute("PRAGMA freelist_count").fetchone()[0]):
+            connection.execute("PRAGMA incremental_vacuum(1)")  # Python steps a pragma once: one page per call
+        return deleted
+
+    def _ready(self) -> sqlite3.Connection | None:
+        """The open connection, reopened when the file at the path was deleted or replaced; None when it cannot open."""
+        if self._connection is not None and self._identity != _identity(self.path):
+            self._close_connection()
+            print(f"warning: query log {self.path} was deleted or replaced while the app ran; starting a new one",
+                  file=sys.stderr, flush=True)  # fmt: skip
+        if self._connection is None:
+            self._reopen()
+        return self._connection
+
+    def _reopen(self) -> None:
+        """Open the log; a damaged or non-SQLite file is moved aside once; on failure the log is down for now."""
+        self._locked = False
+        for attempt in range(2):
+            try:
+                self._connection = self._open()
+                self._down = False
+                if self._clock() - self._pruned_at >= PRUNE_EVERY_S:
+                    self._write([_Job(self._prune, is_row=False)])
+                return
+            except sqlite3.Error as error:
+                if _is_locked(error):
+                    self._locked = True  # rows wait in the queue until the other process lets go
+                    self._wait_for_lock(error)
+                    return
+                if attempt == 0 and _is_corrupt(error) and self._move_aside(error):
+                    continue
+                self._fail(f"cannot open it ({error})")
+                return
+            except OSError as error:
+                self._fail(f"cannot create it ({error})")
+                return
+
+    def _open(self) -> sqlite3.Connection:
+        """Connect, private to the owner, in rollback-journal mode with incremental vacuum; check it is undamaged."""
+        _private_folder(self.path.parent)
+        os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+        for part in _parts(self.path):
+            with suppress(FileNotFoundError):
+                os.chmod(part, 0o600)
+        connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+        try:
+            connection.isolation_level = None  # transactions are explicit: BEGIN IMMEDIATE ... COMMIT
+            connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            if connection.execute("PRAGMA page_count").fetchone()[0] == 0:
+                connection.execute("PRAGMA auto_vacuum = INCREMENTAL")  # before the first table, so prunes shrink it
+            with suppress(sqlite3.OperationalError):  # a WAL log another process has open stays WAL
+                connection.execute("PRAGMA journal_mode = DELETE")
+            connection.execute("PRAGMA synchronous = NORMAL")
+            connection.execute("PRAGMA foreign_keys = ON")
+            _check_undamaged(connection)
+            connection.executescript(SCHEMA)
+            _add_voters(connection)
+            if connection.execute("PRAGMA auto_vacuum").fetchone()[0] == 0:
+                connection.execute("PRAGMA auto_vacuum = INCREMENTAL")  # a log from before: VACUUM converts it once
+                connection.execute("VACUUM")
+        except BaseException:
+            connection.close()
+            raise
+        self._identity = _identity(self.path)
+        return connection
+
+    def _close_connection(self) -> None:
+        if self._connection is not None:
+            with suppress(sqlite3.Error):
                 self._connection.close()
-                self._connection = None
+            self._connection = None
+
+    def _move_aside(self, error: sqlite3.Error) -> bool:
+        """Rename a damaged log (and its journal files) out of the way, printing where it went; False if it cannot."""
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(self._clock()))
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        while aside.exists():
+            aside = aside.with_name(aside.name + "+")
+        try:
+            for part in _parts(self.path):
+                if part.exists():
+                    part.replace(f"{aside}{str(part).removeprefix(str(self.path))}")
+        except OSError as move_error:
+            self._fail(f"it is corrupt ({error}) and cannot be moved aside ({move_error})")
+            return False
+        print(f"warning: query log {self.path} is corrupt ({error}); moved it to {aside}, starting a new one",
+              file=sys.stderr, flush=True)  # fmt: skip
+        return True
+
+    def _fail(self, problem: str) -> None:
+        """The log cannot be written now: warn once, refuse rows until the writer gets it working again."""
+        self._warn(problem)
+        self._fail_quietly()
+
+    def _fail_quietly(self) -> None:
+        self._close_connection()
+        self._down = True
+
+    def _warn(self, problem: str) -> None:
+        """Print one warning per outage: answers go on, the log loses rows."""
+        if not self._warned:
+            self._warned = True
+            print(f"warning: query log {self.path}: {problem}; searches go on, but are not all logged",
+                  file=sys.stderr, flush=True)  # fmt: skip
+
+    def _wait_for_lock(self, error: sqlite3.Error) -> None:
+        """Another process held the lock past the busy timeout: rows wait; warn once it has lasted LOCK_WARN_S."""
+        now = time.monotonic()
+        self._locked_since = self._locked_since or now
+        if now - self._locked_since >= LOCK_WARN_S:
+            self._warn(f"another process has held its lock for {now - self._locked_since:.0f} s ({error}); rows wait")
+
+    def _recovered(self) -> None:
+        """A write worked: after an outage, say so with what was lost."""
+        self._down = False
+        self._locked_since = 0.0
+        if self._warned:
+            self._warned = False
+            print(f"query log {self.path}: writing again ({self.dropped:,} row(s) could not be logged so far)",
+                  file=sys.stderr, flush=True)  # fmt: skip
+
+
+def _check_undamaged(connection: sqlite3.Connection) -> None:
+    """DatabaseError when SQLite's quick check finds damaged pages (a valid header does not make a valid file)."""
+    problems = [row[0] for row in connection.execute("PRAGMA quick_check")]
+    if problems != ["ok"]:
+        raise sqlite3.DatabaseError(f"database disk image is malformed: {problems[0]}")
+
+
+def _parts(path: Path) -> list[Path]:
+    """The log file and the journal files SQLite keeps beside it."""
+    return [Path(f"{path}{suffix}") for suffix in ("", "-journal", "-wal", "-shm")]
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of the file at `path`, None when there is none: tells a deleted or replaced log."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
+
+
+def _private_folder(folder: Path) -> None:
+    """Create the log's folder 0700; one that holds only log files is made 0700 too (never a shared folder)."""
+    if not folder.is_dir():
+        folder.mkdir(mode=0o700, parents=True)
+        os.chmod(folder, 0o700)  # mkdir's mode passes through the umask
+        return
+    if folder.stat().st_mode & 0o077 and all(".sqlite" in entry.name for entry in folder.iterdir()):
+        os.chmod(folder, 0o700)
 
 
 def _add_voters(connection: sqlite3.Connection) -> None:
@@ -318,4 +598,10 @@ def _require_shown(connection: sqlite3.Connection, query_id: str, answer_id: str
 
 def _is_corrupt(error: sqlite3.Error) -> bool:
     """Whether SQLite says the file is not a database or is damaged."""
-    return (getattr(error, "sqlite_errorcode", 0) & 0xFF) in _CORRUPT
+    code = getattr(error, "sqlite_errorcode", None)
+    return (code & 0xFF) in _CORRUPT if code is not None else "malformed" in str(error)
+
+
+def _is_locked(error: sqlite3.Error) -> bool:
+    """Whether another connection held the lock for longer than the busy timeout."""
+    return (getattr(error, "sqlite_errorcode", 0) & 0xFF) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)

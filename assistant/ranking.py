@@ -11,7 +11,15 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from assistant.recipe import AUTHOR_REPEAT_PENALTY, SUBSTANCE_PENALTY, SUBSTANCE_WORDS, WEIGHTS, Weights
+from assistant.recipe import (
+    AUTHOR_REPEAT_PENALTY,
+    MIN_SCORE,
+    SUBSTANCE_PENALTY,
+    SUBSTANCE_WORDS,
+    TERM_MATCH_WEIGHT,
+    WEIGHTS,
+    Weights,
+)
 from assistant.text import fold
 
 
@@ -32,6 +40,43 @@ def fuse(dense: Mapping[str, np.ndarray], lexical: np.ndarray, weights: Weights 
 def substance_penalty(content_words: np.ndarray) -> np.ndarray:
     """What an answer loses for saying little: SUBSTANCE_PENALTY with no content words, 0 from SUBSTANCE_WORDS on."""
     return SUBSTANCE_PENALTY * np.clip(1.0 - np.asarray(content_words) / SUBSTANCE_WORDS, 0.0, 1.0)
+
+
+def term_match(held: np.ndarray, side_by_side: np.ndarray) -> np.ndarray:
+    """How much of a question's wording each answer holds, 0–1: the share of the question's n content terms it has
+    (`held`, answers × n) and of their n − 1 adjacent pairs it has side by side (`side_by_side`, answers × n − 1):
+    "great expectations", not "great question … expectations".
+
+    A one- or two-word query is all wording; a long question's pairs rarely recur, so wording counts for less there.
+    """
+    slots = held.shape[1] + side_by_side.shape[1]
+    if not slots:
+        return np.zeros(len(held))
+    return (held.sum(axis=1) + side_by_side.sum(axis=1)) / slots
+
+
+def text_match(wanted: Sequence[str], terms: Sequence[str]) -> float:
+    """term_match of one text, given its BM25 terms in order."""
+    present = set(terms)
+    held = np.array([[term in present for term in wanted]], dtype=bool)
+    return float(term_match(held, side_by_side(wanted, terms)[None, :])[0])
+
+
+def side_by_side(wanted: Sequence[str], terms: Sequence[str]) -> np.ndarray:
+    """For each adjacent pair of the wanted terms, whether the term sequence has it side by side."""
+    adjacent = set(zip(terms, terms[1:]))
+    return np.array([pair in adjacent for pair in zip(wanted, wanted[1:])], dtype=bool)
+
+
+def with_term_match(scores: np.ndarray, matches: np.ndarray, weight: float = TERM_MATCH_WEIGHT) -> np.ndarray:
+    """Relevance in [0, 1]: the fused score and the term match (see term_match), weighted `1 : weight`."""
+    return (scores + weight * matches) / (1.0 + weight)
+
+
+def answers_question(best_score: float, best_match: float, threshold: float = MIN_SCORE) -> bool:
+    """Whether the corpus answers a question: its best answer scores at least `threshold`, or one of the best answers
+    holds all of its wording (every content term, adjacent pairs side by side), as a keyword search expects."""
+    return best_score >= threshold or best_match >= 1.0
 
 
 def duplicate_key(text: str) -> str:
@@ -57,7 +102,9 @@ def select(
     `threads` holds each unit's (book, thread, author) key: an author's several answers in one
     thread are one result, shown by its best-scoring answer. Greedy: each pick maximizes score
     minus `penalty` per answer already picked from that author, so another author's close answer
-    is not buried under five of one author's.
+    is not buried under five of one author's. The score returned is that lowered score (at least 0),
+    the one the pick was made on: picks only lower the scores left, so the scores never rise down
+    the list, and the first k picks are the same whatever k.
     """
     pool = [int(i) for i in np.argsort(-scores, kind="stable")[: pool_size(k)]]
     picked: list[tuple[int, float]] = []
@@ -69,6 +116,7 @@ def select(
         if duplicate_keys[best] in seen or threads[best] in seen:
             continue
         seen |= {duplicate_keys[best], threads[best]}
-        per_author[authors[best]] = per_author.get(authors[best], 0) + 1
-        picked.append((best, float(scores[best])))
+        per_author.setdefault(authors[best], 0)
+        picked.append((best, max(float(scores[best] - penalty * per_author[authors[best]]), 0.0)))
+        per_author[authors[best]] += 1
     return picked

@@ -7,11 +7,14 @@ fields, weights and thresholds from here.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 
 import bm25s
 import Stemmer
+from bm25s.stopwords import STOPWORDS_EN
 
+from assistant.text import content_words, fold
 from assistant.units import AnswerUnit
 
 
@@ -46,6 +49,33 @@ def tokenize(texts: list[str], vocabulary: bool = True):
     return bm25s.tokenize(texts, stopwords="en", stemmer=_STEMMER, return_ids=vocabulary, show_progress=False)
 
 
+_TERM_STOPWORDS = frozenset(STOPWORDS_EN)
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")  # bm25s's token pattern
+
+
+def term(word: str) -> str | None:
+    """One word as BM25 reads it (lower-cased, Snowball-stemmed), or None for a stopword or a one-letter word."""
+    word = word.lower()
+    return None if len(word) < 2 or word in _TERM_STOPWORDS else _STEMMER.stemWord(word)
+
+
+def terms(text: str) -> frozenset[str]:
+    """The distinct BM25 terms of a text, as `tokenize` makes them."""
+    return frozenset(tokenize([text], vocabulary=False)[0])
+
+
+def content_terms(text: str) -> tuple[str, ...]:
+    """The BM25 terms of the text's content words (three letters or more, not a stopword), each once, in order: what
+    a question asks about."""
+    return tuple(dict.fromkeys(term(word) for word in _TOKEN.findall(text) if fold(word) in content_words(word)))
+
+
+def term_sequence(text: str) -> tuple[str, ...]:
+    """Every BM25 term of the text in order, stopwords left out: what term_match reads of an answer."""
+    words = [word for word in _TOKEN.findall(text.lower()) if word not in _TERM_STOPWORDS]
+    return tuple(_STEMMER.stemWords(words))
+
+
 @dataclass(frozen=True)
 class Weights:
     """How much each signal counts. Tuned on ../shared/eval/dev.jsonl; see README, Quality."""
@@ -71,6 +101,9 @@ FIELDS = tuple(WEIGHTS.dense)  # the embedded fields, as field_texts names them
 # on a small index BM25 weighs less, so good answers score lower (the seed's best answer by Alfredo
 # Deza to "Should startups do MLOps?" scores 0.37).
 MIN_SCORE = 0.36
+# An answer's score adds this times its term match (assistant.ranking.term_match): a short query embeds far from
+# long answers, so the words it shares with them carry what the cosines miss.
+TERM_MATCH_WEIGHT = 0.2
 # "Questions others asked nearby" must be this similar to the new one (cosine of the question-only
 # embeddings). Dev set: the best match of every answerable question is at least 0.387, that of every
 # question the corpus does not answer at most 0.26; questions between 0.30 and 0.40 are loosely related.

@@ -16,13 +16,29 @@ from assistant.confidence import Signals, confidence
 from assistant.embedding import Embedder, TextEncoder
 from assistant.encoder import OnnxEmbedder
 from assistant.passages import split_passages
-from assistant.query import clean_question, full_names
-from assistant.ranking import fuse, pool_size, select, substance_penalty
-from assistant.recipe import MIN_SCORE, RELATED_MIN_SCORE, tokenize
+from assistant.query import clean_question, display_question, full_names
+from assistant.ranking import (
+    answers_question,
+    fuse,
+    pool_size,
+    select,
+    substance_penalty,
+    side_by_side,
+    term_match,
+    text_match,
+    with_term_match,
+)
+from assistant.recipe import (
+    RELATED_MIN_SCORE,
+    content_terms,
+    lexical_text,
+    term_sequence,
+    tokenize,
+)
 from assistant.store import LoadedIndex, default_index_path, load_built_index
 from assistant.text import fold, invalid_text
 from assistant.threads import one_thread_per_search
-from assistant.units import AnswerUnit
+from assistant.units import AnswerUnit, ThreadMessage, thread_key
 
 
 # The model reads 256 tokens, fewer than 1,000 characters of text: longer questions are cut unread.
@@ -66,12 +82,25 @@ class Answer:
 class RelatedQuestion:
     """A past question from the archives close to a new one: what was asked, by whom, in which book."""
 
-    question: str
+    question: str  # as a reader sees it: no greetings, thanks, names or Markdown, at most 200 characters
     asker: str
     book: str
     book_title: str
     answer_id: str  # the first answer to it, for a link to that answer
     score: float  # similarity of the two questions, 0–1
+
+
+@dataclass(frozen=True)
+class Thread:
+    """The thread an answer came from: the question it answers, then every message in archive order."""
+
+    book: str
+    book_title: str
+    thread: int  # 0-based position of its top-level message in the archive
+    url: str
+    question: str  # the question the answer answers, as its Answer has it
+    asker: str
+    messages: tuple[ThreadMessage, ...]  # the top-level message, then its replies; is_author marks the authors'
 
 
 def _question_key(question: str) -> str:
@@ -109,6 +138,8 @@ class Searcher:
             {name for unit in self.units for name in (unit.author, unit.author_as_written, unit.asker)}
         )
         self._question_keys = [_question_key(unit.question) for unit in self.units]
+        self._unit_terms: list[tuple[str, ...] | None] = [None] * len(self.units)
+        self._passage_texts: dict[int, tuple[list[str], list[tuple[str, ...]]]] = {}
         self._index_of = {unit.id: i for i, unit in enumerate(self.units)}
         # The page asks for answers and related questions to one question, and re-asks it when a filter
         # changes: each distinct question is embedded once.
@@ -139,53 +170,87 @@ class Searcher:
     ) -> list[Answer]:
         """The k best author answers to `question`, best first, spread across authors.
 
-        min_score=None: [] when even the best answer scores below the calibrated recipe.MIN_SCORE
-        (nothing in the corpus answers the question); a number: only answers scoring at least that.
+        min_score=None: [] when the corpus does not answer the question (ranking.answers_question); a
+        number: only answers scoring at least that.
         """
         question = self._cleaned(question)
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise ValueError(f"k must be a whole number of at least 1, got {k!r}")
         keys = self.index.keys
-        scores = self.score(question, pool_size(k), self._filter(author, book))
+        scores, matches = self._relevance(question, pool_size(k), self._filter(author, book))
         ranked = [(i, s) for i, s in select(scores, self._authors, keys.duplicates, keys.threads, k) if np.isfinite(s)]
         query = self._embed(question)
         positions = [i for i, _ in ranked]
         passages = [self._passage_cosines(i, query) for i in positions]
-        found = self._signals(positions, query, passages)
-        answers = [self._answer(i, s, signals, cosines) for (i, s), signals, cosines in zip(ranked, found, passages)]
+        wanted = content_terms(question)
+        answers = [self._answer(i, s, cosines, wanted) for (i, s), cosines in zip(ranked, passages)]
         if min_score is None:
-            # The calibrated threshold decides whether the corpus answers the question at all;
-            # if its best answer does, the k best are shown.
-            answered = bool(answers) and answers[0].score >= MIN_SCORE
-            return answers if answered else []
+            return answers if answers and answers_question(answers[0].score, max(matches.values(), default=0.0)) else []
         return [answer for answer in answers if answer.score >= min_score]
 
-    def _answer(self, position: int, score: float, signals: Signals, passages: np.ndarray) -> Answer:
-        """The unit as an Answer: its confidence, and the passage that matched (closest) when the answer splits."""
+    def answers_anything(self, question: str, *, author: str | None = None, book: str | None = None) -> bool:
+        """Whether the corpus (within the filters) answers the question: whether `search` returns any answer."""
+        return bool(self.search(question, 1, author=author, book=book))
+
+    def _relevance(self, question: str, pool: int, allowed: np.ndarray | None) -> tuple[np.ndarray, dict[int, float]]:
+        """Each ranked unit's relevance (see ranking.with_term_match), -inf for the rest, and the term match of each.
+
+        Ranked: the `pool` best by `score`, and every scored unit that holds all the question's content terms
+        (a keyword query's best answers can score low: the cosines of one word with long answers are low).
+        """
+        fused = self.score(question, pool, allowed)
+        wanted = content_terms(question)
+        held = np.zeros((len(fused), len(wanted)), dtype=bool)
+        for column, wanted_term in enumerate(wanted):
+            held[self._holders(wanted_term), column] = True
+        best = np.argsort(-fused, kind="stable")[:pool]
+        every_term = np.flatnonzero(held.all(axis=1) & np.isfinite(fused)) if wanted else np.zeros(0, dtype=np.int64)
+        every_term = every_term[np.argsort(-fused[every_term], kind="stable")[:pool]]
+        ranked = np.union1d(best[np.isfinite(fused[best])], every_term).astype(np.int64)
+        pairs = np.zeros((len(ranked), max(len(wanted) - 1, 0)), dtype=bool)
+        for row, i in enumerate(ranked):
+            if (held[i, :-1] & held[i, 1:]).any():  # a pair can be side by side only when both terms are there
+                pairs[row] = side_by_side(wanted, self._terms(int(i)))
+        matches = term_match(held[ranked], pairs)
+        relevance = np.full(len(fused), -np.inf, dtype=np.float32)
+        relevance[ranked] = with_term_match(fused[ranked], matches)
+        return relevance, dict(zip(ranked.tolist(), matches.tolist()))
+
+    def _holders(self, wanted_term: str) -> np.ndarray:
+        """The units whose lexical text holds the BM25 term: its postings in the BM25 index (a sparse column)."""
+        lexical = self.index.lexical
+        token = lexical.vocab_dict.get(wanted_term) if lexical else None
+        if token is None:
+            return np.zeros(0, dtype=np.int64)
+        start, end = lexical.scores["indptr"][token : token + 2]
+        return lexical.scores["indices"][start:end]
+
+    def _terms(self, position: int) -> tuple[str, ...]:
+        """The unit's BM25 terms in order, read from its text on first use (reading all would slow the start)."""
+        terms = self._unit_terms[position]
+        if terms is None:
+            terms = self._unit_terms[position] = term_sequence(lexical_text(self.units[position]))
+        return terms
+
+    def _answer(self, position: int, score: float, passages: np.ndarray, wanted: Sequence[str]) -> Answer:
+        """The unit as an Answer: its confidence, and when the answer splits, the passage that matched best (closest,
+        with its term match as in the score: a keyword query's passage is the one that holds its words)."""
         unit = self.units[position]
-        likely = confidence(signals.vector())
+        likely = confidence(Signals(round(score, 4)).vector())
         if not len(passages):
             return Answer.from_unit(unit, score, likely, -1, "")
-        best = int(np.argmax(passages))
-        return Answer.from_unit(unit, score, likely, best, split_passages(unit.text)[best])
+        texts, terms = self._passages(position)
+        matches = np.array([text_match(wanted, passage_terms) for passage_terms in terms])
+        best = int(np.argmax(with_term_match(passages, matches)))
+        return Answer.from_unit(unit, score, likely, best, texts[best])
 
-    def signals(self, question: str, answers: Sequence[Answer]) -> list[Signals]:
-        """What each answer's confidence was computed from, for calibrating it (assistant.eval)."""
-        query = self._embed(self._cleaned(question))
-        positions = [self._index_of[answer.id] for answer in answers]
-        return self._signals(positions, query, [self._passage_cosines(p, query) for p in positions])
-
-    def _signals(self, positions: Sequence[int], query: np.ndarray, passages: Sequence[np.ndarray]) -> list[Signals]:
-        """Each unit's confidence signals: its closest field or passage (`passages`: cosines), question, substance."""
-        if not positions:
-            return []
-        ids = np.array(positions, dtype=np.int64)
-        both = self.index.vectors["both"].reconstruct_batch(ids) @ query
-        asked = self.index.vectors["question"].reconstruct_batch(ids) @ query
-        return [
-            Signals(float(max([b, *found])), float(q), self.index.keys.words[p])
-            for p, b, q, found in zip(positions, both, asked, passages)
-        ]
+    def _passages(self, position: int) -> tuple[list[str], list[tuple[str, ...]]]:
+        """The passages of the unit's answer and the BM25 terms of each, split on first use."""
+        found = self._passage_texts.get(position)
+        if found is None:
+            texts = split_passages(self.units[position].text)
+            found = self._passage_texts[position] = (texts, [term_sequence(text) for text in texts])
+        return found
 
     def _passage_cosines(self, position: int, query: np.ndarray) -> np.ndarray:
         """Cosine of the question with each passage of the unit's answer; empty when it does not split."""
@@ -204,12 +269,12 @@ class Searcher:
 
         Skips the question itself and the questions of the answers whose ids are in `exclude` (those
         already shown); only questions answered within the author and book filters, scoring at least
-        recipe.RELATED_MIN_SCORE.
+        recipe.RELATED_MIN_SCORE; none when nothing there answers the question (`search` returns []).
         """
         question = self._prepare(question)
         allowed = self._filter(author, book)
         count = len(self.units) if allowed is None else int(allowed.sum())
-        if not count:
+        if not count or not self.answers_anything(question, author=author, book=book):
             return []
         # FAISS ranks the past questions closest first; the loop stops at the first one too far away.
         query = self._embed(question)[None, :]
@@ -227,13 +292,26 @@ class Searcher:
             seen.add(self._question_keys[i])
             unit = self.units[i]
             score = round(min(float(similarity), 1.0), 4)
-            related.append(RelatedQuestion(unit.question, unit.asker, unit.book, unit.book_title, unit.id, score))
+            shown_as = display_question(unit.question, self._names)
+            related.append(RelatedQuestion(shown_as, unit.asker, unit.book, unit.book_title, unit.id, score))
         return related
 
     def unit(self, answer_id: str) -> AnswerUnit | None:
         """The answer with this stable id (`book/thread/author/n`); None when the index has no such answer."""
         i = self._index_of.get(answer_id)
         return None if i is None else self.units[i]
+
+    def thread(self, answer_id: str) -> Thread | None:
+        """The whole thread of the answer with this stable id; None when the index has no such answer."""
+        unit = self.unit(answer_id)
+        if unit is None:
+            return None
+        messages = tuple(self.index.threads[thread_key(unit.book, unit.thread)])
+        return Thread(unit.book, unit.book_title, unit.thread, unit.url, unit.question, unit.asker, messages)
+
+    def query_terms(self, question: str) -> frozenset[str]:
+        """The BM25 terms of the question's content words, as matched (no greetings, thanks, names): what to mark."""
+        return frozenset(content_terms(self._cleaned(question)))
 
     def _cleaned(self, question: str) -> str:
         """The question as matched: prepared, without greetings, thanks and the names of people addressed."""

@@ -8,7 +8,8 @@ Layout of an index folder:
                        the first build with that model; search embeds questions with it, without torch
     encoders/<model>-tuned-<key>/  the model tuned on this corpus (`--tune`, assistant.tuning), keyed by
                        a hash of its training inputs; only the live one is kept
-    builds/<id>/       manifest.json, units.json, keys.json, one <field>.faiss per embedded field,
+    builds/<id>/       manifest.json, units.json, keys.json, threads.json (the messages of every thread
+                       with an answer), one <field>.faiss per embedded field,
                        passages.faiss (passages of answers that split), lexical/ (the bm25s index);
                        vectors and BM25 are memory-mapped when loaded
     current            symlink to the live build; replaced atomically when a build finishes
@@ -40,9 +41,9 @@ from assistant.encoder import OnnxEmbedder, exported_embedder, model_slug
 from assistant.parsed import ParsedCache
 from assistant.recipe import FIELDS
 from assistant.tuning import TuneRequest, remove_other_tunings, tune
-from assistant.units import AnswerUnit
+from assistant.units import AnswerUnit, ThreadMessage, thread_key
 
-FORMAT_VERSION = 5
+FORMAT_VERSION = 7
 DEFAULT_DATA = Path("data")
 DEFAULT_OUT = Path("index")
 INDEX_ENV = "ASSISTANT_INDEX"
@@ -50,6 +51,7 @@ LEXICAL_DIR = "lexical"
 ENCODERS_DIR = "encoders"
 PASSAGES = "passages"
 MANIFEST = "manifest.json"
+THREADS = "threads.json"
 PARSED_DIR = "parsed"
 # What loading, staleness and rebuilding read from a manifest, by JSON type.
 _MANIFEST_TYPES = {
@@ -137,6 +139,7 @@ class LoadedIndex:
     passages: np.ndarray  # (passages, dimension), rows owned by keys.passage_owners
     lexical: bm25s.BM25 | None  # None when the index has no answers
     keys: SearchKeys
+    threads: dict[str, list[ThreadMessage]]  # thread_key -> the thread's messages, for every thread with answers
     encoder: Path | None  # the ONNX export questions are embedded with; None: the sentence-transformers model
     build: Path  # the build folder it was read from, builds/<id>
 
@@ -270,6 +273,8 @@ def save(built: BuiltIndex, out: Path, manifest: dict) -> Path:
             built.lexical.save(str(staging / LEXICAL_DIR))
         _write_json(staging / "units.json", [vars(unit) for unit in built.corpus.units])  # flat: vars is asdict
         _write_json(staging / "keys.json", vars(built.keys))
+        threads = {key: [[m.name, m.text, m.is_author] for m in thread] for key, thread in built.corpus.threads.items()}
+        _write_json(staging / THREADS, threads)
         _write_json(staging / MANIFEST, manifest, indent=1)
         staging.rename(final)
         _point_current_to(out, final)
@@ -480,6 +485,19 @@ def _read_keys(file: Path) -> SearchKeys:
     return dataclasses.replace(SearchKeys(**keys), books=[tuple(pair) for pair in keys["books"]])
 
 
+def _read_threads(file: Path, units: Sequence[AnswerUnit]) -> dict[str, list[ThreadMessage]]:
+    threads = _read_json(file)
+    if not isinstance(threads, dict):
+        raise _Damage(file, f"not a JSON object but {type(threads).__name__}")
+    for key, thread in threads.items():
+        if not (_list_of(thread, list) and all(len(m) == 3 and _list_of(m[:2], str) for m in thread)):
+            raise _Damage(file, f"thread {key!r} is not a list of [name, text, is_author] messages")
+    missing = next((unit.id for unit in units if thread_key(unit.book, unit.thread) not in threads), None)
+    if missing:
+        raise _Damage(file, f"holds no thread for the answer {missing}")
+    return {key: [ThreadMessage(name, text, bool(author)) for name, text, author in t] for key, t in threads.items()}
+
+
 def _list_of(value: object, kind: type) -> bool:
     return isinstance(value, list) and all(isinstance(item, kind) for item in value)
 
@@ -510,6 +528,7 @@ def _load_build(path: Path, folder: Path, model: str) -> LoadedIndex:
         )
     units = _read_units(folder / "units.json")
     keys = _read_keys(folder / "keys.json")
+    threads = _read_threads(folder / THREADS, units)
     vectors = {field: _read_vectors(folder / f"{field}.faiss", manifest["dimension"]) for field in manifest["fields"]}
     try:
         lexical = bm25s.BM25.load(str(folder / LEXICAL_DIR), mmap=True) if units else None
@@ -531,7 +550,7 @@ def _load_build(path: Path, folder: Path, model: str) -> LoadedIndex:
             folder / f"{PASSAGES}.faiss", f"holds {passages.ntotal} passages for {len(keys.passage_owners)} owners"
         )
     rows = passages.reconstruct_n(0, passages.ntotal) if passages.ntotal else np.zeros((0, passages.d), np.float32)
-    return LoadedIndex(path, manifest, units, vectors, rows, lexical, keys, encoder, folder)
+    return LoadedIndex(path, manifest, units, vectors, rows, lexical, keys, threads, encoder, folder)
 
 
 def stale_reason(data: Sequence[Path], out: Path, people_file: Path | None = None) -> str | None:

@@ -32,6 +32,15 @@ class AnswerUnit:
 
 
 @dataclass(frozen=True)
+class ThreadMessage:
+    """One message of a thread as the archive holds it, and whether one of the book's authors wrote it."""
+
+    name: str
+    text: str
+    is_author: bool
+
+
+@dataclass(frozen=True)
 class _Post:
     """A message in a thread: the top-level message is position 0, replies follow."""
 
@@ -40,11 +49,32 @@ class _Post:
     author: str | None
 
 
+def _author_matcher(book: Book, people: Mapping[str, str]) -> AuthorMatcher:
+    """Who of the week's participants is one of the book's authors."""
+    participants = book.participants
+    return AuthorMatcher(display_names(book.authors, people, participants), participants, slugs=book.authors)
+
+
+def thread_key(book: str, thread: int) -> str:
+    """A thread's key in the index: 'book id/position'."""
+    return f"{book}/{thread}"
+
+
+def answered_threads(book: Book, people: Mapping[str, str], units: list[AnswerUnit]) -> dict[str, list[ThreadMessage]]:
+    """The threads the units answer in, by thread_key: the top-level message, then its replies, in archive order."""
+    matcher = _author_matcher(book, people)
+    return {
+        thread_key(book.id, thread): [
+            ThreadMessage(post.name, post.text, matcher.author_of(post.name) is not None)
+            for post in (book.messages[thread], *book.messages[thread].replies)
+        ]
+        for thread in sorted({unit.thread for unit in units})
+    }
+
+
 def build_units(book: Book, people: Mapping[str, str]) -> list[AnswerUnit]:
     """All substantive author answers in one book, in archive order."""
-    participants = book.participants
-    authors = display_names(book.authors, people, participants)
-    matcher = AuthorMatcher(authors, participants, slugs=book.authors)
+    matcher = _author_matcher(book, people)
     units: list[AnswerUnit] = []
     linked_questions: dict[int, tuple[str, str]] = {}  # thread -> (question, asker) of an author's top-level answer
     for thread, message in enumerate(book.messages):

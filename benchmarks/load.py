@@ -108,16 +108,22 @@ def _read(log) -> str:
 
 @contextmanager
 def running_app(
-    index: Path, data: Sequence[Path], timeout: float = START_TIMEOUT, *, query_log: Path | None = None
+    index: Path,
+    data: Sequence[Path],
+    timeout: float = START_TIMEOUT,
+    *,
+    query_log: Path | None = None,
+    rate_limit: int | None = None,
 ) -> Iterator[str]:
     """`python app.py` on a free loopback port for the duration of the block; yields its URL once it answers.
 
-    It logs queries to `query_log`, or (None) runs with --no-log.
+    It logs queries to `query_log`, or (None) runs with --no-log; `rate_limit` is its --rate-limit (None: default).
     """
     port = free_port()
     command = [sys.executable, str(REPO / "app.py"), "--host", HOST, "--port", str(port), "--index", str(index)]
     command += [arg for folder in data for arg in ("--data", str(folder))]
     command += ["--log", str(query_log)] if query_log else ["--no-log"]
+    command += ["--rate-limit", str(rate_limit)] if rate_limit is not None else []
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
         try:
@@ -208,7 +214,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"Starting app.py on {HOST} over {args.index}, logging queries ...", flush=True)
     with tempfile.TemporaryDirectory() as state:
         query_log = Path(state) / "queries.sqlite"
-        with running_app(args.index, [args.data], query_log=query_log) as url:
+        # All clients share one address, which the app's per-client rate limit would count as one client.
+        with running_app(args.index, [args.data], query_log=query_log, rate_limit=0) as url:
             print(f"Sending {args.clients} clients x {len(questions)} questions to the {args.api} API ...", flush=True)
             report = run_load(url, args.clients, questions, args.api)
         with sqlite3.connect(query_log) as connection:

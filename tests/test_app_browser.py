@@ -168,6 +168,25 @@ def test_no_answer_says_so_and_offers_the_closest(seed_app, open_page):
 
 
 @pytest.mark.browser
+def test_the_whole_thread_opens_in_place_from_the_keyboard(seed_app, open_page):
+    page, _ = open_page(seed_app)
+    ask(page, QUESTION)
+    card = cards(page).first
+    expect(card.locator(".ata-answer mark").first).to_be_visible()  # the question's words in the answer
+    thread = card.locator("details.ata-thread")
+    messages = thread.locator(".ata-messages")
+    expect(messages).to_be_hidden()
+    summary = thread.locator("summary")
+    expect(summary).to_contain_text("Show the whole thread")
+    summary.focus()
+    page.keyboard.press("Enter")
+    expect(messages).to_be_visible()
+    expect(messages.locator(".ata-by-author").first).to_contain_text("author")
+    page.keyboard.press("Enter")
+    expect(messages).to_be_hidden()
+
+
+@pytest.mark.browser
 def test_hostile_archive_text_never_runs(xss_app, open_page):
     page, _ = open_page(xss_app)
     dialogs = []
@@ -181,7 +200,11 @@ def test_hostile_archive_text_never_runs(xss_app, open_page):
     expect(results).to_contain_text('<img src=x onerror="window.__xss=4">')
     assert results.locator("script, img, iframe, [onerror]").count() == 0
     assert results.locator('a[href^="javascript"]').count() == 0
-    results.get_by_text("[click](javascript:window.__xss=3)").click()
+    assert results.locator(".ata-answer mark").count() > 0  # the words asked, marked in the hostile replies
+    for summary in results.locator("details.ata-thread summary").all():
+        summary.click()  # the whole threads hold the hostile questions too
+    assert results.locator("script, img, iframe, [onerror]").count() == 0
+    results.get_by_text("[click](javascript:window.__xss=3)").first.click()
     page.wait_for_timeout(500)
     assert page.evaluate("typeof window.__xss") == "undefined"
     assert dialogs == []

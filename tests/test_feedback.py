@@ -76,3 +76,29 @@ def test_a_missing_log_exits_2_with_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("error: no query log at ") and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_export_refuses_to_write_over_its_input(log_path, tmp_path, capsys):
+    """Row 14: `--out` naming the log overwrote the log."""
+    before = log_path.read_bytes()
+    assert main(["export", "--log", str(log_path), "--out", str(log_path)]) == 2
+    assert "is the query log" in capsys.readouterr().err and log_path.read_bytes() == before
+    skip = tmp_path / "dev.jsonl"
+    skip.write_text('{"query": "q", "targets": []}\n', encoding="utf-8")
+    over_skip = ["--out", str(tmp_path / "." / "dev.jsonl"), "--skip", str(skip)]
+    assert main(["export", "--log", str(log_path), *over_skip]) == 2
+    assert "is also read by --skip" in capsys.readouterr().err and skip.read_text() == '{"query": "q", "targets": []}\n'
+
+
+def test_line_separators_in_questions_are_escaped_so_the_export_reads_back(tmp_path, unit_ids):
+    """Row 14: a question with U+2028 broke `--skip` and `assistant.eval` on the export (they split lines on it)."""
+    path = tmp_path / "queries.sqlite"
+    log = QueryLog(path)
+    log.record(logged("first line\u2028second line\u2029third", []))
+    log.close()
+    out = tmp_path / "out.jsonl"
+    assert main(["export", "--log", str(path), "--out", str(out)]) == 0
+    assert "\u2028" not in out.read_text(encoding="utf-8") and "\\u2028" in out.read_text(encoding="utf-8")
+    assert [labelled.query for labelled in read_labelled(out)] == ["first line\u2028second line\u2029third"]
+    assert main(["export", "--log", str(path), "--out", str(tmp_path / "again.jsonl"), "--skip", str(out)]) == 0
+    assert (tmp_path / "again.jsonl").read_text(encoding="utf-8") == ""

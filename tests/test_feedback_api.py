@@ -40,6 +40,12 @@ def log(tmp_path) -> QueryLog:
     log.close()
 
 
+def _rows(log: QueryLog, sql: str) -> list[dict]:
+    """The log's rows once the writer has written what was queued."""
+    assert log.flush()
+    return rows(log.path, sql)
+
+
 def _client(searcher, log: QueryLog | None) -> TestClient:
     app = FastAPI()
     app.include_router(json_api(searcher, log))
@@ -54,10 +60,10 @@ def _search(client: TestClient, q: str = QUESTION, **params) -> dict:
 
 def test_json_search_is_logged_and_carries_its_query_id(fake_seed_searcher, log):
     body = _search(_client(fake_seed_searcher, log), k=3, author="Noah Gift")
-    [query] = rows(log.path, "SELECT * FROM queries")
+    [query] = _rows(log, "SELECT * FROM queries")
     assert body["query_id"] == query["id"] and query["source"] == "json" and query["k"] == 3
     assert query["question"] == QUESTION and query["filters"] == '{"author": "Noah Gift", "closest": true}'
-    shown = rows(log.path, "SELECT answer_id, score FROM shown ORDER BY rank")
+    shown = _rows(log, "SELECT answer_id, score FROM shown ORDER BY rank")
     assert [(s["answer_id"], s["score"]) for s in shown] == [(a["id"], a["score"]) for a in body["answers"]]
 
 
@@ -74,9 +80,9 @@ def test_votes_one_per_answer_and_none_of_these(fake_seed_searcher, log):
     assert vote(first, True).status_code == 200  # changes the first vote
     assert vote(second, False).status_code == 200
     assert vote(None, False).status_code == 200  # none of these answer
-    votes = rows(log.path, "SELECT answer_id, helpful FROM votes")
+    votes = _rows(log, "SELECT answer_id, helpful FROM votes")
     assert sorted((v["answer_id"], v["helpful"]) for v in votes) == sorted([(first, 1), (second, 0)])
-    assert len(rows(log.path, "SELECT * FROM none_votes")) == 1
+    assert len(_rows(log, "SELECT * FROM none_votes")) == 1
 
 
 @pytest.mark.parametrize(
@@ -112,7 +118,7 @@ def test_without_a_log_search_has_no_query_id_and_votes_are_a_503(fake_seed_sear
 
 def test_the_page_logs_its_searches_and_puts_vote_buttons_on_cards(fake_seed_searcher, log):
     html, *_ = respond(fake_seed_searcher, QUESTION, "", "", 3, closest=True, log=log)
-    [query] = rows(log.path, "SELECT id, source FROM queries")
+    [query] = _rows(log, "SELECT id, source FROM queries")
     assert query["source"] == "page" and f'data-query-id="{query["id"]}"' in html
     assert html.count(">Helpful</button>") == 3 and html.count(">Not helpful</button>") == 3
     assert html.count("None of these answer my question") == 1
@@ -129,7 +135,7 @@ def test_the_page_notes_no_close_match_only_when_every_card_is_unlikely_and_logs
     monkeypatch.setattr(fake_seed_searcher, "search", lambda *args, **kwargs: shown)
     html, *_ = respond(fake_seed_searcher, QUESTION, "", "", 3, log=log)
     assert ("None of these is a close match" in html) is noted
-    labels = [row["confidence"] for row in rows(log.path, "SELECT confidence FROM shown ORDER BY rank")]
+    labels = [row["confidence"] for row in _rows(log, "SELECT confidence FROM shown ORDER BY rank")]
     assert labels == [relevance(c).label for c in confidences]
 
 
@@ -162,13 +168,13 @@ def test_gradio_api_and_mcp_searches_are_logged_with_their_source_and_can_vote(f
     finally:
         server.stop()
     assert sorted(tools) == ["feedback", "search"]
-    sources = [q["source"] for q in rows(log.path, "SELECT source FROM queries ORDER BY time")]
+    sources = [q["source"] for q in _rows(log, "SELECT source FROM queries ORDER BY time")]
     assert sources == ["gradio_api", "mcp"]
-    assert rows(log.path, "SELECT answer_id, helpful FROM votes") == [{"answer_id": answers[0]["id"], "helpful": 0}]
+    assert _rows(log, "SELECT answer_id, helpful FROM votes") == [{"answer_id": answers[0]["id"], "helpful": 0}]
 
 
 def test_20_clients_x_25_questions_with_votes_over_http(fake_seed_searcher, log, capsys):
-    server = start(fake_seed_searcher, HOST, log=log)
+    server = start(fake_seed_searcher, HOST, log=log, rate_limit=None)  # 20 clients on one address
 
     def client(n: int) -> list[str]:
         errors = []
@@ -193,9 +199,9 @@ def test_20_clients_x_25_questions_with_votes_over_http(fake_seed_searcher, log,
     seconds = time.perf_counter() - started
     assert errors == []
     assert "database is locked" not in capsys.readouterr().err
-    assert rows(log.path, "SELECT count(*) AS n FROM queries") == [{"n": 500}]
-    assert rows(log.path, "SELECT count(*) AS n, sum(helpful) AS helpful FROM votes") == [{"n": 500, "helpful": 500}]
-    assert rows(log.path, "SELECT count(*) AS n FROM none_votes") == [{"n": 500}]
+    assert _rows(log, "SELECT count(*) AS n FROM queries") == [{"n": 500}]
+    assert _rows(log, "SELECT count(*) AS n, sum(helpful) AS helpful FROM votes") == [{"n": 500, "helpful": 500}]
+    assert _rows(log, "SELECT count(*) AS n FROM none_votes") == [{"n": 500}]
     print(f"500 searches and 1,500 votes from 20 clients in {seconds:.1f} s")
 
 
@@ -205,8 +211,8 @@ def test_an_unwritable_log_warns_once_and_searches_still_answer(fake_seed_search
     client = _client(fake_seed_searcher, QueryLog(blocker / "queries.sqlite"))
     bodies = [_search(client) for _ in range(3)]
     assert all(body["answers"] and body["query_id"] is None for body in bodies)
-    vote = client.post("/api/feedback", json={"query_id": "x", "answer_id": None, "helpful": False})
-    assert vote.status_code == 503 and "cannot take votes" in vote.json()["error"]
+    vote = client.post("/api/feedback", json={"query_id": "0123456789abcdef", "answer_id": None, "helpful": False})
+    assert vote.status_code == 503 and "could not record this vote" in vote.json()["error"]
     assert capsys.readouterr().err.count("warning: query log") == 1
 
 

@@ -137,6 +137,13 @@ DAMAGE = {
         "keys.json",
         lambda index: _edit_json(index, "keys.json", lambda k: k["authors"].__setitem__(0, 7)),
     ),
+    "threads-missing": ("threads.json", lambda index: (index / "current" / "threads.json").unlink()),
+    "threads-list": ("threads.json", lambda index: _write(index, "threads.json", [])),
+    "thread-message-short": (
+        "threads.json",
+        lambda index: _edit_json(index, "threads.json", lambda t: next(iter(t.values()))[0].pop()),
+    ),
+    "thread-of-an-answer-gone": ("threads.json", lambda index: _edit_json(index, "threads.json", dict.clear)),
 }
 
 

@@ -81,9 +81,11 @@ def test_answer_by_id_and_a_404_for_an_unknown_one(fake_client, fake_seed_search
     response = fake_client.get("/api/answer", params={"id": unit.id})
     assert response.status_code == 200 and response.json()["id"] == unit.id
     assert set(response.json()) == {f.name for f in fields(AnswerUnit)}
-    for unknown in ("", "nope/1/x/0", "x" * 10_000):
-        response = fake_client.get("/api/answer", params={"id": unknown})
-        assert response.status_code == 404 and "no answer has the id" in response.json()["error"]
+    response = fake_client.get("/api/answer", params={"id": "nope/1/x/0"})
+    assert response.status_code == 404 and "no answer has the id 'nope/1/x/0'" in response.json()["error"]
+    for bad, message in (("", "id is required"), ("x" * 10_000, "id is 10,000 characters long")):
+        response = fake_client.get("/api/answer", params={"id": bad})
+        assert response.status_code == 400 and message in response.json()["error"]
 
 
 class _CountingSearcher:

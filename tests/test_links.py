@@ -113,12 +113,13 @@ def test_hostile_parameters_never_reach_the_page_unescaped(fake_seed_searcher):
         assert re.fullmatch(r"(\?[A-Za-z0-9%+=&/._~-]+)?", link), link
 
 
-def test_an_answer_link_opens_that_answer_alone_with_its_full_question(fake_seed_searcher):
+def test_an_answer_link_opens_that_answer_alone_with_its_full_question_and_thread(fake_seed_searcher):
     unit = next(u for u in fake_seed_searcher.units if len(u.question) > 300)
     question, *_, results, _, link = open_link(fake_seed_searcher, {"answer": unit.id})
     assert question == "" and link == answer_link(unit.id)
     assert "&lt;script&gt;" in open_link(fake_seed_searcher, {"answer": HOSTILE})[4]
-    assert results.count('class="ata-card ata-single"') == 1 and "<details" not in results
+    assert results.count('class="ata-card ata-single"') == 1 and '<details class="ata-asked"' not in results
+    assert results.count('<details class="ata-thread" open>') == 1
     assert unit.question.strip()[-40:].replace("'", "&#x27;").replace('"', "&quot;") in results
     assert 'href="https://datatalks.club/books/20210830-practical-mlops.html"' in results
 

@@ -148,3 +148,30 @@ def test_dashboard_of_a_week_and_a_screenshot(a_week_of_searches, open_page, tmp
         page.wait_for_timeout(1000)  # the plots draw after their data arrives
         page.screenshot(path=str(screenshot_path(tmp_path, "dashboard.png")), full_page=True)
         assert blocked == []
+
+
+def test_a_large_log_is_read_in_bounded_memory(tmp_path):
+    """Row 12: a 300k-query log took 1 GB per dashboard load: every row was read into pandas."""
+    import sqlite3
+    import tracemalloc
+
+    path = tmp_path / "queries.sqlite"
+    QueryLog(path).close()
+    connection = sqlite3.connect(path)
+    questions = [f"{QUESTIONS[n % len(QUESTIONS)]} (asked by client {n % 997}) " + "and more words " * 10
+                 for n in range(50_000)]  # fmt: skip
+    connection.executemany(
+        "INSERT INTO queries (id, time, question, filters, k, no_answer, latency_ms, source)"
+        " VALUES (?, ?, ?, '{}', 5, ?, ?, 'json')",
+        [(f"{n:016x}", T0 - n % 30 * DAY, question, n % 7 == 0, 5.0 + n % 50) for n, question in enumerate(questions)],
+    )
+    connection.commit()
+    connection.close()
+    tracemalloc.start()
+    try:
+        board = read_dashboard(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert "50,000 queries" in board.summary and len(board.per_day) == 30
+    assert peak < 4_000_000, f"reading the dashboard took {peak / 1e6:.1f} MB"

@@ -1,8 +1,10 @@
 """Regression guard over a full index of data/: dev-set and real-question quality, one card per answer.
 
-The floors are the figures measured 2026-11-27 (README, Quality): on dev, 101 and 108 of the 110
-answerable questions, MRR@10 0.947; on the 56 general real questions (own book left out, top 3,
-judged in ../shared/eval/real-dev.jsonl and, blind, in eval/judgments.jsonl) the floors below.
+The floors are the figures measured 2026-11-28 on a fresh build (README, Quality): on dev, 104 and 108
+of the 110 answerable questions, MRR@10 0.960; on the 56 general real questions (own book left out,
+top 3, judged in ../shared/eval/real-dev.jsonl and, blind, in eval/judgments.jsonl) 0.429 top answers
+at least partly useful and nDCG@3 0.373. nDCG@3 was 0.46 with fewer judgments: 179 answers judged
+on 2026-11-28 raised its ideal, and the 2026-11-27 ranking reads 0.375 against the same judgments.
 """
 
 from __future__ import annotations
@@ -11,15 +13,16 @@ import pytest
 
 from assistant.eval import evaluate, read_labelled
 from assistant.judged import evaluate_real, read_real
-from assistant.recipe import relevance
+from assistant.recipe import relevance, term_sequence
 from helpers import REPO, SHARED
 
 pytestmark = pytest.mark.slow
-HIT_AT_1 = 101 / 110
+HIT_AT_1 = 104 / 110
 HIT_AT_5 = 108 / 110
-MRR_AT_10 = 0.945
-USEFUL_AT_1 = 0.44
-NDCG_AT_3 = 0.46
+MRR_AT_10 = 0.955
+USEFUL_AT_1 = 0.42
+NDCG_AT_3 = 0.37
+LABEL_ORDER = ["answers", "related", "unlikely"]
 
 
 @pytest.fixture(scope="module")
@@ -60,13 +63,48 @@ def test_no_answerable_question_is_refused_and_every_unanswerable_one_is(full_re
     assert full_report.correctly_empty == 1.0
 
 
-def test_confidence_is_the_same_on_the_full_and_the_one_book_index(full_searcher, seed_searcher):
-    """Every text is embedded alone, so an answer's vectors and confidence do not depend on the rest of the index."""
-    on_full = {a.id: a.confidence for a in full_searcher.search("Should startups do MLOps?", 10, min_score=0)}
-    on_seed = {a.id: a.confidence for a in seed_searcher.search("Should startups do MLOps?", 10, min_score=0)}
-    both = on_full.keys() & on_seed.keys()
-    assert len(both) >= 3
-    assert all(abs(on_full[i] - on_seed[i]) < 1e-5 for i in both)
+# Keyword queries as people type them into a search box, each with the words its top answer must hold.
+KEYWORDS = {"spark": ["spark"], "kafka": ["kafka"], "airflow vs dagster": ["airflow", "dagster"],
+            "great expectations": ["great expect"]}  # fmt: skip
+
+
+@pytest.mark.parametrize(("query", "words"), KEYWORDS.items())
+def test_keyword_queries_are_answered_on_topic(full_searcher, query, words):
+    answers = full_searcher.search(query, 5)
+    assert answers, f"{query!r} was refused"
+    top = " ".join(term_sequence(f"{answers[0].question}\n{answers[0].text}"))
+    assert all(word in top for word in words), (query, answers[0].text[:200])
+
+
+def test_spark_filtered_to_the_pyspark_books_author_is_answered(full_searcher):
+    answers = full_searcher.search("spark", 5, author="Jonathan Rioux")
+    assert answers and {a.book_title for a in answers} == {"Data Analysis with Python and PySpark"}
+
+
+@pytest.mark.parametrize("query", ["how to train my puppy", "how to train my puppy?"])
+def test_a_question_nothing_answers_gets_no_answer_and_no_nearby_question(full_searcher, query):
+    assert full_searcher.search(query, 5) == []
+    assert full_searcher.related_questions(query) == []
+
+
+def test_mlops_cards_are_in_label_order_with_both_practical_mlops_authors(full_searcher):
+    answers = full_searcher.search("should startups do MLOps?", 5)
+    strength = [LABEL_ORDER.index(relevance(a.confidence).slug) for a in answers]
+    assert strength == sorted(strength)
+    assert {"Noah Gift", "Alfredo Deza"} <= {a.author for a in answers}
+
+
+def test_no_list_shows_a_stronger_label_or_a_higher_score_below_a_weaker_one(full_searcher):
+    """Dev, real and keyword questions: the order number (score) never rises, nor the confidence or the label."""
+    questions = [q.query for q in read_labelled(SHARED / "eval" / "dev.jsonl")]
+    questions += [q.query for q in read_real(SHARED / "eval" / "real-dev.jsonl")] + list(KEYWORDS)
+    for question in questions:
+        answers = full_searcher.search(question, 10, min_score=0)
+        for above, below in zip(answers, answers[1:]):
+            assert above.score >= below.score and above.confidence >= below.confidence, question
+            assert LABEL_ORDER.index(relevance(above.confidence).slug) <= LABEL_ORDER.index(
+                relevance(below.confidence).slug
+            ), question
 
 
 def test_questions_nothing_answers_get_unlikely_answers_even_when_asked_for_the_ranking(full_searcher):

@@ -11,7 +11,8 @@ import threading
 
 import pytest
 
-from assistant.querylog import QueryLog, UnknownIdError, connect_readonly
+from assistant.querylog import LogUnavailableError, QueryLog, UnknownIdError, connect_readonly
+from helpers import deadline
 from loghelpers import DAY, T0, Clock, logged, rows
 
 pytest_plugins = ["logfixtures"]  # the questions and unit_ids fixtures
@@ -33,7 +34,7 @@ def test_a_search_is_stored_with_filters_answers_and_no_personal_data(tmp_path, 
     columns = {c["name"] for table in ("queries", "shown", "votes", "none_votes")
                for c in rows(path, f"PRAGMA table_info({table})")}  # fmt: skip
     assert not columns & {"ip", "user_agent", "cookie", "session", "host"}
-    assert rows(path, "PRAGMA journal_mode") == [{"journal_mode": "wal"}]
+    assert rows(path, "PRAGMA journal_mode") == [{"journal_mode": "delete"}]  # WAL's mapped -shm could kill the app
 
 
 def test_a_second_vote_changes_the_first_and_unknown_ids_are_refused(tmp_path, questions, unit_ids):
@@ -71,6 +72,7 @@ def test_retention_prunes_old_queries_with_their_answers_and_votes(tmp_path, que
     clock.now = T0 - 89 * DAY
     kept = log.record(logged(questions[1], unit_ids[:2]))
     log.vote(kept, unit_ids[1], helpful=True)
+    log.flush()  # written before the clock moves, or the writer's own hourly prune takes them first
     clock.now = T0
     assert log.prune() == 1
     log.close()
@@ -139,8 +141,10 @@ def test_an_unwritable_location_warns_once_and_records_nothing(tmp_path, capsys,
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the log's folder should be", encoding="utf-8")
     log = QueryLog(blocker / "queries.sqlite")
+    log.flush()
     assert not log.available
     assert [log.record(logged(q, unit_ids[:2])) for q in questions[:3]] == [None, None, None]
+    assert log.dropped == 3
     err = capsys.readouterr().err
     assert err.count("warning: query log") == 1 and "not-a-folder" in err and "searches go on" in err
 
@@ -149,18 +153,26 @@ def test_a_full_disk_warns_once_and_the_log_goes_on_when_there_is_room(tmp_path,
     path = tmp_path / "queries.sqlite"
     log = QueryLog(path)
     query_id = log.record(logged(questions[0], unit_ids[:2]))
+    log.flush()
     # SQLite itself reports the disk full once the file may not grow past its current pages.
     pages = log._connection.execute("PRAGMA page_count").fetchone()[0]
     log._connection.execute(f"PRAGMA max_page_count = {pages}")
     long_question = "x" * 20_000  # needs new pages
-    assert [log.record(logged(long_question, unit_ids[:3])) for _ in range(3)] == [None, None, None]
-    err = capsys.readouterr().err
-    assert err.count("warning: query log") == 1 and "full" in err
-    log._connection.execute("PRAGMA max_page_count = 1073741823")
+    lost = [log.record(logged(long_question, unit_ids[:3])) for _ in range(3)]
+    log.flush()
+    assert log.dropped >= 3 and "full" in capsys.readouterr().err
+    assert not [row for row in rows(path, "SELECT id FROM queries") if row["id"] in lost]
+    with pytest.raises(LogUnavailableError, match="could not be logged"):
+        log.vote(next(query_id for query_id in lost if query_id), unit_ids[0], helpful=True)
+    # The writer reopens the file (max_page_count is per connection, as room on a disk would come back).
+    with deadline(30):
+        while not log.available:
+            log.flush()
     assert log.record(logged(long_question, unit_ids[:3])) is not None
     assert log.vote(query_id, unit_ids[0], helpful=True)
     log.close()
     assert len(rows(path, "SELECT id FROM queries")) == 2
+    assert capsys.readouterr().err.count("warning: query log") == 0  # one warning per outage
 
 
 def test_a_corrupt_file_is_moved_aside_with_its_name_printed(tmp_path, capsys, questions, unit_ids):
@@ -181,9 +193,11 @@ def test_a_corrupt_file_is_moved_aside_with_its_name_printed(tmp_path, capsys, q
 def test_the_log_is_plain_sqlite_others_can_read_while_it_is_written(tmp_path, questions, unit_ids):
     path = tmp_path / "queries.sqlite"
     log = QueryLog(path)
+    log.flush()
     reader = connect_readonly(path)
     for question in questions[:5]:
         log.record(logged(question, unit_ids[:1]))
+        log.flush()
         assert reader.execute("SELECT count(*) FROM queries").fetchone()[0] >= 1
     with pytest.raises(sqlite3.OperationalError, match="readonly"):
         reader.execute("DELETE FROM queries")

@@ -5,7 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from assistant.ranking import duplicate_key, fuse, select, substance_penalty
+from assistant.ranking import (
+    answers_question,
+    duplicate_key,
+    fuse,
+    select,
+    side_by_side,
+    substance_penalty,
+    term_match,
+    text_match,
+    with_term_match,
+)
 from assistant.recipe import WEIGHTS
 
 
@@ -77,3 +87,43 @@ def test_substance_penalty_falls_with_content_words():
     penalties = substance_penalty(np.array([0, 5, 20, 200]))
     assert penalties[0] == pytest.approx(0.1)
     assert penalties[0] > penalties[1] > penalties[2] == penalties[3] == 0.0
+
+
+def test_term_match_counts_terms_and_adjacent_pairs():
+    wanted = ("great", "expect")
+    phrase = text_match(wanted, ("use", "great", "expect", "check"))
+    apart = text_match(wanted, ("great", "question", "expect"))
+    assert phrase == 1.0 and apart == pytest.approx(2 / 3)
+    assert text_match(wanted, ("great", "answer")) == pytest.approx(1 / 3)
+    assert text_match(("spark",), ("pyspark", "spark")) == 1.0 and text_match((), ("spark",)) == 0.0
+
+
+def test_term_match_of_many_answers_at_once():
+    held = np.array([[True, True, True], [True, False, True]])
+    pairs = np.array([[True, False], [False, False]])
+    assert term_match(held, pairs) == pytest.approx([4 / 5, 2 / 5])
+    assert list(side_by_side(("a", "b", "c"), ("a", "b", "x", "c"))) == [True, False]
+
+
+def test_relevance_stays_in_the_unit_range_and_prefers_the_words_asked():
+    scores = with_term_match(np.array([0.0, 1.0, 0.5, 0.5]), np.array([0.0, 1.0, 1.0, 0.0]))
+    assert scores[0] == 0.0 and scores[1] == pytest.approx(1.0) and scores[2] > scores[3]
+
+
+def test_a_question_is_answered_by_a_close_answer_or_one_holding_all_its_words():
+    assert answers_question(0.4, 0.0, threshold=0.36)
+    assert answers_question(0.2, 1.0, threshold=0.36)  # 'dagster': one answer names it, the cosines are low
+    assert not answers_question(0.3, 0.5, threshold=0.36)  # 'how to train my puppy': 'train' is there, 'puppy' not
+
+
+def test_spreading_across_authors_lowers_the_score_it_lists_so_scores_never_rise():
+    """Alfredo's answer comes second: Noah's second answer is listed at the score it was picked on, 0.59 - 0.05."""
+    scores = np.array([0.60, 0.59, 0.58, 0.57, 0.56, 0.55])
+    authors = ["Noah"] * 5 + ["Alfredo"]
+    picked = select(scores, authors, [str(i) for i in range(6)], [f"t{i}" for i in range(6)], k=5)
+    assert [i for i, _ in picked] == [0, 5, 1, 2, 3]
+    assert [s for _, s in picked] == pytest.approx([0.60, 0.55, 0.54, 0.48, 0.42])
+    longer = select(scores, authors, [str(i) for i in range(6)], [f"t{i}" for i in range(6)], k=6)
+    assert longer[:5] == picked  # a longer list starts with the shorter one: pages never repeat an answer
+    low = select(np.array([0.04, 0.03]), ["Noah", "Noah"], ["a", "b"], ["t1", "t2"], k=2)
+    assert [s for _, s in low] == pytest.approx([0.04, 0.0])  # lowered, never below 0

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 
-from assistant.searcher import Answer, RelatedQuestion
+from assistant.archive import read_archive
+from assistant.recipe import content_terms
+from assistant.searcher import Answer, RelatedQuestion, Thread
+from assistant.units import ThreadMessage
 from assistant.web.render import answer_card, related_html, results_html, safe_markdown
 
 
@@ -101,14 +105,14 @@ def test_nearby_questions_link_to_their_search_with_the_same_filters_and_k():
     assert related_html([], 5, None, None) == ""
 
 
-def test_nearby_questions_are_escaped_and_shortened():
-    hostile = "<script>x()</script> " + "word " * 100
+def test_nearby_questions_are_escaped():
+    hostile = "<script>x()</script> word word"
     parser = _Elements()
     html = related_html([_related(question=hostile, asker="<b>Eve</b>", book_title="<i>B</i>")], 5, None, None)
     parser.feed(html)
     assert parser.tags == {"section", "h2", "ul", "li", "a", "span"}
     assert "&lt;script&gt;x()&lt;/script&gt;" in html and "&lt;b&gt;Eve&lt;/b&gt;" in html
-    assert "word word…</a>" in html and len(html) < 2000
+    assert "word word</a>" in html
 
 
 def test_copy_link_button_only_with_a_result_worth_sharing():
@@ -133,3 +137,41 @@ def test_matching_passage_comes_first_with_the_whole_reply_one_click_away():
     first = card.index("ata-passage")
     assert "Startups should adopt" in card[first : card.index("ata-whole")]
     assert "<details" in card and "Show the whole reply" in card and "Use DVC" in card[card.index("ata-whole") :]
+
+
+XSS_ARCHIVE = Path(__file__).parent / "fixtures" / "xss" / "20240101-safe-rendering.md"
+SECURITY = frozenset(content_terms("test web page security against script injection, images and links"))
+
+
+@pytest.mark.parametrize("position", range(3))
+def test_matched_words_are_marked_in_a_hostile_archive_message_and_nothing_runs(position):
+    """The fixture's replies hold <script>, <img onerror> and a javascript: link around the words asked."""
+    text = read_archive(XSS_ARCHIVE).messages[position].replies[0].text
+    html = safe_markdown(text, SECURITY)
+    parser = _Elements()
+    parser.feed(html)
+    assert parser.tags <= {"p", "a", "mark"} and "mark" in parser.tags
+    assert {name for name, _ in parser.attributes} <= {"href", "rel", "target"}
+    assert "<script" not in html and "<img" not in html and "href=\"javascript" not in html
+    assert "<mark>security</mark>" in html
+
+
+def test_marks_go_on_text_only_never_into_tags_attributes_or_entities():
+    text = "Spark &amp; [spark docs](https://spark.example/spark \"spark>x\") `spark`"
+    html = safe_markdown(text, frozenset({"spark", "amp"}))
+    assert html.count("<mark>") == 3  # the text, the link's text and the code; not the URL, title or '&amp;'
+    assert 'href="https://spark.example/spark"' in html and 'title="spark&gt;x"' in html and "&amp;" in html
+    assert safe_markdown("Spark", frozenset()) == "<p>Spark</p>\n"
+
+
+def test_a_card_marks_the_words_asked_and_opens_its_whole_thread_in_place():
+    thread = Thread("b", "Book", 0, "https://datatalks.club/books/b.html", "What?", "Bob", (
+        ThreadMessage("Bob", "What about <b>MLOps</b>?", False),
+        ThreadMessage("Ann Author", "Start small.", True),
+        ThreadMessage("Cy Coauthor", "Also, decide what kind of job you want.", True),
+    ))  # fmt: skip
+    card = answer_card(_answer(text="Use MLOps tools."), thread=thread, marked=frozenset({"mlop"}))
+    assert "<mark>MLOps</mark>" in card and "&lt;b&gt;MLOps&lt;/b&gt;" in card
+    assert '<details class="ata-thread"><summary>Show the whole thread (3 messages)</summary>' in card
+    assert card.count('class="ata-message ata-by-author"') == 2 and card.count('class="ata-message"') == 1
+    assert card.index("What about") < card.index("Start small.") < card.index("Also, decide")

@@ -14,9 +14,7 @@ import math
 import os
 import re
 import secrets
-import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -24,7 +22,8 @@ from pathlib import Path
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from assistant.querylog import QueryLog, UnknownIdError
+from assistant.querylog import LogUnavailableError, QueryLog, UnknownIdError
+from assistant.ratelimit import RateLimit as SharedRateLimit
 from assistant.searcher import Searcher
 from assistant.slack.ask import AskError, Asked, parse_ask
 from assistant.slack.blocks import PAGE, escape, no_answer_message, notice_message, results_message
@@ -36,30 +35,11 @@ DEFAULT_PER_MINUTE = 10
 _USER_ID = re.compile(r"[UW][A-Z0-9]{2,30}")  # a Slack user id, the only thing we ever put in <@…>
 
 
-class RateLimit:
-    """At most `per_minute` searches per user in any 60 seconds; thread-safe."""
+class RateLimit(SharedRateLimit):
+    """At most `per_minute` searches per user in any 60 seconds; thread-safe; with the message Slack shows."""
 
     def __init__(self, per_minute: int = DEFAULT_PER_MINUTE, clock: Callable[[], float] = time.monotonic):
-        if per_minute < 1:
-            raise ValueError(f"the rate limit must be at least 1 search a minute, got {per_minute}")
-        self.per_minute = per_minute
-        self._clock = clock
-        self._times: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def wait(self, user: str) -> float:
-        """0 and the search counted when the user may search now, else the seconds until they may."""
-        now = self._clock()
-        with self._lock:
-            for key in [key for key, times in self._times.items() if times[-1] <= now - 60]:
-                del self._times[key]  # forget users idle for a minute, so the table stays small
-            times = self._times.setdefault(user, deque())
-            while times and times[0] <= now - 60:
-                times.popleft()
-            if len(times) >= self.per_minute:
-                return times[0] + 60 - now
-            times.append(now)
-            return 0.0
+        super().__init__(per_minute, clock)
 
     def message(self, wait: float) -> dict:
         return notice_message(
@@ -198,7 +178,7 @@ def build_app(
         voter = voter_hash(voter_secret, team, body["user"]["id"])
         try:
             recorded = log is not None and log.vote(value["id"], value["a"], bool(value["h"]), voter)
-        except UnknownIdError:
+        except (UnknownIdError, LogUnavailableError):
             recorded = False
         if recorded:
             said = "helpful" if value["h"] else "not helpful"

@@ -1,4 +1,4 @@
-"""The plain JSON API for curl and scripts: `GET /api/search`, `GET /api/answer`, `POST /api/feedback`."""
+"""The plain JSON API for curl and scripts: `GET /api/search`, `/api/answer`, `/api/thread`, `POST /api/feedback`."""
 
 from __future__ import annotations
 
@@ -8,27 +8,34 @@ import time
 
 import anyio
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from assistant.live import LiveSearcher, as_live
-from assistant.querylog import QueryLog, UnknownIdError
+from assistant.querylog import LogUnavailableError, QueryLog, UnknownIdError
 from assistant.searcher import Searcher
-from assistant.web.contract import DEFAULT_RESULTS, MAX_ID_CHARS, RequestError, parse_request, parse_vote, related
+from assistant.web.contract import (
+    DEFAULT_RESULTS,
+    RequestError,
+    error_response,
+    parse_answer_id,
+    parse_json,
+    parse_request,
+    parse_vote,
+    related,
+    shown,
+)
 from assistant.web.record import record_vote, search_and_log
-
-
-def _error(message: str, status: int) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
 
 
 def json_api(searcher: Searcher | LiveSearcher, log: QueryLog | None = None) -> APIRouter:
     """Routes under /api: search answers `{"answers", "related", "query_id", "took_ms"}`; bad input a 400.
 
     `related` holds the questions others asked nearby (RelatedQuestion fields), none of those answered in
-    `answers`; /api/answer gives one answer by its stable id, or a 404; /api/feedback records a vote on a
-    logged search (404 for an unknown query or answer, 503 with no log). Errors are `{"error": ...}`.
-    Each request reads the live searcher's current index.
+    `answers`; /api/answer gives one answer by its stable id, or a 404; /api/thread its whole thread (400 without
+    an id, 404 for an unknown one); /api/feedback records a vote on a logged search (404 for an unknown query or
+    answer, 503 with no log). Errors are `{"error": ...}`; the rules every route shares (hosts, methods, sizes,
+    rate) are the guard's (assistant/web/guard.py). Each request reads the live searcher's current index.
     """
     live = as_live(searcher)
     router = APIRouter(prefix="/api")
@@ -40,16 +47,16 @@ def json_api(searcher: Searcher | LiveSearcher, log: QueryLog | None = None) -> 
     @router.get("/search")
     async def search(
         q: str = "", k: str = str(DEFAULT_RESULTS), author: str = "", book: str = "", closest: str = "false"
-    ) -> JSONResponse:
+    ) -> Response:
         return await anyio.to_thread.run_sync(run_search, q, k, author, book, closest, limiter=searches)
 
-    def run_search(q: str, k: str, author: str, book: str, closest: str) -> JSONResponse:
+    def run_search(q: str, k: str, author: str, book: str, closest: str) -> Response:
         started = time.perf_counter()
         searcher = live.current()
         try:
             request = parse_request(searcher, q, k, author, book, closest)
         except RequestError as error:
-            return _error(str(error), 400)
+            return error_response(str(error), 400)
         logged = search_and_log(searcher, request, log, "json")
         nearby = related(searcher, request, logged.answers)
         took_ms = round((time.perf_counter() - started) * 1000, 1)
@@ -62,27 +69,45 @@ def json_api(searcher: Searcher | LiveSearcher, log: QueryLog | None = None) -> 
             }
         )
 
+    def by_id(id: str, lookup) -> Response:
+        """What `lookup` finds for an answer id, as JSON; 400 for a missing or bad id, 404 when there is none."""
+        try:
+            found = lookup(parse_answer_id(id))
+        except RequestError as error:
+            return error_response(str(error), 400)
+        if found is None:
+            return error_response(f"no answer has the id {shown(id.strip())}", 404)
+        return JSONResponse(dataclasses.asdict(found))
+
     @router.get("/answer")
-    def answer(id: str = "") -> JSONResponse:
-        unit = live.current().unit(id.strip()) if len(id) <= MAX_ID_CHARS else None
-        if unit is None:
-            return _error(f"no answer has the id {id[:MAX_ID_CHARS]!r}", 404)
-        return JSONResponse(dataclasses.asdict(unit))
+    def answer(id: str = "") -> Response:
+        return by_id(id, live.current().unit)
+
+    @router.get("/thread")
+    def thread(id: str = "") -> Response:
+        return by_id(id, live.current().thread)
 
     @router.post("/feedback")
-    async def feedback(request: Request) -> JSONResponse:
+    async def feedback(request: Request) -> Response:
         if log is None:
-            return _error("feedback is off: this app runs without a query log (--no-log)", 503)
+            return error_response("feedback is off: this app runs without a query log (--no-log)", 503)
         try:
-            vote = parse_vote(await request.json())
-        except ValueError as error:  # RequestError, or a body that is not JSON
-            return _error(str(error) if isinstance(error, RequestError) else "the body must be JSON", 400)
+            vote = parse_vote(parse_json(await request.body()))
+        except RequestError as error:
+            return error_response(str(error), 400)
         try:
             recorded = await run_in_threadpool(record_vote, log, vote)
         except UnknownIdError as error:
-            return _error(str(error), 404)
+            return error_response(str(error), 404)
+        except LogUnavailableError as error:
+            return error_response(str(error), 503)
         if not recorded:
-            return _error("the query log cannot take votes right now; searches still work", 503)
+            return error_response("the query log could not record this vote right now; searches still work", 503)
         return JSONResponse({"recorded": True})
 
     return router
+
+
+def api_routes(router: APIRouter) -> dict[str, frozenset[str]]:
+    """Each route's path and methods, for the guard's 404 and 405 on every /api/ route, present and future."""
+    return {route.path: frozenset(route.methods) for route in router.routes}

@@ -8,10 +8,13 @@ rules, except that a bad value is dropped rather than refused: a shared link alw
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlencode
+
+from starlette.responses import Response
 
 from assistant.authors import name_tokens
 from assistant.searcher import MAX_QUESTION_CHARS, Answer, RelatedQuestion, Searcher
@@ -21,14 +24,78 @@ MAX_RESULTS = 20
 DEFAULT_RESULTS = 5
 # Longer input is not a question: refuse it rather than read megabytes to cut them to MAX_QUESTION_CHARS.
 MAX_REQUEST_CHARS = 20 * MAX_QUESTION_CHARS
-MAX_ID_CHARS = 300  # unit ids are `book/thread/author/n`, far shorter
+MAX_ID_CHARS = 300  # unit ids are `book/thread/author/n`, far shorter; author and book names too
+MAX_BODY_BYTES = 16 * 1024  # a JSON API body (a vote is ~150 bytes); a longer one is a 413 before it is read
+MAX_JSON_DEPTH = 32  # a vote is 1 deep; deeper nesting is refused before a parser recurses into it
+SHOWN_CHARS = 60  # at most this much of a bad value is quoted back in an error
 _ID_WORD = re.compile(r"[^\W\d_]+")
+_UNIT_ID = re.compile(r"[^/]+/\d+/[^/]+/\d+")
+_WHOLE_NUMBER = re.compile(r"[+-]?[0-9]{1,6}")  # ASCII digits only: int() also reads '٣', and fails on '²'
+_QUERY_ID = re.compile(r"[0-9a-f]{16}")
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off", ""}
 
 
 class RequestError(ValueError):
     """A request value that is missing, of the wrong type or out of range; the message names it."""
+
+
+def shown(value: object) -> str:
+    """A bad value as an error quotes it: its repr, cut to SHOWN_CHARS, so no error echoes unbounded input."""
+    text = repr(value)
+    return text if len(text) <= SHOWN_CHARS else f"{text[:SHOWN_CHARS]}… ({len(text):,} characters)"
+
+
+def error_response(message: str, status: int, headers: Mapping[str, str] | None = None) -> Response:
+    """`{"error": message}` with its status: the JSON API's one error shape (ASCII, so any text encodes)."""
+    body = json.dumps({"error": message}).encode()
+    return Response(body, status_code=status, headers=dict(headers or {}), media_type="application/json")
+
+
+def text_param(value: object, name: str, limit: int = MAX_ID_CHARS) -> str:
+    """A short text parameter, stripped: RequestError naming it when it is not text, too long or not valid text."""
+    if not isinstance(value, str):
+        raise RequestError(f"{name} must be text, got {type(value).__name__}")
+    if len(value) > limit:
+        raise RequestError(f"{name} is {len(value):,} characters long; the limit is {limit:,}")
+    problem = invalid_text(value, name)
+    if problem:
+        raise RequestError(problem)
+    return value.strip()
+
+
+def parse_json(body: bytes) -> object:
+    """A request body as JSON; RequestError when it is not JSON (UTF-8) or nests deeper than MAX_JSON_DEPTH."""
+    if json_depth(body) > MAX_JSON_DEPTH:
+        raise RequestError(f"the body is nested more than {MAX_JSON_DEPTH} deep")
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        raise RequestError("the body must be JSON") from None
+
+
+def json_depth(body: bytes) -> int:
+    """How deep brackets nest in a JSON text, counting none inside strings; cheap when there are few brackets."""
+    if body.count(b"[") + body.count(b"{") <= MAX_JSON_DEPTH:
+        return 0
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in b"[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in b"]}":
+            depth -= 1
+    return deepest
 
 
 @dataclass(frozen=True)
@@ -58,14 +125,14 @@ def _question(value: object) -> tuple[str, bool]:
 
 
 def _k(value: object) -> int:
-    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+    if isinstance(value, str) and _WHOLE_NUMBER.fullmatch(value.strip()):
         value = int(value)
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise RequestError(f"k must be a whole number from 1 to {MAX_RESULTS}, got {value!r}")
+        raise RequestError(f"k must be a whole number from 1 to {MAX_RESULTS}, got {shown(value)}")
     if not 1 <= value <= MAX_RESULTS:
-        raise RequestError(f"k must be from 1 to {MAX_RESULTS}, got {value}")
+        raise RequestError(f"k must be from 1 to {MAX_RESULTS}, got {shown(value)}")
     return value
 
 
@@ -74,15 +141,11 @@ def _closest(value: object) -> bool:
         return value
     if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
         return value.strip().lower() in _TRUE
-    raise RequestError(f"closest must be true or false, got {value!r}")
+    raise RequestError(f"closest must be true or false, got {shown(value)}")
 
 
 def _filter(value: object, name: str) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise RequestError(f"{name} must be text, got {type(value).__name__}")
-    return value.strip() or None
+    return None if value is None else text_param(value, name) or None
 
 
 def parse_request(
@@ -97,9 +160,9 @@ def parse_request(
     text, cut = _question(question)
     request = SearchRequest(text, _k(k), _filter(author, "author"), _filter(book, "book"), _closest(closest), cut)
     if request.author and not searcher.has_author(request.author):
-        raise RequestError(f"author {request.author!r} has no answers in the index")
+        raise RequestError(f"author {shown(request.author)} has no answers in the index")
     if request.book and not searcher.has_book(request.book):
-        raise RequestError(f"book {request.book!r} is not in the index (give its title or id)")
+        raise RequestError(f"book {shown(request.book)} is not in the index (give its title or id)")
     return request
 
 
@@ -119,13 +182,30 @@ def parse_vote(body: object) -> VoteRequest:
     query_id, answer_id, helpful = body.get("query_id"), body.get("answer_id"), body.get("helpful")
     if not isinstance(query_id, str) or not query_id.strip():
         raise RequestError("query_id must be the query_id a search returned")
+    query_id = text_param(query_id, "query_id")
+    if not _QUERY_ID.fullmatch(query_id):
+        raise RequestError(f"query_id must be the query_id a search returned (16 hex digits), got {shown(query_id)}")
     if answer_id is not None and (not isinstance(answer_id, str) or not answer_id.strip()):
         raise RequestError("answer_id must be the id of an answer that search showed, or null for none of them")
+    answer_id = text_param(answer_id, "answer_id") if answer_id is not None else None
     if not isinstance(helpful, bool):
-        raise RequestError(f"helpful must be true or false, got {helpful!r}")
+        raise RequestError(f"helpful must be true or false, got {shown(helpful)}")
     if answer_id is None and helpful:
         raise RequestError("helpful must be false when answer_id is null: that vote says none of the answers helped")
-    return VoteRequest(query_id.strip(), answer_id.strip() if answer_id else None, helpful)
+    return VoteRequest(query_id, answer_id, helpful)
+
+
+def parse_answer_id(value: object) -> str:
+    """Check an answer id parameter `id`: RequestError naming it when missing, too long or not valid text."""
+    answer_id = text_param(value, "id")
+    if not answer_id:
+        raise RequestError("id is required: the stable id of an answer, book/thread/author/n")
+    return answer_id
+
+
+def is_unit_id(answer_id: str) -> bool:
+    """Whether an id has the shape of an answer's stable id, `book/thread/author/n`."""
+    return bool(_UNIT_ID.fullmatch(answer_id))
 
 
 def run(searcher: Searcher, request: SearchRequest) -> list[Answer]:

@@ -8,13 +8,14 @@ every search is logged and each result card gets vote buttons.
 from __future__ import annotations
 
 import html
+import inspect
 from pathlib import Path
 from urllib.parse import parse_qsl
 
 import gradio as gr
 
 from assistant.live import LiveSearcher, as_live
-from assistant.querylog import QueryLog, UnknownIdError
+from assistant.querylog import LogUnavailableError, QueryLog, UnknownIdError
 from assistant.recipe import relevance
 from assistant.searcher import MAX_QUESTION_CHARS, Searcher
 from assistant.web.contract import (
@@ -25,6 +26,7 @@ from assistant.web.contract import (
     SearchRequest,
     answer_link,
     gone_answer_search,
+    is_unit_id,
     parse_request,
     parse_vote,
     read_link,
@@ -40,6 +42,7 @@ from assistant.web.render import (
     related_html,
     results_html,
     single_answer_html,
+    unknown_answer_html,
 )
 
 EXAMPLES = [
@@ -96,7 +99,8 @@ def _searched(searcher: Searcher, request: SearchRequest, notes: list[str], log:
     if answers:
         if request.closest or all(relevance(answer.confidence).slug == "unlikely" for answer in answers):
             notes = [*notes, "None of these is a close match: they are just the nearest answers in the archive."]
-        return results_html(answers, notes, nearby, True, logged.query_id), gr.update(visible=False)
+        threads, marked = [searcher.thread(answer.id) for answer in answers], searcher.query_terms(request.question)
+        return results_html(answers, notes, nearby, True, logged.query_id, threads, marked), gr.update(visible=False)
     filtered = " with these filters" if request.author or request.book else ""
     message = f"No author answered anything close to this question{filtered}. Try other words or another filter."
     return results_html([], [*notes, message], nearby, shareable=True), gr.update(visible=not request.closest)
@@ -139,11 +143,13 @@ def open_link(searcher: Searcher, params: dict[str, str], log: QueryLog | None =
     hidden = gr.update(visible=False)
     if link.answer_id is not None:
         unit = searcher.unit(link.answer_id)
-        if unit is None:
+        if unit is None and not is_unit_id(link.answer_id):
+            body = unknown_answer_html(link.answer_id)
+        elif unit is None:
             body = missing_answer_html(link.answer_id, gone_answer_search(searcher, link.answer_id))
         else:
             nearby = searcher.related_questions(unit.question) if unit.question.strip() else []
-            body = single_answer_html(unit, related_html(nearby, DEFAULT_RESULTS, None, None))
+            body = single_answer_html(unit, related_html(nearby, DEFAULT_RESULTS, None, None), searcher.thread(unit.id))
         return "", "", "", DEFAULT_RESULTS, body, hidden, answer_link(link.answer_id)
     if link.search is None:
         return "", "", "", DEFAULT_RESULTS, results_html([], notes) if notes else "", hidden, ""
@@ -197,7 +203,7 @@ def _api_search(live: LiveSearcher, log: QueryLog | None):
         try:
             parsed = parse_request(searcher, question, k, author, book, closest)
         except RequestError as error:
-            raise gr.Error(str(error)) from None
+            raise gr.Error(str(error), print_exception=False) from None
         logged = search_and_log(searcher, parsed, log, _source(request))
         return [{**vars(answer), "query_id": logged.query_id} for answer in logged.answers]
 
@@ -221,10 +227,11 @@ def _api_feedback(log: QueryLog):
         try:
             recorded = record_vote(log, parse_vote({"query_id": query_id, "answer_id": answer_id or None,
                                                     "helpful": helpful}))  # fmt: skip
-        except (RequestError, UnknownIdError) as error:
-            raise gr.Error(str(error)) from None
+        except (RequestError, UnknownIdError, LogUnavailableError) as error:
+            raise gr.Error(str(error), print_exception=False) from None
         if not recorded:
-            raise gr.Error("the query log cannot take votes right now; searches still work")
+            raise gr.Error("the query log could not record this vote right now; searches still work",
+                           print_exception=False)  # fmt: skip
         return "recorded"
 
     return feedback
@@ -288,12 +295,12 @@ def build_page(searcher: Searcher | LiveSearcher, log: QueryLog | None = None) -
         listen = {"inputs": inputs, "outputs": outputs, "api_visibility": "private", **SEARCH_QUEUE}
         push = {"fn": None, "inputs": link, "js": PUSH_JS}
 
-        def answer(*fields) -> tuple[str, dict, str]:
-            """The question, author, book and k from the page, answered from the current index."""
-            return respond(live.current(), *fields, log=log)
+        def answer(asked: str, by: str, in_book: str, count: float) -> tuple[str, dict, str]:
+            """The page's question, author, book and k, answered from the current index."""
+            return respond(live.current(), asked, by, in_book, count, log=log)
 
-        def answer_closest(*fields) -> tuple[str, dict, str]:
-            return respond(live.current(), *fields, closest=True, log=log)
+        def answer_closest(asked: str, by: str, in_book: str, count: float) -> tuple[str, dict, str]:
+            return respond(live.current(), asked, by, in_book, count, closest=True, log=log)
 
         gr.on([question.submit, ask.click, author.input, book.input, k.release], answer, **listen).then(**push)
         examples.load_input_event.then(answer, **listen).then(**push)
@@ -310,4 +317,21 @@ def build_page(searcher: Searcher | LiveSearcher, log: QueryLog | None = None) -
         gr.api(_api_search(live, log), api_name="search", **SEARCH_QUEUE)
         if log is not None:
             gr.api(_api_feedback(log), api_name="feedback")
+    _short_input_errors(page)
     return page
+
+
+def _short_input_errors(page: gr.Blocks) -> None:
+    """An API call with too few values gets one line naming them, not Gradio's component dump and traceback."""
+    check = page.validate_inputs
+
+    def validate_inputs(block_fn, inputs: list) -> None:
+        try:
+            check(block_fn, inputs)
+        except ValueError:
+            names = ", ".join(name for name in inspect.signature(block_fn.fn).parameters if name != "request")
+            name = block_fn.api_name or block_fn.name
+            message = f"{name} takes {len(block_fn.inputs)} values ({names}), got {len(inputs)}"
+            raise gr.Error(message, print_exception=False) from None
+
+    page.validate_inputs = validate_inputs

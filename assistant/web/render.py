@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import re
+from collections.abc import Sequence
 
 import nh3
 from markdown_it import MarkdownIt
 
-from assistant.recipe import relevance
-from assistant.searcher import Answer, RelatedQuestion
+from assistant.recipe import relevance, term
+from assistant.searcher import Answer, RelatedQuestion, Thread
 from assistant.units import AnswerUnit
 from assistant.web.contract import SearchRequest, answer_link, request_link, search_link
 
 SUMMARY_CHARS = 160  # the asker's question is shortened to this in the card, the rest behind <details>
-RELATED_CHARS = 140  # a related question is shown shortened to this; its link searches all of it
 
 _MARKDOWN = MarkdownIt("commonmark", {"html": False, "breaks": True}).disable("image")  # no remote images
 _SAFE_TAGS = {
@@ -27,11 +28,38 @@ _SAFE_TAGS = {
 }  # fmt: skip
 
 
-def safe_markdown(text: str) -> str:
-    """Untrusted Markdown as HTML that cannot run script: raw HTML shows as text, links are http(s)/mailto only."""
+# A tag of sanitized HTML (quoted attribute values may hold '>'), or the text between tags.
+_TAG = re.compile(r"""(<(?:[^>"']|"[^"]*"|'[^']*')*>)""")
+_WORD_OR_ENTITY = re.compile(r"&#?\w+;|\w\w+")  # an entity first, so '&amp;' is never read as the word 'amp'
+
+
+def safe_markdown(text: str, marked: frozenset[str] = frozenset()) -> str:
+    """Untrusted Markdown as HTML that cannot run script: raw HTML shows as text, links are http(s)/mailto only.
+
+    Words whose BM25 term is in `marked` are wrapped in <mark>: only in the text between the sanitized
+    HTML's tags, and the result is sanitized again, so marking cannot add anything but <mark>.
+    """
+    safe = _sanitized(_MARKDOWN.render(text))
+    return _sanitized(_marked(safe, marked), {"mark"}) if marked else safe
+
+
+def _marked(safe_html: str, marked: frozenset[str]) -> str:
+    """Every word of the text between tags whose BM25 term is in `marked`, wrapped in <mark>."""
+
+    def mark(word: re.Match[str]) -> str:
+        found = word.group()
+        return f"<mark>{found}</mark>" if not found.startswith("&") and term(found) in marked else found
+
+    parts = _TAG.split(safe_html)
+    parts[::2] = [_WORD_OR_ENTITY.sub(mark, text) for text in parts[::2]]  # split puts the tags at odd positions
+    return "".join(parts)
+
+
+def _sanitized(rendered: str, extra_tags: frozenset[str] | set[str] = frozenset()) -> str:
+    """Rendered HTML cleaned by nh3 down to the safe tags (plus `extra_tags`), attributes and link schemes."""
     return nh3.clean(
-        _MARKDOWN.render(text),
-        tags=_SAFE_TAGS,
+        rendered,
+        tags=_SAFE_TAGS | extra_tags,
         attributes={"a": {"href", "title"}, "ol": {"start"}},
         url_schemes={"http", "https", "mailto"},
         link_rel="noopener noreferrer nofollow",
@@ -92,13 +120,33 @@ def _asked(answer: Answer | AnswerUnit, in_full: bool = False) -> str:
     )
 
 
-def _answer_body(answer: Answer | AnswerUnit) -> str:
-    """The answer; when one passage of a long reply matched, that passage first, highlighted, the whole reply one click away."""
+def _answer_body(answer: Answer | AnswerUnit, marked: frozenset[str] = frozenset()) -> str:
+    """The answer, matched words marked; when one passage of a long reply matched, that passage first, the whole
+    reply one click away."""
     if not isinstance(answer, Answer) or answer.passage < 0:
-        return f'<div class="ata-answer">{safe_markdown(answer.text)}</div>'
+        return f'<div class="ata-answer">{safe_markdown(answer.text, marked)}</div>'
     return (
-        f'<div class="ata-answer"><div class="ata-passage">{safe_markdown(answer.passage_text)}</div>'
+        f'<div class="ata-answer"><div class="ata-passage">{safe_markdown(answer.passage_text, marked)}</div>'
         f'<details class="ata-whole"><summary>Show the whole reply</summary>{safe_markdown(answer.text)}</details></div>'
+    )
+
+
+_AUTHOR_ROLE = ' <span class="ata-role">author</span>'
+
+
+def thread_html(thread: Thread, open_: bool = False) -> str:
+    """The whole thread an answer came from, in archive order, the book's authors' messages marked; folded unless
+    `open_`."""
+    messages = "".join(
+        f'<li class="ata-message{" ata-by-author" if message.is_author else ""}">'
+        f'<p class="ata-speaker">{html.escape(message.name)}'
+        f"{_AUTHOR_ROLE if message.is_author else ''}</p>"
+        f"{safe_markdown(message.text)}</li>"
+        for message in thread.messages
+    )
+    return (
+        f'<details class="ata-thread"{" open" if open_ else ""}><summary>Show the whole thread '
+        f'({_count(len(thread.messages), "message")})</summary><ol class="ata-messages">{messages}</ol></details>'
     )
 
 
@@ -107,11 +155,14 @@ def _link(href: str, text: str, css: str) -> str:
     return f'<a class="{css}" href="{html.escape(href, quote=True)}" data-ata-nav>{html.escape(text)}</a>'
 
 
-def answer_card(answer: Answer | AnswerUnit, votes: bool = False) -> str:
-    """An answer as an HTML card: who answered, in which book and week, to what, the answer, links, votes if asked.
+def answer_card(
+    answer: Answer | AnswerUnit, votes: bool = False, thread: Thread | None = None, marked: frozenset[str] = frozenset()
+) -> str:
+    """An answer as an HTML card: who answered, in which book and week, to what, the answer with the words in
+    `marked` (BM25 terms) marked, its whole thread one click away, links, votes if asked.
 
     A search result (an Answer) shows its relevance and a shortened question; an answer opened by its
-    link (an AnswerUnit) shows the question in full.
+    link (an AnswerUnit) shows the question in full and its thread open.
     """
     url = _safe_url(answer.url)
     title = html.escape(answer.book_title)
@@ -129,7 +180,8 @@ def answer_card(answer: Answer | AnswerUnit, votes: bool = False) -> str:
         f'<article class="ata-card{"" if ranked else " ata-single"}">'
         f'<header><div><h3 class="ata-author">{html.escape(answer.author)}</h3>'
         f'<p class="ata-meta">{meta}</p></div>{_relevance(answer.confidence) if ranked else ""}</header>'
-        f"{_asked(answer, in_full=not ranked)}{_answer_body(answer)}"
+        f"{_asked(answer, in_full=not ranked)}{_answer_body(answer, marked)}"
+        f"{thread_html(thread, open_=not ranked) if thread else ''}"
         f"<footer>{link}{permalink}{_vote_buttons(answer.id) if votes else ''}</footer></article>"
     )
 
@@ -162,14 +214,22 @@ _SHARE = (
 
 
 def results_html(
-    answers: list[Answer], notes: list[str], related: str = "", shareable: bool = False, query_id: str | None = None
+    answers: list[Answer],
+    notes: list[str],
+    related: str = "",
+    shareable: bool = False,
+    query_id: str | None = None,
+    threads: Sequence[Thread | None] = (),
+    marked: frozenset[str] = frozenset(),
 ) -> str:
     """The notices, a Copy link button when the address is worth sharing, one card per answer, then `related`.
 
-    With the query's log id, each card gets vote buttons and the list a 'None of these answer' button.
+    With the query's log id, each card gets vote buttons and the list a 'None of these answer' button;
+    `threads` (one per answer) and `marked` go to each card (see answer_card).
     """
     votes = query_id is not None and bool(answers)
-    cards = "".join(answer_card(answer, votes) for answer in answers)
+    threads = list(threads) or [None] * len(answers)
+    cards = "".join(answer_card(answer, votes, thread, marked) for answer, thread in zip(answers, threads))
     share = _SHARE if shareable else ""
     query = f' data-query-id="{html.escape(query_id, quote=True)}"' if votes else ""
     under = f'<div class="ata-none">{_vote_buttons(None)}</div>' if votes else ""
@@ -177,11 +237,11 @@ def results_html(
 
 
 def related_html(questions: list[RelatedQuestion], k: int, author: str | None, book: str | None) -> str:
-    """'Questions others asked nearby': each a link searching that question with the same filters and k."""
+    """'Questions others asked nearby': each (as RelatedQuestion cleans it) a link searching it, same filters and k."""
     if not questions:
         return ""
     items = "".join(
-        f"<li>{_link(search_link(q.question, k, author, book), _shorten(q.question, RELATED_CHARS), 'ata-ask')}"
+        f"<li>{_link(search_link(q.question, k, author, book), q.question, 'ata-ask')}"
         f'<span class="ata-muted">{"asked by " + html.escape(q.asker) + " · " if q.asker else ""}'
         f"{html.escape(q.book_title)}</span></li>"
         for q in questions
@@ -192,14 +252,16 @@ def related_html(questions: list[RelatedQuestion], k: int, author: str | None, b
     )
 
 
-def single_answer_html(unit: AnswerUnit, related: str) -> str:
-    """One answer opened by its link: the card with its full question, a search for that question, then `related`."""
+def single_answer_html(unit: AnswerUnit, related: str, thread: Thread | None = None) -> str:
+    """One answer opened by its link: the card with its full question and thread, a search for that question, then
+    `related`."""
     more = (
         " " + _link(search_link(unit.question), "See every answer to this question", "ata-ask")
         if unit.question.strip()
         else ""
     )
-    return results_html([], [f"One answer, opened by its link.{more}"], answer_card(unit) + related, shareable=True)
+    body = answer_card(unit, thread=thread) + related
+    return results_html([], [f"One answer, opened by its link.{more}"], body, shareable=True)
 
 
 def missing_answer_html(answer_id: str, offer: SearchRequest | None) -> str:
@@ -211,6 +273,17 @@ def missing_answer_html(answer_id: str, offer: SearchRequest | None) -> str:
         [
             f"There is no answer <code>{html.escape(answer_id)}</code> any more: the archive has changed since "
             f"this link was made.{search}"
+        ],
+    )
+
+
+def unknown_answer_html(answer_id: str) -> str:
+    """A link whose id was never an answer's: say so, and what answer ids look like."""
+    return results_html(
+        [],
+        [
+            f"No answer has the id <code>{html.escape(answer_id)}</code>: answer links end in "
+            "<code>?answer=book/thread/author/n</code>, as each card's <em>Link to this answer</em> gives them."
         ],
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported: no calls home
@@ -16,7 +17,11 @@ from assistant.live import LiveSearcher, as_live  # noqa: E402
 from assistant.querylog import QueryLog  # noqa: E402
 from assistant.searcher import Searcher  # noqa: E402
 from assistant.serving import RunningServer, listen, start_in_thread  # noqa: E402
-from assistant.web.api import json_api  # noqa: E402
+from assistant.text import invalid_text  # noqa: E402
+from assistant.web.api import api_routes, json_api  # noqa: E402
+from assistant.web.contract import RequestError  # noqa: E402
+from assistant.ratelimit import RateLimit  # noqa: E402
+from assistant.web.guard import DEFAULT_RATE_PER_MINUTE, LOOPBACK_NAMES, Guard, Policy, allowed_hosts  # noqa: E402
 from assistant.web.page import build_page  # noqa: E402
 
 STYLE = Path(__file__).with_name("style.css")
@@ -24,14 +29,23 @@ MAX_UPLOAD_BYTES = 1024  # the app takes no files: Gradio's upload route refuses
 THEME = gr.themes.Soft(primary_hue="indigo", neutral_hue="slate")
 
 
-def web_app(searcher: Searcher | LiveSearcher, log: QueryLog | None = None) -> FastAPI:
+def web_app(
+    searcher: Searcher | LiveSearcher,
+    log: QueryLog | None = None,
+    *,
+    hosts: frozenset[str] = LOOPBACK_NAMES,
+    rate_limit: int | None = DEFAULT_RATE_PER_MINUTE,
+) -> FastAPI:
     """One ASGI app: the JSON API under /api, the Gradio page, its API and MCP server at /; searches logged to `log`.
 
-    Given a LiveSearcher, every request searches its current index, so a rebuild is served without a restart.
+    Every request passes the guard first: only `hosts` are served, and with a log, each client may make
+    `rate_limit` logged requests in any 60 seconds (None: no limit). Given a LiveSearcher, every request
+    searches its current index, so a rebuild is served without a restart.
     """
     live = as_live(searcher)
     app = FastAPI(title="Ask the Author", docs_url=None, redoc_url=None, openapi_url=None)
-    app.include_router(json_api(live, log))
+    router = json_api(live, log)
+    app.include_router(router)
     page = build_page(live, log)
     app = gr.mount_gradio_app(
         app,
@@ -44,6 +58,10 @@ def web_app(searcher: Searcher | LiveSearcher, log: QueryLog | None = None) -> F
         max_file_size=MAX_UPLOAD_BYTES,
     )
     _send_mcp_results_as_json(page)
+    _refuse_invalid_mcp_text(page)
+    limit = RateLimit(rate_limit) if rate_limit and log is not None else None
+    policy = Policy(hosts, api_routes(router), limit)
+    app.add_middleware(Guard, policy=policy)  # added last, so it runs first
     return app
 
 
@@ -61,14 +79,32 @@ def _send_mcp_results_as_json(page: gr.Blocks) -> None:
     server.postprocess_output_data = as_json
 
 
+def _refuse_invalid_mcp_text(page: gr.Blocks) -> None:
+    """An MCP argument holding a lone surrogate gets an error naming it; Gradio's own client would fail to encode
+    it and send the raw UnicodeEncodeError back."""
+    server = page.mcp_server_obj
+    prepare = server._prepare_tool_call_args
+
+    def checked(name: str, arguments: dict) -> tuple:
+        for argument, value in arguments.items():
+            problem = invalid_text(value, argument) if isinstance(value, str) else None
+            if problem:
+                raise RequestError(problem)
+        return prepare(name, arguments)
+
+    server._prepare_tool_call_args = checked
+
+
 # h11 refuses a request line over 16 KB with a bare-text 400; read up to 2 MB so the JSON API
 # answers an oversized question with its own JSON error.
 MAX_REQUEST_BYTES = 2 * 1024 * 1024
 
 
-def _server(searcher: Searcher | LiveSearcher, log: QueryLog | None) -> uvicorn.Server:
+def _server(
+    searcher: Searcher | LiveSearcher, log: QueryLog | None, host: str, allowed: Sequence[str], rate_limit
+) -> uvicorn.Server:
     config = uvicorn.Config(
-        web_app(searcher, log),
+        web_app(searcher, log, hosts=allowed_hosts(host, allowed), rate_limit=rate_limit),
         log_level="warning",
         timeout_graceful_shutdown=2,
         h11_max_incomplete_event_size=MAX_REQUEST_BYTES,
@@ -76,14 +112,30 @@ def _server(searcher: Searcher | LiveSearcher, log: QueryLog | None) -> uvicorn.
     return uvicorn.Server(config)
 
 
-def serve(searcher: Searcher | LiveSearcher, host: str, port: int, log: QueryLog | None = None) -> None:
-    """Serve on host:port until interrupted, never through a public share link."""
+def serve(
+    searcher: Searcher | LiveSearcher,
+    host: str,
+    port: int,
+    log: QueryLog | None = None,
+    *,
+    allowed: Sequence[str] = (),
+    rate_limit: int | None = DEFAULT_RATE_PER_MINUTE,
+) -> None:
+    """Serve on host:port until interrupted, never through a public share link; `allowed`: more Host names."""
     listener, url = listen(host, port)
     print(f"Ask the Author is serving on {url}", flush=True)
-    _server(searcher, log).run(sockets=[listener])
+    _server(searcher, log, host, allowed, rate_limit).run(sockets=[listener])
 
 
-def start(searcher: Searcher | LiveSearcher, host: str, port: int = 0, log: QueryLog | None = None) -> RunningServer:
+def start(
+    searcher: Searcher | LiveSearcher,
+    host: str,
+    port: int = 0,
+    log: QueryLog | None = None,
+    *,
+    allowed: Sequence[str] = (),
+    rate_limit: int | None = DEFAULT_RATE_PER_MINUTE,
+) -> RunningServer:
     """Serve in a background thread; returns once the server accepts requests."""
     listener, url = listen(host, port)
-    return start_in_thread(_server(searcher, log), listener, url)
+    return start_in_thread(_server(searcher, log, host, allowed, rate_limit), listener, url)
