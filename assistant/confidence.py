@@ -6,7 +6,7 @@ its best passage), how close it is to the question the author answered, and how 
 says. The fused score and the lead over the next answer are left out: BM25 and the lead shift with
 the size of the corpus (on a one-book index the same answer scores lower and its neighbours crowd
 together). Fitted with `python -m assistant.eval --fit` on judged real questions and the dev set
-(see README, Quality); the fitted numbers live below as `CALIBRATION`.
+(see docs/research.md, Quality); the fitted numbers live below as `CALIBRATION`.
 """
 
 from __future__ import annotations

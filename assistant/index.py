@@ -7,10 +7,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from assistant.store import DEFAULT_DATA, IndexWriteError, build_index, default_index_path
+from assistant.store import IndexWriteError, build_index, build_inputs, default_index_path
 
 
-def add_data_argument(parser: argparse.ArgumentParser, default: str = "default: data/") -> None:
+def add_data_argument(
+    parser: argparse.ArgumentParser, default: str = "default: the folders the index was built from, else data/"
+) -> None:
     """`--data DIR`, repeatable, as the indexer and the app both take it; None when not given."""
     parser.add_argument(
         "--data",
@@ -36,7 +38,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_data_argument(parser)
     add_people_argument(parser)
     parser.add_argument(
-        "--out", type=Path, default=default_index_path(), metavar="DIR", help="index folder (default: index/)"
+        "--out",
+        type=Path,
+        default=default_index_path(),
+        metavar="DIR",
+        help="index folder (default: this project's index/, $ASSISTANT_INDEX)",
     )
     parser.add_argument(
         "--model",
@@ -44,8 +50,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="sentence-transformers model name or local folder (default: the bundled all-MiniLM-L6-v2, offline)",
     )
     args = parser.parse_args(argv)
+    inputs = build_inputs(args.out, args.data, args.people, args.model)  # a rebuild reads what the last build read
+    if not args.data:
+        print(f"Reading {', '.join(map(str, inputs.data))} (give --data to read other folders)", flush=True)
     try:
-        summary = build_index(args.data or [DEFAULT_DATA], args.out, args.people, args.model, progress=True)
+        summary = build_index(inputs.data, args.out, inputs.people, inputs.model, progress=True)
     except (FileNotFoundError, ValueError, IndexWriteError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -58,6 +58,7 @@ class ParsedArchive:
     units: list[AnswerUnit]
     keys: list[UnitKeys]
     unresolved: list[str]
+    messages: int  # top-level messages in its `archive:` list; 0 for a week nobody archived
 
 
 def parse_archive(path: Path, people: Mapping[str, str]) -> ParsedArchive:
@@ -65,7 +66,8 @@ def parse_archive(path: Path, people: Mapping[str, str]) -> ParsedArchive:
     book = read_archive(path)
     units = build_units(book, people)
     unresolved = unresolved_slugs(book.authors, people, book.participants)
-    return ParsedArchive(book.path, book.content_hash, units, [unit_keys(unit) for unit in units], unresolved)
+    keys = [unit_keys(unit) for unit in units]
+    return ParsedArchive(book.path, book.content_hash, units, keys, unresolved, len(book.messages))
 
 
 class ParsedCache:
@@ -105,7 +107,8 @@ class ParsedCache:
                 {**keys, "book": tuple(keys["book"]), "passages": tuple(keys["passages"])} for keys in entry["keys"]
             ]
             units = [AnswerUnit(**unit) for unit in entry["units"]]
-            return ParsedArchive(path, entry["content_hash"], units, [UnitKeys(**k) for k in keys], entry["unresolved"])
+            keys = [UnitKeys(**k) for k in keys]
+            return ParsedArchive(path, entry["content_hash"], units, keys, entry["unresolved"], entry["messages"])
         except (OSError, ValueError, TypeError, KeyError):
             return None
 
@@ -118,6 +121,7 @@ class ParsedCache:
                 "units": [vars(unit) for unit in parsed.units],  # flat dataclasses: vars is asdict, faster
                 "keys": [vars(keys) for keys in parsed.keys],
                 "unresolved": parsed.unresolved,
+                "messages": parsed.messages,
             }
             staging = self.folder / f".{name}.{os.getpid()}"
             staging.write_text(json.dumps(entry, ensure_ascii=False), encoding="utf-8")

@@ -41,8 +41,9 @@ from assistant.recipe import FIELDS
 from assistant.units import AnswerUnit
 
 FORMAT_VERSION = 5
-DEFAULT_DATA = Path("data")
-DEFAULT_OUT = Path("index")
+PROJECT = Path(__file__).resolve().parents[1]  # so the defaults hold from any working directory
+DEFAULT_DATA = PROJECT / "data"
+DEFAULT_OUT = PROJECT / "index"
 INDEX_ENV = "ASSISTANT_INDEX"
 LEXICAL_DIR = "lexical"
 ENCODERS_DIR = "encoders"
@@ -93,7 +94,10 @@ class BuildSummary:
     files: int
     skipped: list[str]
     unresolved: list[str]
-    books: int
+    archives: int  # archives read
+    answered: int  # archives with at least one author answer
+    empty: list[str]  # archives holding no messages (a week nobody archived)
+    unanswered: list[str]  # archives with messages but no author answer
     authors: int
     answers: int
     embedded: int
@@ -107,11 +111,19 @@ class BuildSummary:
             f"  files read: {self.files}, skipped: {len(self.skipped)}",
             *(f"    skipped {reason}" for reason in self.skipped),
             *(f"  unresolved author: {slug}" for slug in self.unresolved),
-            f"  books: {self.books}, authors: {self.authors}, answers: {self.answers}",
+            f"  archives: {self.archives}, {self.answered} with answers"
+            + "".join(f"; {len(names)} {why}: {', '.join(names)}" for why, names in self._without_answers() if names),
+            f"  books: {self.answered}, authors: {self.authors}, answers: {self.answers}",
             f"  texts embedded: {self.embedded} new, {self.reused} from cache",
             f"  took {self.seconds:.1f} s",
         ]
         return "\n".join(lines)
+
+    def _without_answers(self) -> list[tuple[str, list[str]]]:
+        return [
+            (f"{'holds' if len(self.empty) == 1 else 'hold'} no messages", self.empty),
+            (f"{'has' if len(self.unanswered) == 1 else 'have'} messages but no author answer", self.unanswered),
+        ]
 
 
 @dataclass
@@ -181,9 +193,9 @@ def build_index(
     """
     started = time.perf_counter()
     out = Path(out)
-    embedder = embedder or build_embedder(model or default_model(), out)
     parsed = ParsedCache(out / PARSED_DIR, people_for(data, people_file))
-    corpus = load_corpus(data, parsed.read)
+    corpus = load_corpus(data, parsed.read)  # before the model export: a missing folder fails in a moment
+    embedder = embedder or build_embedder(model or default_model(), out)
     for error in corpus.errors:
         print(f"warning: skipped {error}", file=sys.stderr)
     for slug in corpus.unresolved:
@@ -210,7 +222,10 @@ def build_index(
         files=len(corpus.archives) + len(corpus.errors),
         skipped=[str(error) for error in corpus.errors],
         unresolved=[str(slug) for slug in corpus.unresolved],
-        books=len(corpus.archives),
+        archives=len(corpus.archives),
+        answered=sum(1 for archive in corpus.archives if archive.units),
+        empty=[archive.path.name for archive in corpus.archives if not archive.messages],
+        unanswered=[archive.path.name for archive in corpus.archives if archive.messages and not archive.units],
         authors=len({unit.author for unit in corpus.units}),
         answers=len(corpus.units),
         embedded=built.embedded,

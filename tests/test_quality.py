@@ -1,6 +1,6 @@
 """Regression guard over a full index of ../shared/archives/books: dev-set and real-question quality, one card per answer.
 
-The floors are the figures measured 2026-11-27 (README, Quality): on dev, 101 and 108 of the 110
+The floors are the figures measured 2026-11-27 (docs/research.md, Quality): on dev, 101 and 108 of the 110
 answerable questions, MRR@10 0.947; on the 56 general real questions (own book left out, top 3,
 judged in ../shared/eval/real-dev.jsonl and, blind, in eval/judgments.jsonl) the floors below.
 """
@@ -29,7 +29,7 @@ def full_report(full_searcher):
 
 def test_full_build_reads_every_shared_archive(full_index):
     summary, _ = full_index
-    assert (summary.books, summary.skipped) == (98, [])
+    assert (summary.archives, summary.skipped) == (98, [])
 
 
 def test_real_questions_get_useful_first_answers(full_searcher):

@@ -96,10 +96,10 @@ def parse_request(
     """Check every value as search() would, plus the web's limits; an unknown author or book is an error."""
     text, cut = _question(question)
     request = SearchRequest(text, _k(k), _filter(author, "author"), _filter(book, "book"), _closest(closest), cut)
-    if request.author and not searcher.has_author(request.author):
-        raise RequestError(f"author {request.author!r} has no answers in the index")
-    if request.book and not searcher.has_book(request.book):
-        raise RequestError(f"book {request.book!r} is not in the index (give its title or id)")
+    try:
+        searcher.check_filters(request.author, request.book)
+    except ValueError as error:
+        raise RequestError(str(error)) from None
     return request
 
 
