@@ -23,7 +23,7 @@ from pathlib import Path
 DEFAULT_LOG = Path("state") / "queries.sqlite"
 LOG_ENV = "ASSISTANT_LOG"
 DEFAULT_DAYS = 90
-SOURCES = ("page", "json", "gradio_api", "mcp")
+SOURCES = ("page", "json", "gradio_api", "mcp", "link")  # link: an answer opened by its link, so it takes votes
 BUSY_TIMEOUT_MS = 10_000  # how long a writer waits for another process's write before giving up
 PRUNE_EVERY_S = 3600.0  # old rows are pruned on open and then at most once an hour
 _CORRUPT = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}

@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 import pytest
 
 from assistant.searcher import Answer, RelatedQuestion
-from assistant.web.render import answer_card, related_html, results_html, safe_markdown
+from assistant.web.render import LEGEND, answer_card, related_html, results_html, safe_markdown
 
 
 class _Elements(HTMLParser):
@@ -133,3 +133,11 @@ def test_matching_passage_comes_first_with_the_whole_reply_one_click_away():
     first = card.index("ata-passage")
     assert "Startups should adopt" in card[first : card.index("ata-whole")]
     assert "<details" in card and "Show the whole reply" in card and "Use DVC" in card[card.index("ata-whole") :]
+
+
+def test_the_bar_shows_its_percentage_and_the_list_says_what_it_means():
+    card = answer_card(_answer(confidence=0.38))
+    assert '<span class="ata-percent">38%</span>' in card
+    assert "about 38% likely to answer your question" in card
+    assert LEGEND in results_html([_answer(confidence=0.38)], [])
+    assert LEGEND not in results_html([], ["No author answered anything close to this question."])

@@ -61,14 +61,21 @@ def _shorten(text: str, limit: int) -> str:
     return flat[:limit].rsplit(" ", 1)[0] + "…"
 
 
+LEGEND = (
+    "The bar and percentage beside each answer: the estimated chance it answers your question, "
+    "learned from people's judgments of answers to past questions."
+)
+
+
 def _relevance(confidence: float) -> str:
-    """A labelled bar for the answer's confidence, so people can judge results without reading numbers."""
+    """A labelled bar with its percentage for the answer's confidence; LEGEND under the list says what it means."""
     shown = relevance(confidence)
-    chance = f"about {round(100 * confidence)}% likely to answer your question (judged on past questions)"
+    percent = round(100 * confidence)
+    chance = f"about {percent}% likely to answer your question (estimated from judged past questions)"
     return (
         f'<span class="ata-relevance ata-{shown.slug}" title="{chance}">'
         f'<span class="ata-bar" aria-hidden="true"><span style="width:{round(100 * shown.fill)}%"></span></span>'
-        f"{shown.label}</span>"
+        f'{shown.label} <span class="ata-percent">{percent}%</span></span>'
     )
 
 
@@ -171,9 +178,11 @@ def results_html(
     votes = query_id is not None and bool(answers)
     cards = "".join(answer_card(answer, votes) for answer in answers)
     share = _SHARE if shareable else ""
-    query = f' data-query-id="{html.escape(query_id, quote=True)}"' if votes else ""
+    query = f' data-query-id="{html.escape(query_id, quote=True)}"' if query_id is not None else ""
     under = f'<div class="ata-none">{_vote_buttons(None)}</div>' if votes else ""
-    return f'<div class="ata-results"{query}>{share}{"".join(notice(n) for n in notes)}{cards}{under}{related}</div>'
+    legend = f'<p class="ata-legend">{LEGEND}</p>' if answers else ""
+    notes_html = "".join(notice(n) for n in notes)
+    return f'<div class="ata-results"{query}>{share}{notes_html}{cards}{under}{legend}{related}</div>'
 
 
 def related_html(questions: list[RelatedQuestion], k: int, author: str | None, book: str | None) -> str:
@@ -192,14 +201,16 @@ def related_html(questions: list[RelatedQuestion], k: int, author: str | None, b
     )
 
 
-def single_answer_html(unit: AnswerUnit, related: str) -> str:
-    """One answer opened by its link: the card with its full question, a search for that question, then `related`."""
+def single_answer_html(unit: AnswerUnit, related: str, query_id: str | None = None) -> str:
+    """One answer opened by its link: the card with its full question (and votes, given the log's query id),
+    a search for that question, then `related`."""
     more = (
         " " + _link(search_link(unit.question), "See every answer to this question", "ata-ask")
         if unit.question.strip()
         else ""
     )
-    return results_html([], [f"One answer, opened by its link.{more}"], answer_card(unit) + related, shareable=True)
+    card = answer_card(unit, votes=query_id is not None)
+    return results_html([], [f"One answer, opened by its link.{more}"], card + related, True, query_id)
 
 
 def missing_answer_html(answer_id: str, offer: SearchRequest | None) -> str:
