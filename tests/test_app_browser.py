@@ -13,6 +13,7 @@ from urllib.parse import quote_plus
 import pytest
 from playwright.sync_api import Page, expect
 
+from assistant.monitor import answer_source
 from assistant.querylog import QueryLog
 from assistant.store import build_index, load_built_index
 from assistant.searcher import Searcher
@@ -207,7 +208,10 @@ def test_a_not_helpful_vote_is_counted_on_the_dashboard(logged_app, open_page):
         expect(board.locator("#summary")).to_contain_text("1 query since")
         expect(board.locator("#summary")).to_contain_text("(0 helpful, 1 not helpful), 1 'none of these answer'")
         expect(board.locator("#most-asked tbody tr").first.locator("td")).to_have_text([QUESTION, "1", "0"])
-        expect(board.locator("#not-helpful tbody tr").first.locator("td")).to_have_text([answer_id, "1", "0", QUESTION])
+        author, book = answer_source(answer_id)
+        expect(board.locator("#not-helpful tbody tr").first.locator("td")).to_have_text(
+            [author, book, QUESTION, "1", "0", "open the answer"]
+        )
         expect(board.locator("#unanswered")).to_contain_text(QUESTION)
     assert blocked == [] and board_blocked == []
 
