@@ -286,13 +286,16 @@ def file_hash(path: Path) -> str:
 
 
 def archive_paths(folders: Iterable[Path]) -> list[Path]:
-    """Every `*.md` archive in the folders, sorted; names starting with `_` are templates, not archives."""
+    """Every `*.md` archive in the folders, sorted.
+
+    Names starting with `_` are templates and names in capitals (README.md, SOURCE.md) notes, not archives.
+    """
     paths: list[Path] = []
     for folder in folders:
         folder = Path(folder)
         if not folder.is_dir():
             raise FileNotFoundError(f"{folder}: archive folder does not exist")
-        paths.extend(p for p in sorted(folder.glob("*.md")) if not p.name.startswith("_"))
+        paths.extend(p for p in sorted(folder.glob("*.md")) if not (p.name.startswith("_") or p.stem.isupper()))
     return paths
 
 

@@ -139,7 +139,7 @@ def _latency(queries: pd.DataFrame) -> pd.DataFrame:
 
 
 def _by_source(queries: pd.DataFrame) -> pd.DataFrame:
-    """Queries per source (page, json, gradio_api, mcp), split into answered and no answer."""
+    """Queries per source (page, json, gradio_api, mcp, slack, link), split into answered and no answer."""
     result = queries["no_answer"].map({0: "answered", 1: "no answer"})
     return queries.assign(result=result).groupby(["source", "result"]).size().rename("queries").reset_index()
 

@@ -1,7 +1,8 @@
 """The query log: every search the app answers and every vote on its answers, in one SQLite file.
 
 It stores the question, its filters, k, the answers shown with their scores, whether nothing answered,
-the latency and where the query came from; never an IP address, a user agent or a cookie. Writing
+the latency and where the query came from; never an IP address, a user agent or a cookie. A vote may
+name its voter (Slack, where many people see one answer) only as a keyed hash the caller computes. Writing
 to it never stops a search: an unwritable or full location warns once and the app goes on without
 (or with fewer) log rows; a corrupt file is moved aside, its new name printed, and a fresh log started.
 """
@@ -23,12 +24,23 @@ from pathlib import Path
 DEFAULT_LOG = Path("state") / "queries.sqlite"
 LOG_ENV = "ASSISTANT_LOG"
 DEFAULT_DAYS = 90
-SOURCES = ("page", "json", "gradio_api", "mcp", "link")  # link: an answer opened by its link, so it takes votes
+# link: an answer opened by its link (?answer=id), logged so that its card takes votes.
+SOURCES = ("page", "json", "gradio_api", "mcp", "slack", "link")
 BUSY_TIMEOUT_MS = 10_000  # how long a writer waits for another process's write before giving up
 PRUNE_EVERY_S = 3600.0  # old rows are pruned on open and then at most once an hour
 _CORRUPT = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
 
-SCHEMA = """
+VOTES_TABLE = """
+CREATE TABLE IF NOT EXISTS votes (
+    query_id TEXT NOT NULL REFERENCES queries (id) ON DELETE CASCADE,
+    answer_id TEXT NOT NULL,
+    helpful INTEGER NOT NULL,
+    time REAL NOT NULL,
+    voter TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (query_id, answer_id, voter)
+);
+"""
+SCHEMA = VOTES_TABLE + """
 CREATE TABLE IF NOT EXISTS queries (
     id TEXT PRIMARY KEY,
     time REAL NOT NULL,
@@ -46,13 +58,6 @@ CREATE TABLE IF NOT EXISTS shown (
     answer_id TEXT NOT NULL,
     score REAL NOT NULL,
     confidence TEXT NOT NULL,
-    PRIMARY KEY (query_id, answer_id)
-);
-CREATE TABLE IF NOT EXISTS votes (
-    query_id TEXT NOT NULL REFERENCES queries (id) ON DELETE CASCADE,
-    answer_id TEXT NOT NULL,
-    helpful INTEGER NOT NULL,
-    time REAL NOT NULL,
     PRIMARY KEY (query_id, answer_id)
 );
 CREATE TABLE IF NOT EXISTS none_votes (
@@ -144,6 +149,7 @@ class QueryLog:
                     connection.execute("PRAGMA synchronous = NORMAL")
                     connection.execute("PRAGMA foreign_keys = ON")
                     connection.executescript(SCHEMA)
+                    _add_voters(connection)
                 except BaseException:
                     connection.close()
                     raise
@@ -235,8 +241,10 @@ class QueryLog:
             self.prune()
         return logged
 
-    def vote(self, query_id: str, answer_id: str, helpful: bool) -> bool:
-        """Record whether an answer helped; a second vote on the same answer replaces the first.
+    def vote(self, query_id: str, answer_id: str, helpful: bool, voter: str = "") -> bool:
+        """Record whether an answer helped; a second vote on the same answer (by the same voter) replaces the first.
+
+        `voter` tells apart people voting on one shown answer: a keyed hash, never a user id in clear.
 
         UnknownIdError when the query is not in the log or did not show that answer; False when the
         log could not take the vote.
@@ -245,9 +253,10 @@ class QueryLog:
         def upsert(connection: sqlite3.Connection) -> bool:
             _require_shown(connection, query_id, answer_id)
             connection.execute(
-                "INSERT INTO votes (query_id, answer_id, helpful, time) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (query_id, answer_id) DO UPDATE SET helpful = excluded.helpful, time = excluded.time",
-                (query_id, answer_id, int(bool(helpful)), self._clock()),
+                "INSERT INTO votes (query_id, answer_id, helpful, time, voter) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (query_id, answer_id, voter)"
+                " DO UPDATE SET helpful = excluded.helpful, time = excluded.time",
+                (query_id, answer_id, int(bool(helpful)), self._clock(), voter),
             )
             return True
 
@@ -278,6 +287,21 @@ class QueryLog:
             if self._connection is not None:
                 self._connection.close()
                 self._connection = None
+
+
+def _add_voters(connection: sqlite3.Connection) -> None:
+    """Give a log written before votes named their voter the voter column, keeping its votes (as voter '')."""
+    if any(column[1] == "voter" for column in connection.execute("PRAGMA table_info(votes)")):
+        return
+    connection.executescript(
+        "BEGIN IMMEDIATE;"
+        "ALTER TABLE votes RENAME TO votes_without_voter;"
+        + VOTES_TABLE
+        + "INSERT INTO votes (query_id, answer_id, helpful, time) SELECT query_id, answer_id, helpful, time"
+        " FROM votes_without_voter;"
+        "DROP TABLE votes_without_voter;"
+        "COMMIT;"
+    )
 
 
 def _require_shown(connection: sqlite3.Connection, query_id: str, answer_id: str | None) -> None:

@@ -1,6 +1,6 @@
 """Load-test Ask the Author over loopback: `python benchmarks/load.py [--clients 20] [--questions 25]`.
 
-Starts `app.py` on a free 127.0.0.1 port over the seed archives, sends 20 concurrent clients x 25
+Starts `app.py` on a free 127.0.0.1 port over the archives in data/, sends 20 concurrent clients x 25
 questions to its Gradio `/search` API (`--api json`: to `GET /api/search`), prints error count,
 p50/p95 latency and throughput, and stops the app. The tests use `running_app` to serve the app they drive.
 """

@@ -1,11 +1,13 @@
 """Fixtures over the real Book-of-the-Week archives.
 
-The tests read them from `../shared` beside the repository (never copied into the project).
-When it is missing, every test that needs it fails with a message saying so; none is skipped.
+The tests read every archive from `data/` and the eval sets and the one-book seed from `../shared`
+beside the repository. When either is missing, every test that needs it fails with a message saying
+so; none is skipped.
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -13,16 +15,17 @@ import pytest
 
 from assistant.archive import Book, ReadResult, read_archive, read_archives
 from assistant.authors import load_people
-from helpers import BOOKS, DATA, PEOPLE, REPO, SEED, SHARED
+from helpers import DATA, PEOPLE, REPO, SEED, SHARED
 
 
 def _require(path: Path) -> Path:
     if not path.exists():
-        pytest.fail(
-            f"{path} is missing: these tests read the real archives from {SHARED}, "
-            f"the 'shared' folder beside the repository {REPO}. Put it there and run the tests again.",
-            pytrace=False,
+        where = (
+            f"the archives from {DATA}, shipped with the repository"
+            if path.is_relative_to(DATA)
+            else f"the eval sets and the seed from {SHARED}, the 'shared' folder beside the repository {REPO}"
         )
+        pytest.fail(f"{path} is missing: these tests read {where}. Put it there and run the tests again.", pytrace=False)
     return path
 
 
@@ -32,12 +35,13 @@ def shared_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def books_dir(shared_dir: Path) -> Path:
-    return _require(BOOKS)
+def books_dir(data_dir: Path) -> Path:
+    """The folder of every archive: data/."""
+    return data_dir
 
 
 @pytest.fixture(scope="session")
-def people_file(shared_dir: Path) -> Path:
+def people_file(data_dir: Path) -> Path:
     return _require(PEOPLE)
 
 
@@ -52,13 +56,22 @@ def data_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def seed_dir(tmp_path_factory, seed_file: Path, people_file: Path) -> Path:
+    """A folder holding just the seed archive and data/'s people.yaml: the one-book corpus the fast indexes use."""
+    folder = tmp_path_factory.mktemp("seed-data")
+    shutil.copy(seed_file, folder)
+    shutil.copy(people_file, folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
 def people(people_file: Path) -> dict[str, str]:
     return load_people(people_file)
 
 
 @pytest.fixture(scope="session")
 def corpus(books_dir: Path) -> ReadResult:
-    """Every archive in ../shared/archives/books, read once per session."""
+    """Every archive in data/, read once per session."""
     return read_archives([books_dir])
 
 
@@ -82,12 +95,12 @@ def embedder(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def seed_index(tmp_path_factory, data_dir: Path, embedder) -> Path:
-    """An index of data/ (the shipped seed), built like `python -m assistant.index` does."""
+def seed_index(tmp_path_factory, seed_dir: Path, embedder) -> Path:
+    """An index of the seed folder, built like `python -m assistant.index` does."""
     from assistant.store import build_index
 
     out = tmp_path_factory.mktemp("seed") / "index"
-    build_index([data_dir], out, embedder=embedder)
+    build_index([seed_dir], out, embedder=embedder)
     return out
 
 
@@ -100,29 +113,29 @@ def seed_searcher(seed_index: Path, embedder):
 
 
 @pytest.fixture(scope="session")
-def fake_seed_searcher(tmp_path_factory, data_dir: Path):
+def fake_seed_searcher(tmp_path_factory, seed_dir: Path):
     """A searcher over the seed whose vectors come from the fake model: real units, keys and BM25, no model load."""
     from assistant.searcher import Searcher
     from assistant.store import build_index, load_built_index
     from fakes import FAKE_MODEL_ID, HashedWordsEmbedder
 
     out = tmp_path_factory.mktemp("fake-seed") / "index"
-    build_index([data_dir], out, embedder=HashedWordsEmbedder())
+    build_index([seed_dir], out, embedder=HashedWordsEmbedder())
     return Searcher(load_built_index(out, model=FAKE_MODEL_ID), HashedWordsEmbedder())
 
 
 @pytest.fixture(scope="session")
-def full_index(tmp_path_factory, books_dir: Path, people_file: Path, embedder):
-    """(build summary, folder) of an index over all shared archives, built once per test session (minutes)."""
+def full_index(tmp_path_factory, data_dir: Path, embedder):
+    """(build summary, folder) of an index over data/, as `make run` builds it, once per test session (a minute)."""
     from assistant.store import build_index
 
     out = tmp_path_factory.mktemp("full") / "index"
-    return build_index([books_dir], out, people_file, embedder=embedder), out
+    return build_index([data_dir], out, embedder=embedder), out
 
 
 @pytest.fixture(scope="session")
 def full_searcher(full_index, embedder):
-    """A searcher over the full shared corpus; use it for every full-corpus test."""
+    """A searcher over every archive in data/; use it for every full-corpus test."""
     from assistant.searcher import Searcher
     from assistant.store import load_built_index
 

@@ -13,11 +13,10 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-BOOKS = SHARED / "archives" / "books"
-PEOPLE = SHARED / "archives" / "people.yaml"
+SHARED = REPO.parent / "shared"  # the eval sets and the seed archive
 SEED = SHARED / "seed" / "20210830-practical-mlops.md"
-DATA = REPO / "data"
+DATA = REPO / "data"  # every archive, as shipped
+PEOPLE = DATA / "people.yaml"
 
 SEED_ID = "20210830-practical-mlops"
 HOST = "Alexey Grigorev"

@@ -17,5 +17,5 @@ def questions(shared_dir: Path) -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def unit_ids(seed_book, data_dir: Path) -> list[str]:
-    return [unit.id for unit in build_units(seed_book, load_people(data_dir / "people.yaml"))]
+def unit_ids(seed_book, people_file: Path) -> list[str]:
+    return [unit.id for unit in build_units(seed_book, load_people(people_file))]

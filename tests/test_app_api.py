@@ -1,7 +1,7 @@
 """The running app's `/search` API, its MCP tool, its start-up errors and a small load, over loopback.
 
 The app runs as `python app.py` in a subprocess, as a user starts it, on the seed index that
-conftest builds from data/ into a pytest tmp dir.
+conftest builds from the seed into a pytest tmp dir.
 """
 
 import asyncio
@@ -25,9 +25,9 @@ AUTHORS = {"Noah Gift", "Alfredo Deza"}
 
 
 @pytest.fixture(scope="module")
-def seed_app(seed_index: Path, data_dir: Path, tmp_path_factory):
+def seed_app(seed_index: Path, seed_dir: Path, tmp_path_factory):
     """The URL of `python app.py` serving the seed index (conftest's session fixture), with a temp query log."""
-    with running_app(seed_index, [data_dir], query_log=tmp_path_factory.mktemp("state") / "queries.sqlite") as url:
+    with running_app(seed_index, [seed_dir], query_log=tmp_path_factory.mktemp("state") / "queries.sqlite") as url:
         yield url
 
 
@@ -122,11 +122,11 @@ def _other_model(index: Path) -> None:
 @pytest.mark.parametrize(
     ("damage", "reason"), [(_garbage_manifest, "unreadable"), (_other_model, "cannot load embedding model")]
 )
-def test_a_damaged_or_mismatched_index_exits_2_with_one_line(seed_index, data_dir, tmp_path, damage, reason):
+def test_a_damaged_or_mismatched_index_exits_2_with_one_line(seed_index, seed_dir, tmp_path, damage, reason):
     index = tmp_path / "index"
     shutil.copytree(seed_index, index, symlinks=True)
     damage(index)
-    command = [sys.executable, "app.py", "--index", str(index), "--data", str(data_dir)]
+    command = [sys.executable, "app.py", "--index", str(index), "--data", str(seed_dir)]
     done = subprocess.run(command, check=False, cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2, done.stderr
     assert done.stderr.startswith("error: ") and reason in done.stderr, done.stderr

@@ -12,7 +12,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from assistant.archive import MAX_ARCHIVE_BYTES, ArchiveError, Link, file_hash, read_archive, read_archives
+from assistant.archive import (
+    MAX_ARCHIVE_BYTES,
+    ArchiveError,
+    Link,
+    archive_paths,
+    file_hash,
+    read_archive,
+    read_archives,
+)
 from helpers import SEED_ID, deadline, write_archive
 
 ARCHIVES = 98
@@ -47,9 +55,12 @@ def test_every_archive_reads_without_errors(corpus):
     assert len(corpus.books) == ARCHIVES
 
 
-def test_template_is_skipped(books_dir, corpus):
-    assert (books_dir / "_template.md").exists()
-    assert "_template" not in {book.id for book in corpus.books}
+def test_templates_and_notes_are_not_archives(tmp_path, seed_file, data_dir):
+    shutil.copy(seed_file, tmp_path)
+    shutil.copy(seed_file, tmp_path / "_template.md")
+    for note in ("SOURCE.md", "README.md"):
+        shutil.copy(data_dir / "SOURCE.md", tmp_path / note)
+    assert archive_paths([tmp_path]) == [tmp_path / seed_file.name]
 
 
 def test_corpus_message_counts(corpus):
@@ -92,12 +103,12 @@ def test_seed_metadata(seed_book):
     assert len(seed_book.messages) == 29
 
 
-def test_data_ships_the_seed(data_dir, seed_file, seed_book):
+def test_data_ships_every_week_with_its_source(data_dir, seed_file, seed_book, corpus):
     assert (data_dir / seed_file.name).read_bytes() == seed_file.read_bytes()
-    result = read_archives([data_dir])
-    assert result.errors == []
-    [book] = result.books
-    assert (book.id, book.content_hash, book.messages) == (seed_book.id, seed_book.content_hash, seed_book.messages)
+    assert "DataTalksClub/datatalksclub.github.io" in (data_dir / "SOURCE.md").read_text(encoding="utf-8")
+    [book] = [book for book in corpus.books if book.id == seed_book.id]
+    assert (book.content_hash, book.messages) == (seed_book.content_hash, seed_book.messages)
+    assert len(corpus.books) == ARCHIVES
 
 
 def test_seed_is_the_corpus_copy(seed_book, books_by_id):

@@ -8,7 +8,7 @@ from assistant.archive import Book
 from assistant.authors import AuthorMatcher, display_names, unresolved_slugs
 from helpers import HOST, HOST_BOOK
 
-# Pinned on the corpus at ../shared (98 archives). A change here is a change in matching: check it, then re-pin.
+# Pinned on the corpus in data/ (98 archives). A change here is a change in matching: check it, then re-pin.
 AUTHOR_REPLIES = 2_377
 AUTHOR_REPLIES_FLOOR = 2_370
 AUTHOR_TOP_LEVEL = 236
@@ -121,7 +121,7 @@ def test_first_name_alone_matches_only_when_nobody_else_has_it(author, first_nam
     assert AuthorMatcher([author], week + [namesake]).author_of(namesake) is None
 
 
-def test_shared_people_file_resolves_every_authors_slug(corpus, people):
+def test_data_people_file_resolves_every_authors_slug(corpus, people):
     assert [(b.id, slug) for b in corpus.books for slug in unresolved_slugs(b.authors, people, b.participants)] == []
 
 

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def texts(books_dir, people) -> tuple[list[str], list[str]]:
-    """(dev questions, the field texts of every tenth answer of the shared corpus)."""
+    """(dev questions, the field texts of every tenth answer in data/)."""
     questions = [json.loads(line)["query"] for line in (SHARED / "eval" / "dev.jsonl").open(encoding="utf-8")]
     units = load_corpus([books_dir], lambda path: parse_archive(path, people)).units[::10]
     return questions, [field_texts(unit)[field] for unit in units for field in FIELDS]

@@ -24,9 +24,9 @@ from helpers import REPO, SEED_ID, write_archive
 
 
 @pytest.fixture
-def seed_copy(tmp_path, data_dir) -> Path:
-    """A private copy of data/ that a test may edit."""
-    return Path(shutil.copytree(data_dir, tmp_path / "data"))
+def seed_copy(tmp_path, seed_dir) -> Path:
+    """A private copy of the seed folder that a test may edit."""
+    return Path(shutil.copytree(seed_dir, tmp_path / "data"))
 
 
 def _edit_answer(folder: Path, old: str, new: str) -> None:

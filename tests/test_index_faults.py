@@ -25,8 +25,8 @@ from helpers import SEED_ID, deadline
 
 
 @pytest.fixture
-def seed_copy(tmp_path, data_dir) -> Path:
-    return Path(shutil.copytree(data_dir, tmp_path / "data"))
+def seed_copy(tmp_path, seed_dir) -> Path:
+    return Path(shutil.copytree(seed_dir, tmp_path / "data"))
 
 
 @pytest.fixture
@@ -221,13 +221,13 @@ def test_corrupt_cache_is_moved_aside_and_rebuilt(fake_index, seed_copy, monkeyp
 # --- item 1: a rebuild reads what the last build read; unresolved slugs are reported ------------
 
 
-# Weeks whose `authors:` slugs only the shared people.yaml resolves (their authors write under other names).
+# Weeks whose `authors:` slugs only data/people.yaml resolves (their authors write under other names).
 SLUG_WEEKS = ["20210208-ml-design-patterns", "20210315-database-internals", "20210329-learning-tensorflow-js"]
 
 
 @pytest.fixture
 def slug_weeks(tmp_path, books_dir) -> Path:
-    """Three shared archives whose authors need people.yaml, with no people.yaml beside them."""
+    """Three archives of data/ whose authors need people.yaml, with no people.yaml beside them."""
     folder = tmp_path / "books"
     folder.mkdir()
     for week in SLUG_WEEKS:

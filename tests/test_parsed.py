@@ -17,9 +17,9 @@ SECOND = "20210906-second-week.md"
 
 
 @pytest.fixture
-def two_weeks(tmp_path, data_dir) -> Path:
-    """A copy of data/ with the seed archive twice, under two book ids."""
-    folder = Path(shutil.copytree(data_dir, tmp_path / "data"))
+def two_weeks(tmp_path, seed_dir) -> Path:
+    """A copy of the seed folder with the seed archive twice, under two book ids."""
+    folder = Path(shutil.copytree(seed_dir, tmp_path / "data"))
     shutil.copy(folder / f"{SEED_ID}.md", folder / SECOND)
     return folder
 

@@ -1,4 +1,4 @@
-"""Regression guard over a full index of ../shared/archives/books: dev-set and real-question quality, one card per answer.
+"""Regression guard over a full index of data/: dev-set and real-question quality, one card per answer.
 
 The floors are the figures measured 2026-11-27 (docs/research.md, Quality): on dev, 101 and 108 of the 110
 answerable questions, MRR@10 0.947; on the 56 general real questions (own book left out, top 3,
@@ -27,7 +27,7 @@ def full_report(full_searcher):
     return evaluate(full_searcher, read_labelled(SHARED / "eval" / "dev.jsonl"), k=10)
 
 
-def test_full_build_reads_every_shared_archive(full_index):
+def test_full_build_reads_every_archive_in_data(full_index):
     summary, _ = full_index
     assert (summary.archives, summary.skipped) == (98, [])
 

@@ -62,7 +62,7 @@ def test_seed_answer_starts_the_unit(seed_units):
 
 
 def test_seed_without_people_map_still_finds_noah_gift(seed_book, seed_units):
-    """data/ ships only the seed, without people.yaml: `authors: [noahgift, ...]` must still match "Noah Gift"."""
+    """A folder without people.yaml: `authors: [noahgift, ...]` must still match "Noah Gift"."""
     units = build_units(seed_book, {})
     assert [(u.thread, u.author_as_written, u.text) for u in units] == [
         (u.thread, u.author_as_written, u.text) for u in seed_units

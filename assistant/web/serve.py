@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import threading
-from dataclasses import dataclass
 from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported: no calls home
@@ -17,6 +14,7 @@ from fastapi import FastAPI  # noqa: E402
 
 from assistant.querylog import QueryLog  # noqa: E402
 from assistant.searcher import Searcher  # noqa: E402
+from assistant.serving import RunningServer, listen, start_in_thread  # noqa: E402
 from assistant.web.api import json_api  # noqa: E402
 from assistant.web.page import build_page  # noqa: E402
 
@@ -65,25 +63,6 @@ def _send_mcp_results_as_json(page: gr.Blocks) -> None:
     server.postprocess_output_data = as_json
 
 
-@dataclass
-class RunningServer:
-    """A server started in a background thread, as tests and benchmarks use it."""
-
-    url: str
-    server: uvicorn.Server
-    thread: threading.Thread
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-
-
-def _listen(host: str, port: int) -> tuple[socket.socket, str]:
-    """Bind before serving, so a busy port is an OSError naming it rather than a log line."""
-    listener = socket.create_server((host, port))
-    return listener, f"http://{host}:{listener.getsockname()[1]}/"
-
-
 # h11 refuses a request line over 16 KB with a bare-text 400; read up to 2 MB so the JSON API
 # answers an oversized question with its own JSON error.
 MAX_REQUEST_BYTES = 2 * 1024 * 1024
@@ -101,19 +80,12 @@ def _server(searcher: Searcher, log: QueryLog | None) -> uvicorn.Server:
 
 def serve(searcher: Searcher, host: str, port: int, log: QueryLog | None = None) -> None:
     """Serve on host:port until interrupted, never through a public share link."""
-    listener, url = _listen(host, port)
+    listener, url = listen(host, port)
     print(f"Ask the Author is serving on {url}", flush=True)
     _server(searcher, log).run(sockets=[listener])
 
 
 def start(searcher: Searcher, host: str, port: int = 0, log: QueryLog | None = None) -> RunningServer:
     """Serve in a background thread; returns once the server accepts requests."""
-    listener, url = _listen(host, port)
-    server = _server(searcher, log)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            raise OSError(f"the server on {url} stopped while starting")
-        thread.join(0.05)
-    return RunningServer(url, server, thread)
+    listener, url = listen(host, port)
+    return start_in_thread(_server(searcher, log), listener, url)

@@ -1,0 +1,115 @@
+"""What a Slack message asks: its text as typed (Slack's markup undone) and its `author:` / `book:` filters.
+
+`author:"Noah Gift" book:practical-mlops should startups do MLOps?` asks "should startups do MLOps?"
+of Noah Gift's answers in the Practical MLOps week. A book is named by its id, its id without the
+date (`practical-mlops`) or its title; values with spaces are quoted ("…", '…' or Slack's curly quotes).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from dataclasses import dataclass
+
+from assistant.searcher import Searcher
+from assistant.text import fold
+from assistant.web.contract import SearchRequest, parse_request
+
+USAGE = (
+    'Ask a question, e.g. `/ask-the-author should startups do MLOps?`, optionally with filters: '
+    '`author:"Noah Gift"` or `book:practical-mlops` (a book id or title), e.g. '
+    '`/ask-the-author author:"Noah Gift" book:practical-mlops should startups do MLOps?`'
+)
+# Slack sends links, mentions and channels as <target|label>; the label (or target) is what the person typed.
+_SLACK_LINK = re.compile(r"<([^<>|]*)(?:\|([^<>]*))?>")
+_FILTER = re.compile(
+    r"(?<!\S)(author|book):(?:\"([^\"]*)\"|'([^']*)'|“([^”]*)”|‘([^’]*)’|(\S+))", re.IGNORECASE
+)  # a value quoted straight, single, curly (as Slack's clients type quotes), or one word
+_DATED_ID = re.compile(r"^\d{8}-")
+MAX_VALUE_CHARS = 2000  # Slack's limit on a button's value
+
+
+class AskError(ValueError):
+    """A question that cannot be searched; the message says why, in words for the asker."""
+
+
+def typed_text(slack_text: str) -> str:
+    """A message as typed: Slack's links and channels as their labels, mentions dropped, &amp; &lt; &gt; decoded."""
+
+    def label(match: re.Match) -> str:
+        target, shown = match.group(1), match.group(2)
+        if target.startswith(("@", "!")):  # a person, a group or @here/@channel: not part of the question
+            return ""
+        return shown if shown is not None else target.removeprefix("#")
+
+    return html.unescape(_SLACK_LINK.sub(label, slack_text)).strip()
+
+
+def resolve_book(searcher: Searcher, name: str) -> str | None:
+    """The id of the book named by its id, its id without the date, or its title; None when none or several match."""
+    wanted = fold(name.strip())
+    matches = {
+        book_id
+        for book_id, title in searcher.books
+        if wanted in (fold(book_id), fold(_DATED_ID.sub("", book_id)), fold(title))
+    }
+    return matches.pop() if len(matches) == 1 else None
+
+
+def parse_ask(searcher: Searcher, slack_text: str, k: int) -> SearchRequest:
+    """The search a Slack message asks for; AskError with the reason and how to ask when it cannot be run."""
+    text = typed_text(slack_text)
+    filters: dict[str, str] = {}
+    for match in _FILTER.finditer(text):
+        name = match.group(1).lower()
+        if name in filters:
+            raise AskError(f"give `{name}:` once. {USAGE}")
+        filters[name] = next(value for value in match.groups()[1:] if value is not None).strip()
+    question = _FILTER.sub(" ", text).strip()
+    if not question:
+        raise AskError(f"What would you like to ask the authors? {USAGE}")
+    book = filters.get("book")
+    if book:
+        book = resolve_book(searcher, book)
+        if book is None:
+            raise AskError(f"No book in the archives is called “{filters['book']}”. {USAGE}")
+    try:
+        return parse_request(searcher, question, k, filters.get("author"), book)
+    except ValueError as error:
+        raise AskError(f"{_sentence(str(error))} {USAGE}") from error
+
+
+def _sentence(message: str) -> str:
+    """A contract message as a sentence: capitalized, ending with a full stop."""
+    message = message[:1].upper() + message[1:]
+    return message if message.endswith((".", "?", "!")) else message + "."
+
+
+@dataclass(frozen=True)
+class Asked:
+    """A search as a button under its answers carries it: the request, its logged id and how many answers were seen."""
+
+    request: SearchRequest
+    query_id: str | None  # None when the log is off or could not take the search
+    seen: int  # answers shown so far; "More answers" shows the next ones
+
+    def encode(self) -> str:
+        """The button value: compact JSON within Slack's 2,000 characters (a very long question is cut to fit)."""
+        request = self.request
+        state = {"q": request.question, "a": request.author, "b": request.book, "c": request.closest,
+                 "n": self.seen, "id": self.query_id}  # fmt: skip
+        value = json.dumps(state, ensure_ascii=False, separators=(",", ":"))
+        while len(value) > MAX_VALUE_CHARS:
+            state["q"] = state["q"][: len(state["q"]) - (len(value) - MAX_VALUE_CHARS)]
+            value = json.dumps(state, ensure_ascii=False, separators=(",", ":"))
+        return value
+
+    @classmethod
+    def decode(cls, value: str) -> Asked:
+        """The search a button value carries; ValueError when it is not one this app made."""
+        state = json.loads(value)
+        request = SearchRequest(state["q"], author=state["a"], book=state["b"], closest=bool(state["c"]))
+        if not isinstance(state["n"], int) or not isinstance(state["q"], str):
+            raise ValueError(f"not a search: {value[:100]!r}")
+        return cls(request, state["id"], state["n"])

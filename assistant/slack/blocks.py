@@ -1,0 +1,190 @@
+"""Answers as Slack Block Kit messages: pure functions from answers to the JSON Slack posts.
+
+Archive text and questions are untrusted: every piece is escaped (&, <, >), so `<!channel>`,
+`<@U…>` or `<https://evil|trusted>` shows as typed and never pings anyone or hides a link. The only
+links are built here, each showing its own address (or pointing at this app's own pages), and every
+mrkdwn text is `verbatim`, so Slack does not turn words into mentions or channel links either.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import replace
+
+from assistant.recipe import relevance
+from assistant.searcher import Answer
+from assistant.slack.ask import Asked
+from assistant.web.contract import answer_link
+from assistant.web.render import SUMMARY_CHARS, _shorten, _week
+
+PAGE = 3  # answers per message
+MAX_TEXT_CHARS = 3000  # Slack's limit on a section's or a context element's text
+HEADING_CHARS = 300  # the question as repeated above its answers
+_URL = re.compile(r"https?://[^\s<>|\"'`]+")
+_URL_TRAILER = ".,;:!?)]}*_~"  # punctuation that ends a sentence rather than the address
+_MARKS = {"answers": ":large_green_circle:", "related": ":large_yellow_circle:", "unlikely": ":white_circle:"}
+
+
+def escape(text: str) -> str:
+    """Text as Slack mrkdwn shows it literally: the three characters Slack's markup uses escaped."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _cut(escaped: str, room: int) -> str:
+    """Escaped text cut to `room` characters, never inside an &entity;."""
+    cut = escaped[: max(room, 0)]
+    amp = cut.rfind("&")
+    return cut[:amp] if amp != -1 and ";" not in cut[amp:] else cut
+
+
+def _url_link(url: str) -> str:
+    """A link showing its own address, so its text cannot claim another."""
+    return f"<{escape(url)}>"
+
+
+def untrusted(text: str, limit: int = MAX_TEXT_CHARS) -> str:
+    """Untrusted text as mrkdwn of at most `limit` characters: escaped, web addresses linked, cut with … if longer."""
+    parts, end = [], 0
+    for match in _URL.finditer(text):
+        url = match.group().rstrip(_URL_TRAILER)
+        parts += [escape(text[end : match.start()]), _url_link(url)]
+        end = match.start() + len(url)
+    parts.append(escape(text[end:]))
+    out = ""
+    for n, part in enumerate(parts):
+        if len(out) + len(part) > limit or (n < len(parts) - 1 and len(out) + len(part) == limit):
+            room = limit - len(out) - 1  # room for the ellipsis
+            return out + (_cut(part, room) if n % 2 == 0 else "") + "…"  # a link is kept whole or left out
+        out += part
+    return out
+
+
+def mrkdwn(text: str) -> dict:
+    """A mrkdwn text object Slack shows as given: no automatic mentions, channel links or address parsing."""
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
+
+
+def _plain(text: str) -> dict:
+    """A plain-text object (button labels): Slack shows it as text, never as markup."""
+    return {"type": "plain_text", "text": text, "emoji": True}
+
+
+def _button(text: str, action_id: str, value: str, style: str | None = None) -> dict:
+    """A button; `value` comes back to the app when it is clicked."""
+    button = {"type": "button", "text": _plain(text), "action_id": action_id, "value": value}
+    return button | ({"style": style} if style else {})
+
+
+def _link(url: str, label: str) -> str:
+    """A link we build: only to http(s) addresses, its label ours, the address escaped; '' for anything else."""
+    if not url.startswith(("https://", "http://")) or any(c in url for c in "|<> \n"):
+        return ""
+    return f"<{url.replace('&', '&amp;')}|{label}>"
+
+
+def whole_answer_url(answer: Answer, web_url: str | None) -> str:
+    """The web app's page of this answer when its address is known, else the book's page."""
+    return web_url.rstrip("/") + "/" + answer_link(answer.id) if web_url else answer.url
+
+
+def _asked(answer: Answer) -> str:
+    """'asked by X: the question', shortened to one line."""
+    if not answer.question.strip():
+        return "_said in the discussion, not in reply to one question_"
+    asker = f"asked by {untrusted(answer.asker, 200)}:" if answer.asker else "asked:"
+    return f"{asker} {untrusted(_shorten(answer.question, SUMMARY_CHARS))}"
+
+
+def _label(answer: Answer) -> str:
+    """The confidence as the web page labels it, with the chance in words."""
+    shown = relevance(answer.confidence)
+    return f"{_MARKS[shown.slug]} *{shown.label}* (about {round(100 * answer.confidence)}% likely to answer it)"
+
+
+def answer_blocks(answer: Answer, rank: int, web_url: str | None, vote_query_id: str | None) -> list[dict]:
+    """One answer as blocks: who answered in which week, to whom and what, the passage that matched, its label,
+    a link to the whole answer and, when the search was logged, Helpful / Not helpful buttons."""
+    week = _week(answer.date)
+    where = f"_{untrusted(answer.book_title, 500)}_" + (f" · {week}" if week else "")
+    link = _link(whole_answer_url(answer, web_url), "Read the whole answer")
+    passage = answer.passage_text if answer.passage >= 0 and answer.passage_text else answer.text
+    blocks = [
+        {"type": "section", "text": mrkdwn(f"*{untrusted(answer.author, 200)}* in {where}")},
+        {"type": "context", "elements": [mrkdwn(_asked(answer))]},
+        {"type": "section", "text": mrkdwn(untrusted(passage))},
+        {"type": "context", "elements": [mrkdwn(_label(answer) + (f" · {link}" if link else ""))]},
+    ]
+    if vote_query_id is not None:
+        vote = {"id": vote_query_id, "a": answer.id}
+        blocks.append({"type": "actions", "block_id": f"vote-{rank}", "elements": [
+            _button("Helpful", f"vote-{rank}-yes", json.dumps(vote | {"h": True}), "primary"),
+            _button("Not helpful", f"vote-{rank}-no", json.dumps(vote | {"h": False})),
+        ]})  # fmt: skip
+    return blocks
+
+
+def _heading(asked: Asked, sharer: str | None) -> str:
+    """What was asked, with its filters, and who shared it into the channel."""
+    request = asked.request
+    question = untrusted(_shorten(request.question, HEADING_CHARS))
+    filters = [f"author: {untrusted(request.author, 200)}" if request.author else "",
+               f"book: {untrusted(request.book, 200)}" if request.book else ""]  # fmt: skip
+    within = " (" + ", ".join(f for f in filters if f) + ")" if any(filters) else ""
+    who = f"<@{sharer}> shared the authors' answers to" if sharer else "The authors' answers to"
+    return f"{who} *{question}*{within}"
+
+
+def results_message(
+    asked: Asked,
+    answers: list[Answer],
+    *,
+    more: bool,
+    web_url: str | None = None,
+    share: bool = False,
+    sharer: str | None = None,
+) -> dict:
+    """A message of up to PAGE answers, numbered from asked.seen + 1, with More answers / Share in channel buttons.
+
+    `more`: the search may have further answers; `share`: the message is visible to the asker only;
+    `sharer`: the Slack user id (already checked to be one) who shared it into the channel.
+    """
+    if asked.seen == 0:
+        heading = _heading(asked, sharer)
+    else:
+        heading = f"More of the authors' answers to *{untrusted(_shorten(asked.request.question, HEADING_CHARS))}*"
+    blocks: list[dict] = [{"type": "section", "text": mrkdwn(heading)}]
+    if asked.request.closest and asked.seen == 0:
+        blocks.append({"type": "context", "elements": [mrkdwn(
+            "Nothing in the archives answers this closely; these are the closest answers anyway.")]})  # fmt: skip
+    for rank, answer in enumerate(answers[:PAGE], start=asked.seen):
+        blocks += [{"type": "divider"}, *answer_blocks(answer, rank, web_url, asked.query_id)]
+    buttons = []
+    if more:
+        later = Asked(asked.request, asked.query_id, asked.seen + len(answers[:PAGE]))
+        buttons.append(_button("More answers", "more", later.encode()))
+    if share:
+        buttons.append(_button("Share in channel", "share", asked.encode()))
+    if buttons:
+        blocks += [{"type": "divider"}, {"type": "actions", "block_id": "next", "elements": buttons}]
+    return {"text": escape(f"Answers to: {_shorten(asked.request.question, HEADING_CHARS)}"), "blocks": blocks}
+
+
+def no_answer_message(asked: Asked) -> dict:
+    """Nothing close: say so, and offer the closest answers anyway."""
+    question = untrusted(_shorten(asked.request.question, HEADING_CHARS))
+    text = f"Nothing in the Book of the Week archives answers *{question}* closely."
+    closest = Asked(replace(asked.request, closest=True), asked.query_id, 0)
+    return {
+        "text": escape(f"Nothing in the archives answers: {_shorten(asked.request.question, HEADING_CHARS)}"),
+        "blocks": [
+            {"type": "section", "text": mrkdwn(text)},
+            {"type": "actions", "block_id": "next",
+             "elements": [_button("Show the closest anyway", "more", closest.encode())]},
+        ],
+    }  # fmt: skip
+
+
+def notice_message(text: str) -> dict:
+    """A short message of ours (usage, rate limit, thanks) whose untrusted parts the caller escaped."""
+    return {"text": text, "blocks": [{"type": "section", "text": mrkdwn(text)}]}
