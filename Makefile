@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run sync monitor test test-fast index tune bench load browser screenshots
+.PHONY: run sync monitor test test-fast index tune bench load browser axe screenshots
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,7 +44,14 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 browser:
 	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium chromium-driver; }
 
-test: $(VENV)/.installed browser
+# axe-core, which the browser tests inject to check accessibility; pinned, installed from npm into .cache/.
+AXE_VERSION := 4.11.0
+AXE := .cache/axe/node_modules/axe-core/axe.min.js
+axe: $(AXE)
+$(AXE):
+	npm install --prefix .cache/axe --no-audit --no-fund --silent axe-core@$(AXE_VERSION)
+
+test: $(VENV)/.installed browser $(AXE)
 	$(PY) -m pytest -q
 
 # The fast tier: no model load, no browser; well under a minute.
@@ -52,5 +59,5 @@ test-fast: $(VENV)/.installed
 	$(PY) -m pytest -q -m "not slow and not browser"
 
 # Refresh the README's images from the browser tests.
-screenshots: $(VENV)/.installed browser
+screenshots: $(VENV)/.installed browser $(AXE)
 	SCREENSHOTS=docs $(PY) -m pytest -q -m browser -k screenshot

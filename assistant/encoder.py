@@ -4,20 +4,23 @@ An export holds `model.onnx` (transformer, mean pooling and L2 normalization in 
 weights quantized to int8 per channel), `tokenizer.json` and `encoder.json`; running it needs
 neither torch nor transformers, so a served index starts in seconds and embeds a question in a few
 milliseconds. Exporting needs both. int8 halves the encoder's time for questions and builds, with
-vectors at cosine 0.97–1.0 to the float ones and the quality figures held (README, Speed;
+vectors at cosine 0.97–1.0 to the float ones and the quality figures held (docs/research.md, Speed;
 `benchmarks/quantization.py` measures both precisions side by side).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
 import sys
 import threading
+import warnings
 from concurrent.futures import ThreadPoolExecutor
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -72,7 +75,8 @@ def export(model_id: str, folder: Path, precision: str = "int8", tuning: str = "
     from sentence_transformers.models import Normalize, Pooling, Transformer
 
     try:
-        model = SentenceTransformer(location or resolve_model_location(model_id), device="cpu")
+        with _without_weight_loading_bar():
+            model = SentenceTransformer(location or resolve_model_location(model_id), device="cpu")
     except (OSError, ValueError) as error:
         raise NotExportable(f"cannot load {model_id!r}: {error}") from None
     modules = list(model)
@@ -111,7 +115,11 @@ def export(model_id: str, folder: Path, precision: str = "int8", tuning: str = "
     dynamic = {name: {0: "batch", 1: "tokens"} for name in inputs}
     graph = staging / ("float.onnx" if precision == "int8" else MODEL_FILE)
     try:
-        with torch.no_grad():
+        with torch.no_grad(), warnings.catch_warnings():
+            # The tracer's notes on code paths this fixed pooling graph never takes; the graph is tested against
+            # sentence-transformers' vectors (tests/test_encoder.py).
+            warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+            warnings.filterwarnings("ignore", message="Exporting aten::index operator", category=UserWarning)
             torch.onnx.export(
                 MeanPooled(modules[0].auto_model).eval(),
                 tuple(sample[name] for name in inputs),
@@ -126,7 +134,8 @@ def export(model_id: str, folder: Path, precision: str = "int8", tuning: str = "
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
             # Per-channel scales keep the vectors within cosine 0.97 of the float model's; per-tensor ones do not.
-            quantize_dynamic(str(graph), str(staging / MODEL_FILE), weight_type=QuantType.QInt8, per_channel=True)
+            with _without_preprocessing_hint():
+                quantize_dynamic(str(graph), str(staging / MODEL_FILE), weight_type=QuantType.QInt8, per_channel=True)
             graph.unlink()
     except Exception as error:  # the exporter and quantizer raise many kinds; any of them means: run it in torch
         shutil.rmtree(staging, ignore_errors=True)
@@ -136,6 +145,40 @@ def export(model_id: str, folder: Path, precision: str = "int8", tuning: str = "
     (staging / CONFIG_FILE).write_text(json.dumps(asdict(config), indent=1), encoding="utf-8")
     shutil.rmtree(folder, ignore_errors=True)
     staging.rename(folder)
+
+
+@contextmanager
+def _without_weight_loading_bar() -> Iterator[None]:
+    """transformers' "Loading weights" progress bar, off while the model loads for its export."""
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        transformers_logging.enable_progress_bar()
+
+
+class _PreprocessingHint(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "pre-processing before quantization" not in record.getMessage()
+
+
+@contextmanager
+def _without_preprocessing_hint() -> Iterator[None]:
+    """onnxruntime's quantizer logs a hint (for image models) through the root logger; drop it.
+
+    Logging through the root logger also configures it, after which every library's log records print
+    (bm25s's DEBUG lines): a handler on the root for the duration keeps it unconfigured.
+    """
+    root, hint, placeholder = logging.getLogger(), _PreprocessingHint(), logging.NullHandler()
+    root.addFilter(hint)
+    root.addHandler(placeholder)
+    try:
+        yield
+    finally:
+        root.removeHandler(placeholder)
+        root.removeFilter(hint)
 
 
 class OnnxEmbedder:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sqlite3
 import sys
 from collections.abc import Sequence
@@ -78,8 +79,8 @@ def _times(n: int) -> str:
 
 
 def question_key(question: str) -> str:
-    """The question with case and spacing folded, so re-asked questions count as one."""
-    return " ".join(question.split()).casefold()
+    """The question's words with case, punctuation and spacing folded, so re-asked questions count as one."""
+    return " ".join(re.findall(r"\w+", question.casefold()))
 
 
 def read_failures(connection: sqlite3.Connection) -> list[Failure]:

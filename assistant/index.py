@@ -7,11 +7,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from assistant.store import DEFAULT_DATA, IndexWriteError, build_index, default_index_path
+from assistant.store import IndexWriteError, build_index, build_inputs, default_index_path
 from assistant.tuning import TuneRequest, read_excluded
 
 
-def add_data_argument(parser: argparse.ArgumentParser, default: str = "default: data/") -> None:
+def add_data_argument(
+    parser: argparse.ArgumentParser, default: str = "default: the folders the index was built from, else data/"
+) -> None:
     """`--data DIR`, repeatable, as the indexer and the app both take it; None when not given."""
     parser.add_argument(
         "--data",
@@ -37,7 +39,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_data_argument(parser)
     add_people_argument(parser)
     parser.add_argument(
-        "--out", type=Path, default=default_index_path(), metavar="DIR", help="index folder (default: index/)"
+        "--out",
+        type=Path,
+        default=default_index_path(),
+        metavar="DIR",
+        help="index folder (default: this project's index/, $ASSISTANT_INDEX)",
     )
     parser.add_argument(
         "--model",
@@ -58,12 +64,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if (args.tune_exclude or args.tune_log) and not args.tune:
         parser.error("--tune-exclude and --tune-log need --tune")
+    inputs = build_inputs(args.out, args.data, args.people, args.model)  # a rebuild reads what the last build read
+    if not args.data:
+        print(f"Reading {', '.join(map(str, inputs.data))} (give --data to read other folders)", flush=True)
     try:
         excluded = frozenset().union(*(read_excluded(path) for path in args.tune_exclude or []))
         tuning = TuneRequest(excluded=excluded, log=args.tune_log) if args.tune else None
-        summary = build_index(
-            args.data or [DEFAULT_DATA], args.out, args.people, args.model, progress=True, tuning=tuning
-        )
+        summary = build_index(inputs.data, args.out, inputs.people, inputs.model, progress=True, tuning=tuning)
     except (FileNotFoundError, ValueError, IndexWriteError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -3,7 +3,8 @@
 Its own Gradio app on 127.0.0.1:7861, never part of the public one; serving beyond loopback needs
 `--password` (user "monitor"). Plots per day (UTC): queries, no-answer rate, helpful share, latency
 p50/p95, plus results by source; tables of the most-asked and unanswered questions and the answers
-most often marked not helpful. Logged questions are untrusted text and are escaped everywhere.
+most often marked not helpful (author, book, the question, a link to the answer); every query, searchable and
+paged. Logged questions are untrusted text and are escaped everywhere.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ import ipaddress
 import os
 import sqlite3
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlencode
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: no calls home, works offline
 
@@ -32,6 +34,8 @@ DEFAULT_PORT = 7861
 USER = "monitor"
 PASSWORD_ENV = "ASSISTANT_MONITOR_PASSWORD"
 TABLE_ROWS = 10
+PAGE_ROWS = 25  # rows per page of every query
+DEFAULT_APP = "http://127.0.0.1:7860/"  # where the answers' links open
 PER_DAY = {"x": "day", "x_title": "day (UTC)"}
 SHARE = {"y_lim": [0, 1], "y_axis_format": ".0%"}
 
@@ -49,7 +53,11 @@ class Dashboard:
     not_helpful: str
 
 
-def read_dashboard(log: Path) -> Dashboard:
+class SafeHtml(str):
+    """A table cell that is already safe HTML (built here from escaped parts), so `_table` does not escape it."""
+
+
+def read_dashboard(log: Path, app: str = DEFAULT_APP) -> Dashboard:
     """Read the log (read-only) into the dashboard's plots and tables; an empty one when there is no log yet.
 
     SQLite does the counting (its sorter spills to disk), so a large log costs time, not memory: only
@@ -73,7 +81,7 @@ def read_dashboard(log: Path) -> Dashboard:
             by_source=_by_source(connection),
             most_asked=_most_asked(connection),
             unanswered=_unanswered(connection),
-            not_helpful=_not_helpful(connection),
+            not_helpful=_not_helpful(connection, app),
         )
     except (sqlite3.Error, pd.errors.DatabaseError) as error:
         return _empty(html.escape(f"cannot read the query log {log}: {error}"))
@@ -160,7 +168,7 @@ def _latency(connection: sqlite3.Connection) -> pd.DataFrame:
 
 
 def _by_source(connection: sqlite3.Connection) -> pd.DataFrame:
-    """Queries per source (page, json, gradio_api, mcp, slack), split into answered and no answer."""
+    """Queries per source (page, json, gradio_api, mcp, slack, link), split into answered and no answer."""
     return pd.read_sql_query(
         "SELECT source, CASE no_answer WHEN 1 THEN 'no answer' ELSE 'answered' END AS result, count(*) AS queries"
         " FROM queries GROUP BY source, result",
@@ -189,15 +197,62 @@ def _unanswered(connection: sqlite3.Connection) -> str:
     )
 
 
-def _not_helpful(connection: sqlite3.Connection) -> str:
-    """The answers most often marked not helpful, with their helpful count and a question they were shown for."""
-    return _top(
-        connection,
-        ["answer", "not helpful", "helpful", "last asked for"],
-        "SELECT v.answer_id, sum(1 - v.helpful) AS not_helpful, sum(v.helpful) AS helpful, q.question, max(q.time)"
+def _not_helpful(connection: sqlite3.Connection, app: str) -> str:
+    """The answers most often marked not helpful: whose, from which book, a question they were shown for, a link."""
+    rows = connection.execute(  # `question` comes from the row with max(time): the latest it was shown for
+        "SELECT v.answer_id, q.question, sum(1 - v.helpful) AS not_helpful, sum(v.helpful) AS helpful, max(q.time)"
         " FROM votes v JOIN queries q ON q.id = v.query_id GROUP BY v.answer_id HAVING not_helpful > 0"
-        " ORDER BY not_helpful DESC, helpful ASC, v.answer_id",
+        " ORDER BY not_helpful DESC, helpful ASC, v.answer_id LIMIT ?",
+        (TABLE_ROWS,),
     )
+    shown = [
+        (*answer_source(answer_id), question, not_helpful, helpful, _answer_link(app, answer_id))
+        for answer_id, question, not_helpful, helpful, _ in rows
+    ]
+    return _table(["author", "book", "last asked for", "not helpful", "helpful", "answer"], shown)
+
+
+def answer_source(answer_id: str) -> tuple[str, str]:
+    """(author, book id) read from a stable answer id `book/thread/author-slug/n`; the id itself if it is not one."""
+    parts = answer_id.split("/")
+    if len(parts) != 4:
+        return answer_id, ""
+    return parts[2].replace("-", " ").title(), parts[0]
+
+
+def _answer_link(app: str, answer_id: str) -> SafeHtml:
+    href = html.escape(f"{app}?{urlencode({'answer': answer_id}, safe='/')}", quote=True)
+    return SafeHtml(f'<a href="{href}" target="_blank" rel="noopener noreferrer">open the answer</a>')
+
+
+def every_query(log: Path, search: str = "", page: int = 1) -> tuple[str, int]:
+    """One page of every logged query, newest first, whose question holds `search`; and the page shown."""
+    try:
+        connection = connect_readonly(log)
+    except FileNotFoundError:
+        return '<p class="mon-none">Nothing yet.</p>', 1
+    pattern = "%" + search.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    where = " FROM queries WHERE question LIKE ? ESCAPE '\\'"
+    try:
+        total = connection.execute("SELECT COUNT(*)" + where, (pattern,)).fetchone()[0]
+        pages = max(1, -(-total // PAGE_ROWS))
+        page = min(max(1, int(page or 1)), pages)
+        rows = connection.execute(
+            "SELECT time, question, source, no_answer" + where + " ORDER BY time DESC LIMIT ? OFFSET ?",
+            (pattern, PAGE_ROWS, (page - 1) * PAGE_ROWS),
+        ).fetchall()
+    except sqlite3.Error as error:
+        return f'<p class="mon-none">{html.escape(f"cannot read the query log {log}: {error}")}</p>', 1
+    finally:
+        connection.close()
+    shown = (
+        (pd.to_datetime(row["time"], unit="s").strftime("%Y-%m-%d %H:%M"), row["question"], row["source"],
+         "no answer" if row["no_answer"] else "answered")
+        for row in rows
+    )  # fmt: skip
+    matching = f" matching “{html.escape(search.strip())}”" if search.strip() else ""
+    note = f'<p class="mon-pages">Page {page} of {pages}: {_count(total, "query", "queries")}{matching}.</p>'
+    return note + _table(["time (UTC)", "question", "source", "result"], shown), page
 
 
 def _top(connection: sqlite3.Connection, header: Sequence[str], sql: str) -> str:
@@ -206,31 +261,36 @@ def _top(connection: sqlite3.Connection, header: Sequence[str], sql: str) -> str
     return _table(header, [row[: len(header)] for row in rows])
 
 
-def _table(header: Sequence[str], rows) -> str:
-    """An HTML table with every cell escaped; a note instead when there are no rows."""
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(cell))}</td>" for cell in row) + "</tr>" for row in rows)
+def _table(header: Sequence[str], rows: Iterable[Sequence]) -> str:
+    """An HTML table with every cell escaped (but SafeHtml ones); a note instead when there are no rows."""
+    body = "".join("<tr>" + "".join(f"<td>{_cell(cell)}</td>" for cell in row) + "</tr>" for row in rows)
     if not body:
         return '<p class="mon-none">Nothing yet.</p>'
     head = "".join(f"<th>{html.escape(name)}</th>" for name in header)
     return f'<table class="mon-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
-def build_dashboard(log: Path) -> gr.Blocks:
+def _cell(value: object) -> str:
+    return value if isinstance(value, SafeHtml) else html.escape(str(value))
+
+
+def build_dashboard(log: Path, app: str = DEFAULT_APP) -> gr.Blocks:
     """The dashboard page; it reads the log when opened and on every Refresh."""
-    with gr.Blocks(title="Ask the Author: monitoring", analytics_enabled=False) as app:
+    with gr.Blocks(title="Ask the Author: monitoring", analytics_enabled=False) as dashboard:
         gr.HTML("<h1>Ask the Author: monitoring</h1>")
         summary = gr.HTML(elem_id="summary")
         refresh = gr.Button("Refresh", size="sm", elem_id="refresh")
+        # Points, not lines: a line through one day's point draws nothing.
         with gr.Row():
-            queries = gr.LinePlot(title="Queries per day", y="queries", y_lim=[0, None], **PER_DAY)
-            no_answer = gr.LinePlot(
+            queries = gr.ScatterPlot(title="Queries per day", y="queries", y_lim=[0, None], **PER_DAY)
+            no_answer = gr.ScatterPlot(
                 title="No-answer rate per day", y="no_answer_rate", y_title="share with no answer", **SHARE, **PER_DAY
             )
         with gr.Row():
-            helpful = gr.LinePlot(
+            helpful = gr.ScatterPlot(
                 title="Helpful share of votes per day", y="helpful_share", y_title="share helpful", **SHARE, **PER_DAY
             )
-            latency = gr.LinePlot(
+            latency = gr.ScatterPlot(
                 title="Search latency per day", y="latency_ms", y_title="ms", color="percentile", y_lim=[0, None],
                 **PER_DAY,
             )  # fmt: skip
@@ -241,23 +301,42 @@ def build_dashboard(log: Path) -> gr.Blocks:
         unanswered = gr.HTML(elem_id="unanswered")
         gr.HTML("<h2>Answers most often marked not helpful</h2>")
         not_helpful = gr.HTML(elem_id="not-helpful")
+        gr.HTML("<h2>Every query</h2>")
+        with gr.Row(equal_height=True):
+            search = gr.Textbox(label="Search the questions", placeholder="words in the question", scale=4)
+            previous = gr.Button("Previous page", size="sm", scale=1)
+            page = gr.Number(1, label="Page", precision=0, minimum=1, scale=1, elem_id="page")
+            following = gr.Button("Next page", size="sm", scale=1)
+        every = gr.HTML(elem_id="every-query")
+        paged = {"outputs": [every, page], "api_visibility": "private"}
+        search.submit(lambda text: every_query(log, text, 1), search, **paged)
+        page.submit(lambda text, n: every_query(log, text, n), [search, page], **paged)
+        previous.click(lambda text, n: every_query(log, text, (n or 1) - 1), [search, page], **paged)
+        following.click(lambda text, n: every_query(log, text, (n or 1) + 1), [search, page], **paged)
 
         def show() -> tuple:
-            board = read_dashboard(log)
-            return (board.summary, board.per_day, board.per_day, board.per_day.dropna(), board.latency, board.by_source,
+            board = read_dashboard(log, app)
+            plots = [board.per_day, board.per_day, board.per_day.dropna(), board.latency, board.by_source]
+            # No data, no plot (the summary says what is missing): vega would draw an empty one with an unlabelled
+            # image role, Gradio's placeholder a prohibited aria-label (axe-core: svg-img-alt, aria-prohibited-attr).
+            shown = (gr.update(value=None if frame.empty else frame, visible=not frame.empty) for frame in plots)
+            return (board.summary, *shown,
                     board.most_asked, board.unanswered, board.not_helpful)  # fmt: skip
 
         outputs = [summary, queries, no_answer, helpful, latency, by_source, most_asked, unanswered, not_helpful]
-        gr.on([app.load, refresh.click], show, outputs=outputs, api_visibility="private")
-    return app
+        gr.on([dashboard.load, refresh.click], show, outputs=outputs, api_visibility="private")
+        gr.on([dashboard.load, refresh.click], lambda text: every_query(log, text, 1), search, **paged)
+    return dashboard
 
 
 CSS = """
 .gradio-container { max-width: 1200px !important; margin: 0 auto !important; }
 .mon-table { width: 100%; border-collapse: collapse; font-size: 0.92rem; }
-.mon-table th, .mon-table td { text-align: left; padding: 4px 8px; border-bottom: 1px solid var(--border-color-primary);
-  overflow-wrap: anywhere; }
-.mon-summary, .mon-none { color: var(--body-text-color-subdued); }
+.mon-table th, .mon-table td { text-align: left; padding: 4px 8px;
+  border-bottom: 1px solid var(--border-color-primary); }
+.mon-table td { overflow-wrap: anywhere; }
+.mon-table th { white-space: nowrap; }  /* a long question narrows its own column, never a header */
+.mon-summary, .mon-none, .mon-pages { color: #475569; }  /* slate-600: AA contrast on the page's background */
 """
 
 
@@ -299,12 +378,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--password", default=os.environ.get(PASSWORD_ENV), help=f"login password for user {USER!r}, or ${PASSWORD_ENV}"
     )
+    parser.add_argument("--app", default=DEFAULT_APP, help=f"the app's address for links to answers ({DEFAULT_APP})")
     args = parser.parse_args(argv)
     if not is_loopback(args.host) and not args.password:
         print(f"error: serving the dashboard on {args.host} (beyond loopback) needs --password", file=sys.stderr)
         return 2
     try:
-        launch(build_dashboard(args.log), args.host, args.port, args.password)
+        launch(build_dashboard(args.log, args.app), args.host, args.port, args.password)
     except OSError as error:
         print(f"error: cannot serve on {args.host}:{args.port}: {error}", file=sys.stderr)
         return 2

@@ -59,6 +59,7 @@ class ParsedArchive:
     keys: list[UnitKeys]
     unresolved: list[str]
     threads: dict[str, list[ThreadMessage]]  # thread_key -> its messages, for the threads with units
+    messages: int  # top-level messages in its `archive:` list; 0 for a week nobody archived
 
 
 def parse_archive(path: Path, people: Mapping[str, str]) -> ParsedArchive:
@@ -67,7 +68,8 @@ def parse_archive(path: Path, people: Mapping[str, str]) -> ParsedArchive:
     units = build_units(book, people)
     unresolved = unresolved_slugs(book.authors, people, book.participants)
     keys = [unit_keys(unit) for unit in units]
-    return ParsedArchive(book.path, book.content_hash, units, keys, unresolved, answered_threads(book, people, units))
+    threads = answered_threads(book, people, units)
+    return ParsedArchive(book.path, book.content_hash, units, keys, unresolved, threads, len(book.messages))
 
 
 class ParsedCache:
@@ -108,8 +110,9 @@ class ParsedCache:
             ]
             units = [AnswerUnit(**unit) for unit in entry["units"]]
             threads = {key: [ThreadMessage(*message) for message in thread] for key, thread in entry["threads"].items()}
+            keys = [UnitKeys(**k) for k in keys]
             return ParsedArchive(
-                path, entry["content_hash"], units, [UnitKeys(**k) for k in keys], entry["unresolved"], threads
+                path, entry["content_hash"], units, keys, entry["unresolved"], threads, entry["messages"]
             )
         except (OSError, ValueError, TypeError, KeyError):
             return None
@@ -126,6 +129,7 @@ class ParsedCache:
                 "threads": {
                     key: [[m.name, m.text, m.is_author] for m in thread] for key, thread in parsed.threads.items()
                 },
+                "messages": parsed.messages,
             }
             staging = self.folder / f".{name}.{os.getpid()}"
             staging.write_text(json.dumps(entry, ensure_ascii=False), encoding="utf-8")

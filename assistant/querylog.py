@@ -34,7 +34,8 @@ from pathlib import Path
 DEFAULT_LOG = Path("state") / "queries.sqlite"
 LOG_ENV = "ASSISTANT_LOG"
 DEFAULT_DAYS = 90
-SOURCES = ("page", "json", "gradio_api", "mcp", "slack")
+# link: an answer opened by its link (?answer=id), logged so that its card takes votes.
+SOURCES = ("page", "json", "gradio_api", "mcp", "slack", "link")
 BUSY_TIMEOUT_MS = 2_000  # how long the writer waits for another process's lock before trying again
 PRUNE_EVERY_S = 3600.0  # old rows are pruned on open and then at most once an hour
 QUEUE_ROWS = 1_000  # rows waiting for the writer; beyond that a row is dropped and counted

@@ -22,7 +22,7 @@ def field_texts(unit: AnswerUnit) -> dict[str, str]:
     """The texts a unit is embedded as, one per field; the book title gives short answers their context.
 
     The new question may echo the original question, the answer's wording, or both; scoring both
-    fields beats either one (see README, Quality).
+    fields beats either one (see docs/research.md, Quality).
     """
     question = unit.question or unit.text
     return {
@@ -78,7 +78,7 @@ def term_sequence(text: str) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Weights:
-    """How much each signal counts. Tuned on ../shared/eval/dev.jsonl; see README, Quality."""
+    """How much each signal counts. Tuned on ../shared/eval/dev.jsonl; see docs/research.md, Quality."""
 
     dense: dict[str, float] = field(
         default_factory=lambda: {

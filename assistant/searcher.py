@@ -376,13 +376,12 @@ class Searcher:
         scores[candidates] = fused
         return scores
 
-    def has_author(self, author: str) -> bool:
-        """Whether the author filter would keep any answer."""
-        return bool(self._by_author(author).any())
-
-    def has_book(self, book: str) -> bool:
-        """Whether the book filter would keep any answer."""
-        return bool(self._by_book(book).any())
+    def check_filters(self, author: str | None, book: str | None) -> None:
+        """ValueError naming the author or book filter that would keep no answer."""
+        if author and not self._by_author(author).any():
+            raise ValueError(f"author {author!r} has no answers in the index")
+        if book and not self._by_book(book).any():
+            raise ValueError(f"book {book!r} is not in the index (give its title or id)")
 
     def _by_author(self, author: str) -> np.ndarray:
         return self._author_keys == " ".join(name_tokens(author))
@@ -395,6 +394,7 @@ class Searcher:
         """Which units pass the author and book filters (case-insensitive; a book by id or title)."""
         if not author and not book:
             return None
+        self.check_filters(author, book)
         keep = np.ones(len(self.units), dtype=bool)
         if author:
             keep &= self._by_author(author)

@@ -44,8 +44,9 @@ from assistant.tuning import TuneRequest, remove_other_tunings, tune
 from assistant.units import AnswerUnit, ThreadMessage, thread_key
 
 FORMAT_VERSION = 7
-DEFAULT_DATA = Path("data")
-DEFAULT_OUT = Path("index")
+PROJECT = Path(__file__).resolve().parents[1]  # so the defaults hold from any working directory
+DEFAULT_DATA = PROJECT / "data"
+DEFAULT_OUT = PROJECT / "index"
 INDEX_ENV = "ASSISTANT_INDEX"
 LEXICAL_DIR = "lexical"
 ENCODERS_DIR = "encoders"
@@ -97,7 +98,10 @@ class BuildSummary:
     files: int
     skipped: list[str]
     unresolved: list[str]
-    books: int
+    archives: int  # archives read
+    answered: int  # archives with at least one author answer
+    empty: list[str]  # archives holding no messages (a week nobody archived)
+    unanswered: list[str]  # archives with messages but no author answer
     authors: int
     answers: int
     embedded: int
@@ -112,7 +116,9 @@ class BuildSummary:
             f"  files read: {self.files}, skipped: {len(self.skipped)}",
             *(f"    skipped {reason}" for reason in self.skipped),
             *(f"  unresolved author: {slug}" for slug in self.unresolved),
-            f"  books: {self.books}, authors: {self.authors}, answers: {self.answers}",
+            f"  archives: {self.archives}, {self.answered} with answers"
+            + "".join(f"; {len(names)} {why}: {', '.join(names)}" for why, names in self._without_answers() if names),
+            f"  books: {self.answered}, authors: {self.authors}, answers: {self.answers}",
             f"  texts embedded: {self.embedded} new, {self.reused} from cache",
             *([self._tuned()] if self.tuning else []),
             f"  took {self.seconds:.1f} s",
@@ -126,6 +132,12 @@ class BuildSummary:
             f"  model tuned on {record['pairs']} question-answer pairs and {record['vote_pairs']} from votes, "
             f"{record['excluded_threads']} threads held out: {how}"
         )
+
+    def _without_answers(self) -> list[tuple[str, list[str]]]:
+        return [
+            (f"{'holds' if len(self.empty) == 1 else 'hold'} no messages", self.empty),
+            (f"{'has' if len(self.unanswered) == 1 else 'have'} messages but no author answer", self.unanswered),
+        ]
 
 
 @dataclass
@@ -202,7 +214,7 @@ def build_index(
     parsed = ParsedCache(out / PARSED_DIR, people_for(data, people_file))
     if progress:
         print(f"  reading the archives in {', '.join(map(str, data))} ...", flush=True)
-    corpus = load_corpus(data, parsed.read)
+    corpus = load_corpus(data, parsed.read)  # before the model export: a missing folder fails in a moment
     tuned = None
     if tuning is not None:
         embedder, tuned = tune(model or default_model(), out / ENCODERS_DIR, corpus.units, tuning)
@@ -237,7 +249,10 @@ def build_index(
         files=len(corpus.archives) + len(corpus.errors),
         skipped=[str(error) for error in corpus.errors],
         unresolved=[str(slug) for slug in corpus.unresolved],
-        books=len(corpus.archives),
+        archives=len(corpus.archives),
+        answered=sum(1 for archive in corpus.archives if archive.units),
+        empty=[archive.path.name for archive in corpus.archives if not archive.messages],
+        unanswered=[archive.path.name for archive in corpus.archives if archive.messages and not archive.units],
         authors=len({unit.author for unit in corpus.units}),
         answers=len(corpus.units),
         embedded=built.embedded,

@@ -153,8 +153,10 @@ DESKTOP = {"width": 1280, "height": 1500}
 @pytest.fixture(scope="session")
 def browser():
     """Debian's chromium, headless, driven by Playwright (never a downloaded browser build)."""
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # Every expectation waits for its state up to a minute: on 2 busy cores a page can take far over the default 5 s.
+    expect.set_options(timeout=60_000)
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: install it with `apt-get install chromium` (or `make browser`)")
     with sync_playwright() as playwright:

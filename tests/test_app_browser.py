@@ -13,6 +13,7 @@ from urllib.parse import quote_plus
 import pytest
 from playwright.sync_api import Page, expect
 
+from assistant.monitor import answer_source
 from assistant.querylog import QueryLog
 from assistant.store import build_index, load_built_index
 from assistant.searcher import Searcher
@@ -20,9 +21,10 @@ from assistant.web.page import LOGGED_LINE
 from assistant.web.serve import start
 from helpers import SEED_ID, screenshot_path
 from load import HOST
-from loghelpers import serving_dashboard
+from loghelpers import rows, serving_dashboard
 
 PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 800}
 XSS_ARCHIVES = Path(__file__).parent / "fixtures" / "xss"
 WAIT_MS = 60_000
 QUESTION = "Should startups do MLOps?"
@@ -205,7 +207,7 @@ def test_hostile_archive_text_never_runs(xss_app, open_page):
         summary.click()  # the whole threads hold the hostile questions too
     assert results.locator("script, img, iframe, [onerror]").count() == 0
     results.get_by_text("[click](javascript:window.__xss=3)").first.click()
-    page.wait_for_timeout(500)
+    settled(page)
     assert page.evaluate("typeof window.__xss") == "undefined"
     assert dialogs == []
 
@@ -229,7 +231,10 @@ def test_a_not_helpful_vote_is_counted_on_the_dashboard(logged_app, open_page):
         expect(board.locator("#summary")).to_contain_text("1 query since")
         expect(board.locator("#summary")).to_contain_text("(0 helpful, 1 not helpful), 1 'none of these answer'")
         expect(board.locator("#most-asked tbody tr").first.locator("td")).to_have_text([QUESTION, "1", "0"])
-        expect(board.locator("#not-helpful tbody tr").first.locator("td")).to_have_text([answer_id, "1", "0", QUESTION])
+        author, book = answer_source(answer_id)
+        expect(board.locator("#not-helpful tbody tr").first.locator("td")).to_have_text(
+            [author, book, QUESTION, "1", "0", "open the answer"]
+        )
         expect(board.locator("#unanswered")).to_contain_text(QUESTION)
     assert blocked == [] and board_blocked == []
 
@@ -246,13 +251,26 @@ def search_url(app: str, question: str) -> str:
     return f"{app}?q={quote_plus(question)}"
 
 
+# A filter opens its options when focused and closes them when left; the next key waits for that.
+FILTERS_SETTLED = """() => [...document.querySelectorAll('input[role=combobox]')]
+  .every((box) => box === document.activeElement || box.getAttribute('aria-expanded') !== 'true')"""
+
+
 def tab_to(page: Page, selector: str, limit: int = 80) -> None:
-    """Press Tab until the focused element matches `selector`, as a keyboard user would."""
+    """Press Tab until the focused element matches `selector`, as a keyboard user would, each once the page settled."""
     for _ in range(limit):
         page.keyboard.press("Tab")
+        page.wait_for_function(FILTERS_SETTLED, timeout=WAIT_MS)
+        if page.evaluate("document.activeElement === document.body"):
+            pytest.fail(f"Tab landed on <body> on the way to {selector}")
         if page.evaluate("(s) => document.activeElement.matches(s)", selector):
             return
     pytest.fail(f"Tab never reached {selector}")
+
+
+def settled(page: Page) -> None:
+    """Wait until the page has drawn two more frames: whatever a click set off has run."""
+    page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
 
 
 @pytest.mark.browser
@@ -346,11 +364,13 @@ def test_keyboard_reaches_a_cards_links_and_copy_link(seed_app, browser):
         cards(page)
         question_box(page).focus()
         tab_to(page, ".ata-copy")
+        expect(page.locator(".ata-copy")).to_be_focused()
         page.keyboard.press("Enter")
         expect(page.locator(".ata-copied")).to_have_text("Link copied")
         assert page.evaluate("navigator.clipboard.readText()") == search_url(seed_app, QUESTION)
         tab_to(page, ".ata-card a.ata-source")
         tab_to(page, ".ata-card a.ata-permalink")
+        expect(page.locator(".ata-card a.ata-permalink").first).to_be_focused()
         page.keyboard.press("Enter")
         expect(page.locator("#results .ata-card.ata-single")).to_have_count(1, timeout=WAIT_MS)
     finally:
@@ -372,7 +392,7 @@ def test_hostile_addresses_show_as_text_and_nothing_runs(seed_app, open_page):
             expect(question_box(page)).to_have_value(text)
         else:
             expect(page.locator("#results")).to_contain_text(text)
-        page.wait_for_timeout(300)
+        settled(page)
         assert page.locator("#results").locator("script, img, iframe, [onerror]").count() == 0
         assert page.evaluate("typeof window.__xss") == "undefined" and dialogs == []
 
@@ -389,3 +409,151 @@ def test_phone_width_with_nearby_questions_has_no_horizontal_scroll_and_a_screen
     page, _ = open_page(f"{search_url(seed_app, QUESTION)}&k=2", {"width": 1100, "height": 800})
     expect(page.locator("#results .ata-nearby li")).to_have_count(5, timeout=WAIT_MS)
     page.screenshot(path=str(screenshot_path(tmp_path, "related.png")), full_page=True)
+
+
+# A newcomer's first hour (issue 18): the phone, the box, the keyboard, votes, links.
+ANSWER_IN_VIEW = """() => {
+  const answer = document.querySelector('#results .ata-card .ata-answer');
+  if (!answer) return false;
+  const box = answer.getBoundingClientRect();
+  return box.top >= 0 && box.top + 40 <= innerHeight;
+}"""
+
+
+@pytest.mark.browser
+def test_after_ask_on_a_phone_the_first_answer_is_in_view(seed_app, open_page):
+    page, _ = open_page(seed_app, PHONE)
+    ask(page, QUESTION)
+    cards(page)
+    page.wait_for_function(ANSWER_IN_VIEW, timeout=WAIT_MS)
+
+
+@pytest.mark.browser
+def test_the_placeholder_fits_the_box_on_a_phone(seed_app, open_page):
+    page, _ = open_page(seed_app, PHONE)
+    box = question_box(page)
+    room = box.evaluate(
+        """(input) => {
+          const style = getComputedStyle(input);
+          const context = document.createElement('canvas').getContext('2d');
+          context.font = `${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+          const padding = parseFloat(style.paddingLeft) + parseFloat(style.paddingRight);
+          return input.clientWidth - padding - context.measureText(input.placeholder).width;
+        }"""
+    )
+    assert room >= 0, f"the placeholder is {-room:.0f} px wider than the box"
+
+
+@pytest.mark.browser
+def test_a_long_question_keeps_the_box_and_the_ask_button_their_size(seed_app, open_page):
+    page, _ = open_page(seed_app)
+    box, button = question_box(page), page.locator("#ask")
+    before = (box.bounding_box()["height"], button.bounding_box()["height"])
+    box.fill("Should startups do MLOps, and if so, which tools should they pick first? " * 12)
+    after = (box.bounding_box()["height"], button.bounding_box()["height"])
+    assert after == pytest.approx(before, abs=1)
+
+
+@pytest.mark.browser
+def test_choosing_a_filter_with_enter_keeps_the_focus_and_tab_goes_on(seed_app, open_page):
+    page, _ = open_page(seed_app)
+    author = page.get_by_role("combobox", name="Author")
+    author.focus()
+    expect(author).to_have_attribute("aria-expanded", "true")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    expect(author).to_have_value("Alfredo Deza")
+    page.wait_for_function("document.activeElement !== document.body", timeout=WAIT_MS)
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("combobox", name="Book")).to_be_focused()
+
+
+@pytest.mark.browser
+def test_a_vote_shows_clearly_and_moves_nothing(logged_app, open_page):
+    url, _ = logged_app
+    page, _ = open_page(url)
+    ask(page, QUESTION)
+    footer = cards(page).first.locator("footer")
+    controls = footer.locator("a, button")
+    before = [control.bounding_box() for control in controls.all()]
+    helpful = footer.get_by_role("button", name="Helpful", exact=True)
+    not_helpful = footer.get_by_role("button", name="Not helpful", exact=True)
+    helpful.click()
+    expect(footer.locator(".ata-vote-status")).to_have_text("Thanks, noted.")
+    expect(helpful).to_have_attribute("aria-pressed", "true")
+    expect(not_helpful).to_have_attribute("aria-pressed", "false")
+    assert [control.bounding_box() for control in controls.all()] == before
+    colours = [b.evaluate("(b) => getComputedStyle(b).backgroundColor") for b in (helpful, not_helpful)]
+    assert colours[0] != colours[1]
+
+
+@pytest.mark.browser
+def test_an_answer_opened_by_its_link_takes_votes(logged_app, open_page):
+    url, log = logged_app
+    answer_id = f"{SEED_ID}/3/noah-gift/0"
+    page, _ = open_page(f"{url}?answer={answer_id}")
+    single = page.locator("#results .ata-card.ata-single")
+    single.get_by_role("button", name="Not helpful", exact=True).click(timeout=WAIT_MS)
+    expect(single.locator(".ata-vote-status")).to_have_text("Thanks, noted.")
+    assert rows(log, "SELECT answer_id, helpful FROM votes") == [{"answer_id": answer_id, "helpful": 0}]
+    assert rows(log, "SELECT source FROM queries") == [{"source": "link"}]
+
+
+@pytest.mark.browser
+def test_show_closest_answers_anyway_puts_closest_in_the_link(seed_app, open_page):
+    page, _ = open_page(seed_app)
+    ask(page, "How do I cook onions?")
+    page.get_by_role("button", name="Show closest answers anyway").click()
+    closest = f"{search_url(seed_app, 'How do I cook onions?')}&closest=true"
+    expect(page).to_have_url(closest, timeout=WAIT_MS)
+    shared, _ = open_page(closest)
+    assert cards(shared).count() == 5
+    expect(shared.get_by_role("button", name="Show closest answers anyway")).to_be_hidden()
+
+
+@pytest.mark.browser
+def test_enter_in_number_of_results_runs_the_search_again(seed_app, open_page):
+    page, _ = open_page(seed_app)
+    ask(page, QUESTION)
+    assert cards(page).count() == 5
+    number = page.get_by_label("number input for Number of results")
+    number.fill("2")
+    number.press("Enter")
+    expect(page.locator("#results .ata-card")).to_have_count(2, timeout=WAIT_MS)
+    expect(page).to_have_url(f"{search_url(seed_app, QUESTION)}&k=2")
+
+
+# Accessibility: axe-core (installed by `make axe` into .cache/axe) on every view, desktop and phone.
+AXE = Path(__file__).resolve().parents[1] / ".cache" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+SERIOUS = """async () => (await axe.run(document, {resultTypes: ['violations']})).violations
+  .filter((violation) => ['serious', 'critical'].includes(violation.impact))
+  .map((violation) => `${violation.id}: ${violation.nodes.map((node) => node.target.join(' ')).join(', ')}`)"""
+
+
+def serious_violations(page: Page) -> list[str]:
+    """axe-core's serious and critical violations on the page as it is now, one line each."""
+    if not AXE.is_file():
+        pytest.fail(f"{AXE} is missing: run `make axe` (npm install --prefix .cache/axe axe-core)")
+    page.add_script_tag(path=str(AXE))
+    return page.evaluate(SERIOUS)
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_axe_finds_nothing_serious_on_any_view(logged_app, open_page, viewport):
+    url, log = logged_app
+    views = {}
+    page, _ = open_page(url, viewport)
+    expect(question_box(page)).to_be_visible()
+    views["start"] = serious_violations(page)
+    page, _ = open_page(search_url(url, QUESTION), viewport)
+    cards(page)
+    views["results"] = serious_violations(page)
+    page, _ = open_page(f"{url}?answer={SEED_ID}/3/noah-gift/0", viewport)
+    expect(page.locator("#results .ata-card.ata-single")).to_have_count(1, timeout=WAIT_MS)
+    views["permalink"] = serious_violations(page)
+    with serving_dashboard(log) as board_url:
+        page, _ = open_page(board_url, viewport)
+        expect(page.locator("#summary")).to_contain_text("since", timeout=WAIT_MS)
+        views["dashboard"] = serious_violations(page)
+    assert views == {view: [] for view in views}

@@ -6,6 +6,7 @@ Bookkeeping tests embed with a fake model (tests/fakes.py); only the killed-buil
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -19,7 +20,7 @@ from assistant import store
 from assistant.index import main
 from assistant.store import IndexLoadError, build_index, load_built_index, stale_reason
 from fakes import FAKE_MODEL_ID, HashedWordsEmbedder
-from helpers import REPO, SEED_ID
+from helpers import REPO, SEED_ID, write_archive
 
 
 @pytest.fixture
@@ -206,3 +207,67 @@ def test_fixing_a_skipped_archive_makes_the_index_stale(tmp_path, seed_copy, emb
     assert stale_reason([seed_copy], out) is None
     broken.write_text("---\ntitle: Fixed\nauthors: [Ann]\n---\n")
     assert "broken.md changed" in stale_reason([seed_copy], out)
+
+
+@pytest.fixture
+def one_week(tmp_path, seed_file) -> Path:
+    """A folder holding only the seed archive, outside data/."""
+    folder = tmp_path / "weeks"
+    folder.mkdir()
+    shutil.copy(seed_file, folder)
+    return folder
+
+
+def test_cli_without_data_rebuilds_from_the_folders_the_index_was_built_from(
+    tmp_path, one_week, capsys, monkeypatch
+):
+    monkeypatch.setattr(store, "build_embedder", lambda model, out: HashedWordsEmbedder())
+    out = tmp_path / "index"
+    assert main(["--data", str(one_week), "--out", str(out)]) == 0
+    answers = len(_load(out).units)
+    monkeypatch.chdir(tmp_path)  # no data/ here: the rebuild must not fall back to one
+    capsys.readouterr()
+    assert main(["--out", str(out)]) == 0
+    assert f"Reading {one_week.resolve()}" in capsys.readouterr().out
+    assert len(_load(out).units) == answers
+
+
+def test_cli_reports_a_missing_data_folder_before_exporting_the_model(tmp_path, capsys, monkeypatch):
+    exported = []
+    monkeypatch.setattr(store, "build_embedder", lambda model, out: exported.append(model) or HashedWordsEmbedder())
+    out = tmp_path / "index"
+    assert main(["--data", str(tmp_path / "nowhere"), "--out", str(out)]) == 2
+    assert f"{tmp_path / 'nowhere'}: archive folder does not exist" in capsys.readouterr().err
+    assert exported == [] and not (out / "encoders").exists()
+
+
+def test_build_summary_names_archives_without_answers(tmp_path, one_week, embedder):
+    write_archive(one_week / "20240101-empty-week.md", None, title="Empty Week")
+    write_archive(one_week / "20240108-quiet-week.md", [{"name": "Bob Member", "text": "Anyone here?"}])
+    summary = build_index([one_week], tmp_path / "index", embedder=embedder)
+    text = str(summary)
+    assert (
+        "archives: 3, 1 with answers; 1 holds no messages: 20240101-empty-week.md; "
+        "1 has messages but no author answer: 20240108-quiet-week.md"
+    ) in text
+    assert "books: 1, authors: 2" in text  # as the page's header counts books: those with answers
+
+
+def test_default_paths_do_not_depend_on_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.delenv(store.INDEX_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert store.default_index_path() == REPO / "index"
+    assert store.build_inputs(tmp_path / "no-index").data == (REPO / "data",)
+
+
+@pytest.mark.slow
+def test_cli_build_prints_no_library_noise(tmp_path, one_week):
+    """A first build (the model exported) prints its progress and summary, nothing from torch, onnxruntime, bm25s."""
+    result = subprocess.run(
+        [sys.executable, "-m", "assistant.index", "--data", str(one_week), "--out", str(tmp_path / "index")],
+        cwd=tmp_path, capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": str(REPO)},
+    )  # fmt: skip
+    output = result.stdout + result.stderr
+    assert "Index written to" in output
+    for noise in ("Warning", "WARNING", "DEBUG", "pre-processing", "Loading weights"):
+        assert noise not in output, output

@@ -92,7 +92,7 @@ def test_build_skips_a_fifo_and_a_device_and_stays_fresh(tmp_path, seed_copy, ca
     with deadline(30):
         summary = build_index([seed_copy], tmp_path / "index", embedder=HashedWordsEmbedder())
         assert store.stale_reason([seed_copy], tmp_path / "index") is None
-    assert summary.books == 1 and len(summary.skipped) == 2
+    assert summary.archives == 1 and len(summary.skipped) == 2
     err = capsys.readouterr().err
     assert "x.md: cannot read file: it is a FIFO, not a regular file" in err
     assert "zero.md: cannot read file: it is a character device, not a regular file" in err

@@ -18,7 +18,7 @@ from assistant.web.contract import (
     request_link,
     search_link,
 )
-from assistant.web.page import _navigated_to, open_link
+from assistant.web.page import _navigated_to, open_link, respond
 
 QUESTION = "should startups do MLOps?"
 SEED = "20210830-practical-mlops"
@@ -144,3 +144,13 @@ def test_navigation_reads_the_address_sent_by_the_page_and_nothing_else():
 
 def test_back_to_a_plain_address_clears_the_page(fake_seed_searcher):
     assert open_link(fake_seed_searcher, {"utm_source": "x"})[:5] == ("", "", "", 5, "")
+
+
+def test_the_closest_answers_anyway_have_a_link_of_their_own(fake_seed_searcher):
+    onions = "How do I cook onions?"
+    link = read_link(fake_seed_searcher, {"q": onions, "closest": "true"})
+    assert link == PageLink(SearchRequest(onions, closest=True))
+    assert request_link(link.search) == "?q=How+do+I+cook+onions%3F&closest=true"
+    assert read_link(fake_seed_searcher, {"q": onions, "closest": "maybe"}).ignored == ("closest",)
+    *_, link_shown = respond(fake_seed_searcher, onions, "", "", 5, closest=True)
+    assert link_shown == "?q=How+do+I+cook+onions%3F&closest=true"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from assistant.monitor import is_loopback, main, read_dashboard
+from assistant.monitor import answer_source, every_query, is_loopback, main, read_dashboard
 from assistant.querylog import QueryLog
 from assistant.web.contract import parse_request
 from assistant.web.record import search_and_log
@@ -65,7 +65,8 @@ def test_tables_count_questions_and_escape_them(two_days, questions, unit_ids):
     assert f"<td>{questions[0]}</td><td>2</td><td>0</td>" in board.most_asked
     assert f"<td>{escaped}</td><td>2</td><td>2</td>" in board.unanswered
     assert f"<td>{questions[1]}</td><td>1</td><td>0</td>" in board.unanswered
-    assert f"<td>{unit_ids[0]}</td><td>1</td><td>1</td><td>{questions[0]}</td>" in board.not_helpful
+    author, book = answer_source(unit_ids[0])
+    assert f"<td>{author}</td><td>{book}</td><td>{questions[0]}</td><td>1</td><td>1</td>" in board.not_helpful
     assert unit_ids[3] not in board.not_helpful  # only ever marked helpful
     for table in (board.most_asked, board.unanswered, board.summary):
         assert "<script" not in table and "<img" not in table
@@ -145,7 +146,7 @@ def test_dashboard_of_a_week_and_a_screenshot(a_week_of_searches, open_page, tmp
                      "Search latency per day", "Results by source"):  # fmt: skip
             expect(page.get_by_text(plot, exact=True)).to_be_visible()
         expect(page.locator("#not-helpful tbody tr").first).to_be_visible()
-        page.wait_for_timeout(1000)  # the plots draw after their data arrives
+        page.wait_for_function(f"() => ({MARKS})().length === 5 && ({MARKS})().every((marks) => marks > 0)")
         page.screenshot(path=str(screenshot_path(tmp_path, "dashboard.png")), full_page=True)
         assert blocked == []
 
@@ -175,3 +176,66 @@ def test_a_large_log_is_read_in_bounded_memory(tmp_path):
         tracemalloc.stop()
     assert "50,000 queries" in board.summary and len(board.per_day) == 30
     assert peak < 4_000_000, f"reading the dashboard took {peak / 1e6:.1f} MB"
+
+
+def test_answers_marked_not_helpful_show_whose_from_which_book_and_a_link(two_days, unit_ids):
+    board = read_dashboard(two_days, "http://app.example/")
+    assert answer_source("20210830-practical-mlops/3/noah-gift/0") == ("Noah Gift", "20210830-practical-mlops")
+    assert f'href="http://app.example/?answer={unit_ids[0]}"' in board.not_helpful
+    assert f"<td>{unit_ids[0]}</td>" not in board.not_helpful
+
+
+def test_the_same_question_with_other_punctuation_or_case_counts_once(tmp_path):
+    path = tmp_path / "queries.sqlite"
+    log = QueryLog(path)
+    for question in ("should startups do MLOps?", "Should startups do  MLOps", "…should startups do mlops!"):
+        log.record(logged(question, []))
+    log.close()
+    board = read_dashboard(path)
+    assert board.most_asked.count("<tr>") == 2  # the header and one question
+    assert "<td>3</td><td>3</td>" in board.most_asked
+
+
+def test_every_query_is_listed_searchable_and_paged(tmp_path):
+    path = tmp_path / "queries.sqlite"
+    clock = Clock(T0)
+    log = QueryLog(path, clock=clock)
+    for n in range(60):
+        clock.now = T0 + n
+        log.record(logged(f"question {n} about {'spark' if n % 2 else 'mlops'} 100%_sure", []))
+    log.close()
+    first, page = every_query(path)
+    assert page == 1 and "Page 1 of 3: 60 queries." in first and first.count("<tr>") == 26
+    assert "question 59 about spark" in first and "question 34 " not in first  # newest first, 25 a page
+    last, page = every_query(path, "", 99)
+    assert page == 3 and "question 0 about mlops" in last
+    spark, _ = every_query(path, "SPARK", 1)
+    assert "30 queries matching “SPARK”" in spark and "mlops" not in spark
+    assert "Page 1 of 1: 0 queries matching “s_re”" in every_query(path, "s_re")[0]  # _ is no wildcard: not "sure"
+    assert "60 queries matching “100%_”" in every_query(path, "100%_")[0]
+
+
+MARKS = """() => [...document.querySelectorAll('.vega-embed')]
+  .map((plot) => plot.querySelectorAll('.mark-symbol path, .mark-rect path').length)"""
+
+
+@pytest.mark.browser
+def test_one_day_of_data_draws_every_plot_and_long_questions_leave_headers_on_one_line(tmp_path, open_page, unit_ids):
+    path = tmp_path / "queries.sqlite"
+    log = QueryLog(path)
+    long_question = "How should a small startup with no platform team organize its machine learning work? " * 6
+    query_id = log.record(logged(long_question, unit_ids[:3]))
+    log.vote(query_id, unit_ids[0], helpful=False)
+    log.record(logged(long_question, []))
+    log.close()
+    with serving_dashboard(path) as url:
+        page, _ = open_page(url)
+        expect(page.locator("#summary")).to_contain_text("2 queries since")
+        page.wait_for_function(f"() => ({MARKS})().length === 5 && ({MARKS})().every((marks) => marks > 0)")
+        for table in ("#most-asked", "#unanswered", "#not-helpful", "#every-query"):
+            expect(page.locator(f"{table} th").first).to_be_visible()
+            heights = page.locator(f"{table} th").evaluate_all(
+                "(cells) => cells.map((cell) => cell.clientHeight / parseFloat(getComputedStyle(cell).lineHeight))"
+            )
+            assert max(heights) < 2, f"{table}: a header wraps ({heights})"
+        expect(page.locator("#not-helpful a")).to_have_attribute("href", f"http://127.0.0.1:7860/?answer={unit_ids[0]}")

@@ -32,7 +32,7 @@ def full_report(full_searcher):
 
 def test_full_build_reads_every_archive_in_data(full_index):
     summary, _ = full_index
-    assert (summary.books, summary.skipped) == (98, [])
+    assert (summary.archives, summary.skipped) == (98, [])
 
 
 def test_real_questions_get_useful_first_answers(full_searcher):

@@ -58,7 +58,7 @@ def test_a_second_vote_changes_the_first_and_unknown_ids_are_refused(tmp_path, q
 
 
 def test_unknown_source_is_a_clear_error(questions):
-    with pytest.raises(ValueError, match="source must be one of page, json, gradio_api, mcp, slack, got 'web'"):
+    with pytest.raises(ValueError, match="source must be one of page, json, gradio_api, mcp, slack, link, got 'web'"):
         logged(questions[0], [], "web")
 
 

@@ -12,7 +12,7 @@ from assistant.archive import read_archive
 from assistant.recipe import content_terms
 from assistant.searcher import Answer, RelatedQuestion, Thread
 from assistant.units import ThreadMessage
-from assistant.web.render import answer_card, related_html, results_html, safe_markdown
+from assistant.web.render import LEGEND, answer_card, related_html, results_html, safe_markdown
 
 
 class _Elements(HTMLParser):
@@ -175,3 +175,11 @@ def test_a_card_marks_the_words_asked_and_opens_its_whole_thread_in_place():
     assert '<details class="ata-thread"><summary>Show the whole thread (3 messages)</summary>' in card
     assert card.count('class="ata-message ata-by-author"') == 2 and card.count('class="ata-message"') == 1
     assert card.index("What about") < card.index("Start small.") < card.index("Also, decide")
+
+
+def test_the_bar_shows_its_percentage_and_the_list_says_what_it_means():
+    card = answer_card(_answer(confidence=0.38))
+    assert '<span class="ata-percent">38%</span>' in card
+    assert "about 38% likely to answer your question" in card
+    assert LEGEND in results_html([_answer(confidence=0.38)], [])
+    assert LEGEND not in results_html([], ["No author answered anything close to this question."])

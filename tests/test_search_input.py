@@ -29,3 +29,18 @@ def test_ten_megabyte_question_reaches_the_model_cut(fake_seed_searcher, monkeyp
     assert fake_seed_searcher.search("Should startups invest in MLOps automation? " * 240_000, 3, min_score=0)
     assert time.perf_counter() - started < 2.0  # generous for a loaded machine; the cut itself takes milliseconds
     assert seen and max(seen) <= 1_000
+
+
+@pytest.mark.parametrize(
+    ("filters", "message"),
+    [
+        ({"author": "Nobody"}, "author 'Nobody' has no answers in the index"),
+        ({"book": "No Such Book"}, r"book 'No Such Book' is not in the index \(give its title or id\)"),
+    ],
+)
+def test_an_unknown_author_or_book_is_a_clear_error_as_in_the_web_apis(fake_seed_searcher, filters, message):
+    with pytest.raises(ValueError, match=message):
+        fake_seed_searcher.search("spark", **filters)
+    with pytest.raises(ValueError, match=message):
+        fake_seed_searcher.related_questions("spark", **filters)
+    assert fake_seed_searcher.search(MLOPS, author="noah gift", min_score=0)  # known ones, any case, still filter

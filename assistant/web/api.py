@@ -41,7 +41,7 @@ def json_api(searcher: Searcher | LiveSearcher, log: QueryLog | None = None) -> 
     router = APIRouter(prefix="/api")
     # Searches run one per core, the rest wait in arrival order (anyio's limiter is first come, first
     # served): 20 searches at once sharing the GIL all finished late, queued ones finish in turn; it
-    # roughly halved the 95th-percentile latency of `benchmarks/load.py --api json` (README, Speed).
+    # roughly halved the 95th-percentile latency of `benchmarks/load.py --api json` (docs/research.md, Speed).
     searches = anyio.CapacityLimiter(os.cpu_count() or 1)
 
     @router.get("/search")

@@ -159,10 +159,10 @@ def parse_request(
     """Check every value as search() would, plus the web's limits; an unknown author or book is an error."""
     text, cut = _question(question)
     request = SearchRequest(text, _k(k), _filter(author, "author"), _filter(book, "book"), _closest(closest), cut)
-    if request.author and not searcher.has_author(request.author):
-        raise RequestError(f"author {shown(request.author)} has no answers in the index")
-    if request.book and not searcher.has_book(request.book):
-        raise RequestError(f"book {shown(request.book)} is not in the index (give its title or id)")
+    try:
+        searcher.check_filters(request.author, request.book)
+    except ValueError as error:
+        raise RequestError(str(error)) from None
     return request
 
 
@@ -272,19 +272,28 @@ def read_link(searcher: Searcher, params: Mapping[str, str]) -> PageLink:
         filters[name] = canonical(searcher, value) if value and len(value) <= MAX_ID_CHARS else None
         if value and filters[name] is None:
             ignored.append(name)
-    return PageLink(SearchRequest(question, k, filters["author"], filters["book"], cut=cut), ignored=tuple(ignored))
+    try:
+        closest = _closest(str(params.get("closest", "false")))
+    except RequestError:
+        closest = False
+        ignored.append("closest")
+    request = SearchRequest(question, k, filters["author"], filters["book"], closest, cut)
+    return PageLink(request, ignored=tuple(ignored))
 
 
-def search_link(question: str, k: int = DEFAULT_RESULTS, author: str | None = None, book: str | None = None) -> str:
-    """The page address of a search, '?q=…', with the filters and a k other than the default."""
+def search_link(
+    question: str, k: int = DEFAULT_RESULTS, author: str | None = None, book: str | None = None, closest: bool = False
+) -> str:
+    """The page address of a search, '?q=…', with the filters, a k other than the default and closest=true if set."""
     params = {"q": question.strip()[:MAX_QUESTION_CHARS], "author": author, "book": book}
     params["k"] = str(k) if k != DEFAULT_RESULTS else None
+    params["closest"] = "true" if closest else None
     return "?" + urlencode({name: value for name, value in params.items() if value}, safe="/")
 
 
 def request_link(request: SearchRequest) -> str:
     """The page address that runs this request again."""
-    return search_link(request.question, request.k, request.author, request.book)
+    return search_link(request.question, request.k, request.author, request.book, request.closest)
 
 
 def answer_link(answer_id: str) -> str:

@@ -33,7 +33,7 @@ from assistant.web.contract import (
     related,
     request_link,
 )
-from assistant.web.record import record_vote, search_and_log
+from assistant.web.record import log_opened_answer, record_vote, search_and_log
 from assistant.web.render import (
     corpus_line,
     header,
@@ -61,6 +61,32 @@ LOGGED_LINE = "Questions are logged, with no IP address or cookie, to improve th
 NAV_JS = """
 const results = () => document.getElementById('results');
 if (location.search) trigger('click', {query: location.search});
+document.addEventListener('keydown', (event) => {
+  // Tab out of a filter leaves its options open (Gradio reopens them on any key but Escape): once the focus
+  // has moved on, close them, as Escape does.
+  if (event.key === 'Tab' && event.target.matches('input[role=combobox]')) {
+    const filter = event.target;
+    setTimeout(() => filter.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape', bubbles: true})));
+    return;
+  }
+  if (event.key !== 'Enter') return;
+  // Enter in the "Number of results" box runs the search with that number, as in the question box.
+  if (event.target.matches('#k input[type=number]')) {
+    event.target.dispatchEvent(new Event('change', {bubbles: true}));
+    document.getElementById('ask').click();
+    return;
+  }
+  // Choosing an option with Enter blurs a filter to <body>; keep the focus just after its box (the box itself
+  // would open its options again), so Tab goes on to the next control.
+  const filter = event.target.closest('input[role=combobox]');
+  if (!filter) return;
+  const after = filter.nextElementSibling || filter.closest('.block');
+  setTimeout(() => {
+    if (document.activeElement !== document.body) return;
+    after.setAttribute('tabindex', '-1');
+    after.focus({preventScroll: true});
+  });
+}, true);
 window.addEventListener('popstate', () => trigger('click', {query: location.search}));
 document.addEventListener('click', (event) => {
   const copy = event.target.closest('[data-ata-copy]');
@@ -82,11 +108,15 @@ document.addEventListener('click', (event) => {
   trigger('click', {query});
 });
 """
-# After a search: its link becomes a new history entry (PUSH) or, for a link just opened, the address (REPLACE).
-PUSH_JS = "(link) => { if (link && link !== location.search) history.pushState(null, '', location.pathname + link); }"
-REPLACE_JS = (
-    "(link) => { if (link && link !== location.search) history.replaceState(null, '', location.pathname + link); }"
+# After a search: its link becomes a new history entry (PUSH) or, for a link just opened, the address (REPLACE);
+# on a narrow screen the results scroll to the top, so the first answer shows without scrolling past the filters.
+_AFTER_SEARCH = (
+    "(link) => {{ if (link && link !== location.search) history.{}(null, '', location.pathname + link);"
+    " if (link && matchMedia('(max-width: 640px)').matches)"
+    " document.getElementById('results').scrollIntoView({{block: 'start', behavior: 'instant'}}); }}"
 )
+PUSH_JS = _AFTER_SEARCH.format("pushState")
+REPLACE_JS = _AFTER_SEARCH.format("replaceState")
 
 
 def _searched(searcher: Searcher, request: SearchRequest, notes: list[str], log: QueryLog | None) -> tuple[str, dict]:
@@ -149,7 +179,8 @@ def open_link(searcher: Searcher, params: dict[str, str], log: QueryLog | None =
             body = missing_answer_html(link.answer_id, gone_answer_search(searcher, link.answer_id))
         else:
             nearby = searcher.related_questions(unit.question) if unit.question.strip() else []
-            body = single_answer_html(unit, related_html(nearby, DEFAULT_RESULTS, None, None), searcher.thread(unit.id))
+            nearby_html = related_html(nearby, DEFAULT_RESULTS, None, None)
+            body = single_answer_html(unit, nearby_html, searcher.thread(unit.id), log_opened_answer(unit, log))
         return "", "", "", DEFAULT_RESULTS, body, hidden, answer_link(link.answer_id)
     if link.search is None:
         return "", "", "", DEFAULT_RESULTS, results_html([], notes) if notes else "", hidden, ""
@@ -265,8 +296,9 @@ def build_page(searcher: Searcher | LiveSearcher, log: QueryLog | None = None) -
         heading = gr.HTML(_header(shown), elem_classes="ata-html")
         with gr.Row(equal_height=True):
             question = gr.Textbox(
-                placeholder="Ask the authors something, e.g. Should startups do MLOps?",
+                placeholder="Ask the authors something",
                 show_label=False,
+                max_lines=1,  # a long question scrolls in the box, which keeps its size (and the Ask button's)
                 scale=5,
                 elem_id="question",
             )
@@ -277,7 +309,9 @@ def build_page(searcher: Searcher | LiveSearcher, log: QueryLog | None = None) -
         with gr.Row(elem_classes="ata-filters"):
             author = gr.Dropdown(_author_choices(shown), value="", label="Author", min_width=200)
             book = gr.Dropdown(_book_choices(shown), value="", label="Book", min_width=200)
-            k = gr.Slider(1, MAX_RESULTS, value=DEFAULT_RESULTS, step=1, label="Number of results", min_width=200)
+            k = gr.Slider(
+                1, MAX_RESULTS, value=DEFAULT_RESULTS, step=1, label="Number of results", min_width=200, elem_id="k"
+            )
         results = gr.HTML(
             elem_id="results", elem_classes="ata-html", js_on_load=VOTE_SCRIPT if log is not None else None
         )
@@ -304,7 +338,7 @@ def build_page(searcher: Searcher | LiveSearcher, log: QueryLog | None = None) -
 
         gr.on([question.submit, ask.click, author.input, book.input, k.release], answer, **listen).then(**push)
         examples.load_input_event.then(answer, **listen).then(**push)
-        closest.click(answer_closest, **listen)
+        closest.click(answer_closest, **listen).then(**push)
         opened = {"outputs": [question, author, book, k, results, closest, link], "api_visibility": "private"}
         replace = {"fn": None, "inputs": link, "js": REPLACE_JS}
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from assistant.querylog import LoggedQuery, QueryLog, Shown
 from assistant.recipe import MIN_SCORE, relevance
 from assistant.searcher import Answer, Searcher
+from assistant.units import AnswerUnit
 from assistant.web.contract import SearchRequest, VoteRequest, run
 
 
@@ -38,6 +39,14 @@ def search_and_log(searcher: Searcher, request: SearchRequest, log: QueryLog | N
         closest=request.closest,
     )
     return LoggedSearch(answers, log.record(query))
+
+
+def log_opened_answer(unit: AnswerUnit, log: QueryLog | None) -> str | None:
+    """Log an answer opened by its link as a query (source 'link') that showed it, so its card takes votes."""
+    if log is None:
+        return None
+    shown = (Shown(unit.id, 0.0, ""),)  # not ranked: no score and no relevance label
+    return log.record(LoggedQuery(unit.question.strip() or unit.id, 1, "link", shown, False, 0.0))
 
 
 def record_vote(log: QueryLog, vote: VoteRequest) -> bool:

@@ -89,14 +89,21 @@ def _shorten(text: str, limit: int) -> str:
     return flat[:limit].rsplit(" ", 1)[0] + "…"
 
 
+LEGEND = (
+    "The bar and percentage beside each answer: the estimated chance it answers your question, "
+    "learned from people's judgments of answers to past questions."
+)
+
+
 def _relevance(confidence: float) -> str:
-    """A labelled bar for the answer's confidence, so people can judge results without reading numbers."""
+    """A labelled bar with its percentage for the answer's confidence; LEGEND under the list says what it means."""
     shown = relevance(confidence)
-    chance = f"about {round(100 * confidence)}% likely to answer your question (judged on past questions)"
+    percent = round(100 * confidence)
+    chance = f"about {percent}% likely to answer your question (estimated from judged past questions)"
     return (
         f'<span class="ata-relevance ata-{shown.slug}" title="{chance}">'
         f'<span class="ata-bar" aria-hidden="true"><span style="width:{round(100 * shown.fill)}%"></span></span>'
-        f"{shown.label}</span>"
+        f'{shown.label} <span class="ata-percent">{percent}%</span></span>'
     )
 
 
@@ -231,9 +238,11 @@ def results_html(
     threads = list(threads) or [None] * len(answers)
     cards = "".join(answer_card(answer, votes, thread, marked) for answer, thread in zip(answers, threads))
     share = _SHARE if shareable else ""
-    query = f' data-query-id="{html.escape(query_id, quote=True)}"' if votes else ""
+    query = f' data-query-id="{html.escape(query_id, quote=True)}"' if query_id is not None else ""
     under = f'<div class="ata-none">{_vote_buttons(None)}</div>' if votes else ""
-    return f'<div class="ata-results"{query}>{share}{"".join(notice(n) for n in notes)}{cards}{under}{related}</div>'
+    legend = f'<p class="ata-legend">{LEGEND}</p>' if answers else ""
+    notes_html = "".join(notice(n) for n in notes)
+    return f'<div class="ata-results"{query}>{share}{notes_html}{cards}{under}{legend}{related}</div>'
 
 
 def related_html(questions: list[RelatedQuestion], k: int, author: str | None, book: str | None) -> str:
@@ -252,16 +261,18 @@ def related_html(questions: list[RelatedQuestion], k: int, author: str | None, b
     )
 
 
-def single_answer_html(unit: AnswerUnit, related: str, thread: Thread | None = None) -> str:
-    """One answer opened by its link: the card with its full question and thread, a search for that question, then
-    `related`."""
+def single_answer_html(
+    unit: AnswerUnit, related: str, thread: Thread | None = None, query_id: str | None = None
+) -> str:
+    """One answer opened by its link: the card with its full question and thread (and votes, given the log's query
+    id), a search for that question, then `related`."""
     more = (
         " " + _link(search_link(unit.question), "See every answer to this question", "ata-ask")
         if unit.question.strip()
         else ""
     )
-    body = answer_card(unit, thread=thread) + related
-    return results_html([], [f"One answer, opened by its link.{more}"], body, shareable=True)
+    card = answer_card(unit, votes=query_id is not None, thread=thread)
+    return results_html([], [f"One answer, opened by its link.{more}"], card + related, True, query_id)
 
 
 def missing_answer_html(answer_id: str, offer: SearchRequest | None) -> str:

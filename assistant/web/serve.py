@@ -26,7 +26,14 @@ from assistant.web.page import build_page  # noqa: E402
 
 STYLE = Path(__file__).with_name("style.css")
 MAX_UPLOAD_BYTES = 1024  # the app takes no files: Gradio's upload route refuses anything bigger
-THEME = gr.themes.Soft(primary_hue="indigo", neutral_hue="slate")
+# Soft's pale grey text and indigo-500 fall short of WCAG AA contrast (axe-core): darker shades of the same hues.
+THEME = gr.themes.Soft(primary_hue="indigo", neutral_hue="slate").set(
+    body_text_color_subdued="*neutral_600",
+    block_label_text_color="*primary_700",
+    block_title_text_color="*primary_700",
+    button_primary_background_fill="*primary_600",
+    button_primary_background_fill_hover="*primary_700",
+)
 
 
 def web_app(
