@@ -26,7 +26,7 @@ monitor: $(VENV)/.installed
 index: $(VENV)/.installed
 	$(PY) -m assistant.index
 
-# The model tuned on the archives' own question-answer pairs (many minutes; docs/tuning.md); restart the app after.
+# The model tuned on the archives' own question-answer pairs (many minutes; docs/tuning.md); a running app swaps it in.
 tune: $(VENV)/.installed
 	$(PY) -m assistant.index --tune
 
