@@ -534,6 +534,7 @@ def serious_violations(page: Page) -> list[str]:
     """axe-core's serious and critical violations on the page as it is now, one line each."""
     if not AXE.is_file():
         pytest.fail(f"{AXE} is missing: run `make axe` (npm install --prefix .cache/axe axe-core)")
+    page.wait_for_function("() => !document.querySelector('.pending')")  # Gradio dims pending outputs to 0.2
     page.add_script_tag(path=str(AXE))
     return page.evaluate(SERIOUS)
 

@@ -89,9 +89,11 @@ def test_book_filter_by_id_or_title(seed_searcher, book):
     assert seed_searcher.search(MLOPS, 3, book=book)
 
 
-def test_filter_matching_nothing_returns_nothing(seed_searcher):
-    assert seed_searcher.search(MLOPS, 5, book="No Such Book") == []
-    assert seed_searcher.search(MLOPS, 5, author="Alexey Grigorev") == []
+def test_a_filter_no_answer_passes_is_an_error_naming_it(seed_searcher):
+    with pytest.raises(ValueError, match="book 'No Such Book' is not in the index"):
+        seed_searcher.search(MLOPS, 5, book="No Such Book")
+    with pytest.raises(ValueError, match="author 'Alexey Grigorev' has no answers"):  # he asks, never answers
+        seed_searcher.search(MLOPS, 5, author="Alexey Grigorev")
 
 
 @pytest.mark.parametrize(

@@ -347,7 +347,12 @@ def build_page(searcher: Searcher | LiveSearcher, log: QueryLog | None = None) -
             return open_link(live.current(), _navigated_to(event), log)
 
         nav.click(on_navigate, **opened, **SEARCH_QUEUE).then(**replace)
-        page.load(lambda: corpus_controls(live.current()), outputs=[heading, author, book], api_visibility="private")
+        page.load(  # no progress shown: a refresh of the counts and filters should not dim them on every load
+            lambda: corpus_controls(live.current()),
+            outputs=[heading, author, book],
+            api_visibility="private",
+            show_progress="hidden",
+        )
         gr.api(_api_search(live, log), api_name="search", **SEARCH_QUEUE)
         if log is not None:
             gr.api(_api_feedback(log), api_name="feedback")
