@@ -30,9 +30,8 @@ index: $(VENV)/.installed
 tune: $(VENV)/.installed
 	$(PY) -m assistant.index --tune
 
-SHARED ?= ../shared
 bench: $(VENV)/.installed
-	$(PY) -m assistant.bench --data data --questions $(SHARED)/eval/dev.jsonl
+	$(PY) -m assistant.bench --data data --questions eval/dev.jsonl
 
 load: $(VENV)/.installed
 	$(PY) benchmarks/load.py --api json

@@ -43,8 +43,8 @@ class Calibration:
 
 
 # Fitted 2026-11-28 (int8 encoder, score with the term match) by
-# `python -m assistant.eval ../shared/eval/dev.jsonl --real
-# ../shared/eval/real-dev.jsonl --judgments eval/judgments.jsonl --index <full 98-archive index> --fit`:
+# `python -m assistant.eval eval/dev.jsonl --real
+# eval/real-dev.jsonl --judgments eval/judgments.jsonl --index <full 98-archive index> --fit`:
 # judged useful = grade >= 1. Refit after any change to the ranking, the fields or the model.
 CALIBRATION = Calibration(
     means=(0.4127,),

@@ -25,6 +25,7 @@ from assistant.searcher import Searcher, load_index
 
 # Dev questions are paraphrases with one known target: they count a quarter in calibration (at a half, the
 # judged real answers scoring 0.4-0.8 were over-confident by 0.1-0.2).
+EVAL_DIR = Path(__file__).resolve().parents[1] / "eval"  # the eval sets shipped with the repository
 DEV_WEIGHT = 0.25
 
 
@@ -160,11 +161,23 @@ def _calibrate(real: list[Sample], dev: list[Sample]) -> str:
     )
 
 
+def _optional_path(value: str) -> Path | None:
+    return Path(value) if value else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m assistant.eval", description=__doc__.splitlines()[0])
-    parser.add_argument("file", type=Path, help="JSONL file of labelled questions (dev set)")
-    parser.add_argument("--real", type=Path, help="JSONL file of real questions with judged answers")
-    parser.add_argument("--judgments", type=Path, help="JSONL file of further judgments of answers to them")
+    parser.add_argument(
+        "file", type=Path, nargs="?", default=EVAL_DIR / "dev.jsonl", help="labelled questions (default: eval/dev.jsonl)"
+    )
+    parser.add_argument(
+        "--real", type=_optional_path, default=EVAL_DIR / "real-dev.jsonl", help="real questions with judged answers "
+        "(default: eval/real-dev.jsonl; --real '' skips them)"
+    )
+    parser.add_argument(
+        "--judgments", type=Path, default=EVAL_DIR / "judgments.jsonl",
+        help="further judgments of answers to them (default: eval/judgments.jsonl)",
+    )
     parser.add_argument("--fit", action="store_true", help="refit the confidence calibration (needs --real)")
     parser.add_argument("--unjudged", type=Path, metavar="OUT", help="write unjudged top answers for blind judging")
     parser.add_argument("--index", type=Path, default=default_index_path(), help="index folder (default: index/)")

@@ -1,6 +1,6 @@
 """Real questions judged by people (`real-dev.jsonl` and our judgments): the protocol, its metrics, calibration samples.
 
-Protocol (../shared/eval/REAL.md): search with min_score=0, drop answers from the question's own
+Protocol (eval/REAL.md): search with min_score=0, drop answers from the question's own
 book, keep the top 3. An answer is judged when its text matches a judged one on the first 200
 word characters; answers nobody judged count as not useful and are counted.
 """

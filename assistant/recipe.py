@@ -78,7 +78,7 @@ def term_sequence(text: str) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Weights:
-    """How much each signal counts. Tuned on ../shared/eval/dev.jsonl; see docs/research.md, Quality."""
+    """How much each signal counts. Tuned on eval/dev.jsonl; see docs/research.md, Quality."""
 
     dense: dict[str, float] = field(
         default_factory=lambda: {

@@ -1,11 +1,11 @@
 """Votes for tuning, simulated from the dev set: `python benchmarks/simulated_votes.py --index DIR --out FOLDER`.
 
-Splits ../shared/eval/dev.jsonl by line into a voting half (odd lines) and an evaluated half (even
+Splits eval/dev.jsonl by line into a voting half (odd lines) and an evaluated half (even
 lines, written as dev-eval.jsonl, with the unanswerable questions). Each voting question is searched
 on the index and logged to FOLDER/queries.sqlite as the app logs it, with "Helpful" on the shown
 answers from its target threads and "Not helpful" on the best-ranked other answer, as a person
 would vote. Tune with `--tune-log FOLDER/queries.sqlite --tune-exclude FOLDER/dev-eval.jsonl
---tune-exclude ../shared/eval/real-dev.jsonl` and evaluate on FOLDER/dev-eval.jsonl: the
+--tune-exclude eval/real-dev.jsonl` and evaluate on FOLDER/dev-eval.jsonl: the
 evaluated questions' threads never reach training, votes included.
 """
 
@@ -20,13 +20,13 @@ from assistant.eval import read_labelled
 from assistant.querylog import LoggedQuery, QueryLog, Shown
 from assistant.searcher import load_index
 
-DEV = Path(__file__).resolve().parents[1].parent / "shared" / "eval" / "dev.jsonl"
+DEV = Path(__file__).resolve().parents[1] / "eval" / "dev.jsonl"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--index", type=Path, required=True, help="index to search (the untuned one)")
-    parser.add_argument("--dev", type=Path, default=DEV, help="labelled questions (default: ../shared/eval/dev.jsonl)")
+    parser.add_argument("--dev", type=Path, default=DEV, help="labelled questions (default: eval/dev.jsonl)")
     parser.add_argument("--out", type=Path, required=True, help="folder for queries.sqlite and dev-eval.jsonl")
     args = parser.parse_args()
     lines = [line for line in args.dev.read_text(encoding="utf-8").splitlines() if line.strip()]

@@ -1,8 +1,8 @@
 """Fixtures over the real Book-of-the-Week archives.
 
-The tests read every archive from `data/` and the eval sets and the one-book seed from `../shared`
-beside the repository. When either is missing, every test that needs it fails with a message saying
-so; none is skipped.
+The tests read every archive from `data/` (one of them, Practical MLOps, is the one-book seed) and the
+eval sets from `eval/`, both in the repository. When one is missing, every test that needs it fails
+with a message saying so; none is skipped.
 """
 
 from __future__ import annotations
@@ -15,23 +15,19 @@ import pytest
 
 from assistant.archive import Book, ReadResult, read_archive, read_archives
 from assistant.authors import load_people
-from helpers import DATA, PEOPLE, REPO, SEED, SHARED
+from helpers import DATA, EVAL, PEOPLE, SEED
 
 
 def _require(path: Path) -> Path:
     if not path.exists():
-        where = (
-            f"the archives from {DATA}, shipped with the repository"
-            if path.is_relative_to(DATA)
-            else f"the eval sets and the seed from {SHARED}, the 'shared' folder beside the repository {REPO}"
-        )
-        pytest.fail(f"{path} is missing: these tests read {where}. Put it there and run the tests again.", pytrace=False)
+        where = f"the archives from {DATA}" if path.is_relative_to(DATA) else f"the eval sets from {EVAL}"
+        pytest.fail(f"{path} is missing: these tests read {where}, shipped with the repository.", pytrace=False)
     return path
 
 
 @pytest.fixture(scope="session")
-def shared_dir() -> Path:
-    return _require(SHARED)
+def eval_dir() -> Path:
+    return _require(EVAL)
 
 
 @pytest.fixture(scope="session")
@@ -46,7 +42,7 @@ def people_file(data_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def seed_file(shared_dir: Path) -> Path:
+def seed_file(data_dir: Path) -> Path:
     return _require(SEED)
 
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"  # the eval sets and the seed archive
-SEED = SHARED / "seed" / "20210830-practical-mlops.md"
 DATA = REPO / "data"  # every archive, as shipped
+EVAL = REPO / "eval"  # the eval sets, their rubric and our judgments
+SEED = DATA / "20210830-practical-mlops.md"  # the one-book corpus of the fast indexes
 PEOPLE = DATA / "people.yaml"
 
 SEED_ID = "20210830-practical-mlops"

@@ -12,8 +12,8 @@ from assistant.units import build_units
 
 
 @pytest.fixture(scope="session")
-def questions(shared_dir: Path) -> list[str]:
-    return [labelled.query for labelled in read_labelled(shared_dir / "eval" / "dev.jsonl")]
+def questions(eval_dir: Path) -> list[str]:
+    return [labelled.query for labelled in read_labelled(eval_dir / "dev.jsonl")]
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ from assistant.embedding import BUNDLED_MODEL_ID, Embedder
 from assistant.encoder import exported_embedder
 from assistant.parsed import parse_archive
 from assistant.recipe import FIELDS, field_texts
-from helpers import REPO, SHARED
+from helpers import EVAL, REPO
 
 pytestmark = pytest.mark.slow
 
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def texts(books_dir, people) -> tuple[list[str], list[str]]:
     """(dev questions, the field texts of every tenth answer in data/)."""
-    questions = [json.loads(line)["query"] for line in (SHARED / "eval" / "dev.jsonl").open(encoding="utf-8")]
+    questions = [json.loads(line)["query"] for line in (EVAL / "dev.jsonl").open(encoding="utf-8")]
     units = load_corpus([books_dir], lambda path: parse_archive(path, people)).units[::10]
     return questions, [field_texts(unit)[field] for unit in units for field in FIELDS]
 

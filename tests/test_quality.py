@@ -2,7 +2,7 @@
 
 The floors are the figures measured 2026-11-28 on a fresh build (README, Quality): on dev, 104 and 108
 of the 110 answerable questions, MRR@10 0.960; on the 56 general real questions (own book left out,
-top 3, judged in ../shared/eval/real-dev.jsonl and, blind, in eval/judgments.jsonl) 0.429 top answers
+top 3, judged in eval/real-dev.jsonl and, blind, in eval/judgments.jsonl) 0.429 top answers
 at least partly useful and nDCG@3 0.373. nDCG@3 was 0.46 with fewer judgments: 179 answers judged
 on 2026-11-28 raised its ideal, and the 2026-11-27 ranking reads 0.375 against the same judgments.
 """
@@ -14,7 +14,7 @@ import pytest
 from assistant.eval import evaluate, read_labelled
 from assistant.judged import evaluate_real, read_real
 from assistant.recipe import relevance, term_sequence
-from helpers import REPO, SHARED
+from helpers import EVAL, REPO
 
 pytestmark = pytest.mark.slow
 HIT_AT_1 = 104 / 110
@@ -27,7 +27,7 @@ LABEL_ORDER = ["answers", "related", "unlikely"]
 
 @pytest.fixture(scope="module")
 def full_report(full_searcher):
-    return evaluate(full_searcher, read_labelled(SHARED / "eval" / "dev.jsonl"), k=10)
+    return evaluate(full_searcher, read_labelled(EVAL / "dev.jsonl"), k=10)
 
 
 def test_full_build_reads_every_archive_in_data(full_index):
@@ -36,7 +36,7 @@ def test_full_build_reads_every_archive_in_data(full_index):
 
 
 def test_real_questions_get_useful_first_answers(full_searcher):
-    questions = read_real(SHARED / "eval" / "real-dev.jsonl", REPO / "eval" / "judgments.jsonl")
+    questions = read_real(EVAL / "real-dev.jsonl", REPO / "eval" / "judgments.jsonl")
     report, _, _ = evaluate_real(full_searcher, questions)
     assert report.questions == 56
     assert report.useful_at_1 >= USEFUL_AT_1
@@ -96,8 +96,8 @@ def test_mlops_cards_are_in_label_order_with_both_practical_mlops_authors(full_s
 
 def test_no_list_shows_a_stronger_label_or_a_higher_score_below_a_weaker_one(full_searcher):
     """Dev, real and keyword questions: the order number (score) never rises, nor the confidence or the label."""
-    questions = [q.query for q in read_labelled(SHARED / "eval" / "dev.jsonl")]
-    questions += [q.query for q in read_real(SHARED / "eval" / "real-dev.jsonl")] + list(KEYWORDS)
+    questions = [q.query for q in read_labelled(EVAL / "dev.jsonl")]
+    questions += [q.query for q in read_real(EVAL / "real-dev.jsonl")] + list(KEYWORDS)
     for question in questions:
         answers = full_searcher.search(question, 10, min_score=0)
         for above, below in zip(answers, answers[1:]):
@@ -108,7 +108,7 @@ def test_no_list_shows_a_stronger_label_or_a_higher_score_below_a_weaker_one(ful
 
 
 def test_questions_nothing_answers_get_unlikely_answers_even_when_asked_for_the_ranking(full_searcher):
-    unanswerable = [q for q in read_labelled(SHARED / "eval" / "dev.jsonl") if not q.targets]
+    unanswerable = [q for q in read_labelled(EVAL / "dev.jsonl") if not q.targets]
     for question in unanswerable:
         closest = full_searcher.search(question.query, 3, min_score=0)
         assert all(relevance(a.confidence).slug == "unlikely" for a in closest), question.query

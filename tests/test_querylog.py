@@ -1,6 +1,6 @@
 """The query log: what a search and a vote store, retention, 20 concurrent writers, faults that must not stop search.
 
-Questions are real ones from ../shared/eval/dev.jsonl, answer ids real units of the seed archive.
+Questions are real ones from eval/dev.jsonl, answer ids real units of the seed archive.
 """
 
 from __future__ import annotations

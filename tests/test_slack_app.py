@@ -64,7 +64,7 @@ def running_app(searcher, log_path: Path | None, limit: RateLimit | None = None,
                     voter_secret=VOTER_SECRET)  # fmt: skip
     running = start_http(app)
     try:
-        yield Slack(fake, running.url, log_path, searcher)
+        yield Slack(fake, running.url, log_path, log, searcher)
     finally:
         running.stop()
         fake.server.shutdown()
@@ -84,8 +84,13 @@ def slack(tmp_path, fake_seed_searcher):
 class Slack:
     """What a test drives: signed requests to the app, and what the fake Slack received."""
 
-    def __init__(self, fake: FakeSlack, url: str, log_path: Path | None, searcher):
-        self.fake, self.url, self.log_path, self.searcher = fake, url, log_path, searcher
+    def __init__(self, fake: FakeSlack, url: str, log_path: Path | None, log: QueryLog | None, searcher):
+        self.fake, self.url, self.log_path, self.log, self.searcher = fake, url, log_path, log, searcher
+
+    def rows(self, sql: str) -> list[dict]:
+        """Rows of the log once everything queued so far is written: Slack's reply can come before the log's write."""
+        assert self.log is not None and self.log.flush()
+        return rows(self.log_path, sql)
 
     def post(self, body: str, content_type: str, timestamp: int | None = None, secret: str = SECRET):
         timestamp = int(time.time()) if timestamp is None else timestamp
@@ -149,9 +154,9 @@ def test_the_slash_command_acks_first_then_answers_the_asker_only(slack):
     assert_within_slack_limits(reply)
     assert_no_forged_controls(reply)
     assert len(answer_ids(reply)) == PAGE and {"more", "share"} <= set(buttons(reply))
-    [query] = rows(slack.log_path, "SELECT * FROM queries")
+    [query] = slack.rows("SELECT * FROM queries")
     assert (query["question"], query["source"], query["k"], query["no_answer"]) == (question, "slack", PAGE, 0)
-    shown = rows(slack.log_path, "SELECT answer_id FROM shown ORDER BY rank")
+    shown = slack.rows("SELECT answer_id FROM shown ORDER BY rank")
     assert [row["answer_id"] for row in shown] == answer_ids(reply)
 
 
@@ -164,7 +169,7 @@ def test_more_answers_then_share_in_channel(slack):
     assert len(answer_ids(more)) == PAGE and not set(answer_ids(more)) & set(answer_ids(first))
     assert "More of the authors' answers to" in more["blocks"][0]["text"]["text"]
     assert_within_slack_limits(more)
-    ks = [row["k"] for row in rows(slack.log_path, "SELECT k FROM queries ORDER BY time")]
+    ks = [row["k"] for row in slack.rows("SELECT k FROM queries ORDER BY time")]
     assert ks == [PAGE, 2 * PAGE]
 
     slack.click(buttons(first)["share"], user="U0ASKER", response="/response/share")
@@ -189,7 +194,7 @@ def test_votes_are_one_per_person_per_answer_with_no_slack_id_in_the_log(slack):
     assert thanks[1]["text"].startswith("Thanks: recorded that this answer was not helpful")
     assert all(body["response_type"] == "ephemeral" and body["replace_original"] is False for body in thanks)
     ids = answer_ids(reply)
-    votes = rows(slack.log_path, "SELECT answer_id, helpful, voter FROM votes")
+    votes = slack.rows("SELECT answer_id, helpful, voter FROM votes")
     mine, other = voter_hash(VOTER_SECRET, "T1", "U0VOTER"), voter_hash(VOTER_SECRET, "T1", "U0OTHER")
     assert sorted((v["answer_id"], v["helpful"], v["voter"]) for v in votes) == sorted(
         [(ids[0], 0, mine), (ids[1], 0, mine), (ids[0], 1, other)]
@@ -212,7 +217,7 @@ def test_a_mention_is_answered_in_its_thread(slack):
     slack.click(buttons(posted)["more"], user="U0ASKER", ephemeral=False, response="/response/thread-more")
     [more] = slack.fake.wait_for("/response/thread-more")
     assert (more["response_type"], more["thread_ts"]) == ("in_channel", "1700000000.000100")
-    assert [row["source"] for row in rows(slack.log_path, "SELECT source FROM queries")] == ["slack"] * 3
+    assert [row["source"] for row in slack.rows("SELECT source FROM queries")] == ["slack"] * 3
 
 
 def test_nothing_close_says_so_and_offers_the_closest(slack):
@@ -222,7 +227,7 @@ def test_nothing_close_says_so_and_offers_the_closest(slack):
     slack.click(buttons(reply)["more"], user="U0ASKER", response="/response/closest")
     [closest] = slack.fake.wait_for("/response/closest")
     assert "these are the closest answers anyway" in json.dumps(closest) and len(answer_ids(closest)) == PAGE
-    filters = [row["filters"] for row in rows(slack.log_path, "SELECT filters FROM queries ORDER BY time")]
+    filters = [row["filters"] for row in slack.rows("SELECT filters FROM queries ORDER BY time")]
     assert filters == ["{}", '{"closest": true}']
 
 
@@ -237,7 +242,7 @@ def test_usage_messages_come_back_at_once_and_are_not_logged(slack):
     [usage] = slack.fake.wait_for("/api/chat.postEphemeral")
     assert (usage["user"], usage["thread_ts"]) == ("U0ASKER", "1700000000.000100")
     assert "What would you like" in usage["text"]
-    assert rows(slack.log_path, "SELECT * FROM queries") == []
+    assert slack.rows("SELECT * FROM queries") == []
 
 
 def test_filters_reach_the_search(slack):
@@ -245,7 +250,7 @@ def test_filters_reach_the_search(slack):
     [reply] = slack.fake.wait_for("/response/command")
     assert "(author: Alfredo Deza, book: 20210830-practical-mlops)" in reply["blocks"][0]["text"]["text"]
     assert all("/alfredo-deza/" in answer_id for answer_id in answer_ids(reply))
-    [query] = rows(slack.log_path, "SELECT filters FROM queries")
+    [query] = slack.rows("SELECT filters FROM queries")
     assert json.loads(query["filters"]) == {"author": "Alfredo Deza", "book": "20210830-practical-mlops"}
 
 
@@ -258,7 +263,7 @@ def test_bad_or_stale_signatures_are_refused(slack):
     assert unsigned.status_code == 401
     assert slack.command("").status_code == 200  # the same app answers a signed request
     assert [path for path, _, _ in slack.fake.posts if path != "/api/auth.test"] == []
-    assert rows(slack.log_path, "SELECT * FROM queries") == []
+    assert slack.rows("SELECT * FROM queries") == []
 
 
 def test_an_app_without_a_signing_secret_refuses_every_http_request(fake_seed_searcher):

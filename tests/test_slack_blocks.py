@@ -1,6 +1,6 @@
 """The Slack app's pure parts: Block Kit rendering within Slack's limits, escaping, asking, settings, rate and votes.
 
-No Slack and no model: answers come from real archive units (../shared and the hostile fixtures).
+No Slack and no model: answers come from real archive units (data/ and the hostile fixtures).
 """
 
 from __future__ import annotations

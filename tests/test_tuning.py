@@ -25,7 +25,7 @@ from assistant.tuning import (
     vote_pairs,
 )
 from assistant.units import build_units
-from helpers import SHARED
+from helpers import EVAL
 from loghelpers import logged
 
 MODEL = BUNDLED_MODEL_ID
@@ -39,7 +39,7 @@ def units(corpus, people):
 @pytest.fixture(scope="module")
 def held_out() -> frozenset[tuple[str, int]]:
     """The threads of every evaluated question: dev targets and real-dev questions."""
-    return read_excluded(SHARED / "eval" / "dev.jsonl") | read_excluded(SHARED / "eval" / "real-dev.jsonl")
+    return read_excluded(EVAL / "dev.jsonl") | read_excluded(EVAL / "real-dev.jsonl")
 
 
 def test_excluded_threads_never_reach_training(units, held_out):
@@ -145,5 +145,5 @@ def test_training_key_follows_every_training_input(units):
 
 def test_tune_options_need_tune(capsys):
     with pytest.raises(SystemExit):
-        index.main(["--tune-exclude", str(SHARED / "eval" / "dev.jsonl")])
+        index.main(["--tune-exclude", str(EVAL / "dev.jsonl")])
     assert "need --tune" in capsys.readouterr().err
