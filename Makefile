@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run sync monitor test test-fast index tune bench load browser axe screenshots
+.PHONY: run sync monitor test test-fast index tune bench load browser postgresql axe screenshots
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,11 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 browser:
 	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium chromium-driver; }
 
+# The query-log tests run every case on SQLite and on a real PostgreSQL server they start themselves (initdb and
+# pg_ctl in a temporary folder); install Debian's PostgreSQL 15 when it is missing and we may.
+postgresql:
+	@test -x /usr/lib/postgresql/15/bin/pg_ctl || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq postgresql; }
+
 # axe-core, which the browser tests inject to check accessibility; pinned, installed from npm into .cache/.
 AXE_VERSION := 4.11.0
 AXE := .cache/axe/node_modules/axe-core/axe.min.js
@@ -50,11 +55,11 @@ axe: $(AXE)
 $(AXE):
 	npm install --prefix .cache/axe --no-audit --no-fund --silent axe-core@$(AXE_VERSION)
 
-test: $(VENV)/.installed browser $(AXE)
+test: $(VENV)/.installed browser postgresql $(AXE)
 	$(PY) -m pytest -q
 
 # The fast tier: no model load, no browser; well under a minute.
-test-fast: $(VENV)/.installed
+test-fast: $(VENV)/.installed postgresql
 	$(PY) -m pytest -q -m "not slow and not browser"
 
 # Refresh the README's images from the browser tests.

@@ -2,7 +2,8 @@
 
 Builds the index first when it is missing or older than the archives, then serves the page, the
 Gradio `/search` API, the MCP server and the JSON API on 127.0.0.1:7860 by default. Never opens a
-public share link. Searches and votes go to the query log (state/queries.sqlite) unless `--no-log`.
+public share link. Searches and votes go to the query log (state/queries.sqlite, or a PostgreSQL database
+given as a postgresql:// URL) unless `--no-log`.
 Requests must name a loopback host, the `--host` or an `--allowed-host`; logged requests are rate-limited.
 A rebuild of the index while it runs (`make sync`, `python -m assistant.index`) is served without a restart.
 """
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from assistant.index import add_data_argument, add_people_argument
 from assistant.live import LiveSearcher
+from assistant.logdb import log_target
 from assistant.querylog import DEFAULT_DAYS, QueryLog, default_log_path
 from assistant.web.guard import DEFAULT_RATE_PER_MINUTE
 from assistant.searcher import Searcher, load_index
@@ -37,8 +39,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     log = parser.add_mutually_exclusive_group()
     log.add_argument(
-        "--log", type=Path, default=default_log_path(), metavar="PATH",
-        help="query log, SQLite (default: state/queries.sqlite, $ASSISTANT_LOG)",
+        "--log", type=log_target, default=default_log_path(), metavar="PATH|URL",
+        help="query log, an SQLite file or postgresql://user:password@host:port/db (default: state/queries.sqlite,"
+        " $ASSISTANT_LOG)",
     )  # fmt: skip
     log.add_argument("--no-log", action="store_true", help="log no queries and take no votes")
     parser.add_argument(

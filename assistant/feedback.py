@@ -1,8 +1,10 @@
-"""Turn logged failures into eval rows: `python -m assistant.feedback export [--log PATH] --out FILE.jsonl`.
+"""Turn logged failures into eval rows: `python -m assistant.feedback export [--log PATH|URL] --out FILE.jsonl`.
 
 Exports every logged question that got no answer, a "none of these answer" vote or a "Not helpful"
 vote, once per question (case and spacing ignored), in the dev.jsonl format with empty `targets`
 and a `note`, plus what was shown (`shown`: answer ids, best score, vote counts) to label from.
+`python -m assistant.feedback copy --from queries.sqlite --to postgresql://...` moves an SQLite log
+into a PostgreSQL database (rows it already holds are kept, so a second run adds nothing).
 """
 
 from __future__ import annotations
@@ -11,14 +13,14 @@ import argparse
 import json
 import os
 import re
-import sqlite3
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant.eval import read_labelled
-from assistant.querylog import connect_readonly, default_log_path
+from assistant.logdb import copy_log, log_target, scrub
+from assistant.querylog import DB_ERRORS, connect_readonly, default_log_path
 
 
 @dataclass
@@ -83,7 +85,7 @@ def question_key(question: str) -> str:
     return " ".join(re.findall(r"\w+", question.casefold()))
 
 
-def read_failures(connection: sqlite3.Connection) -> list[Failure]:
+def read_failures(connection) -> list[Failure]:
     """Every failed question in the log, most asked first (then most recent)."""
     groups: dict[str, Failure] = {}
     key_of: dict[str, str] = {}
@@ -111,7 +113,7 @@ def read_failures(connection: sqlite3.Connection) -> list[Failure]:
     return sorted((g for g in groups.values() if g.failed), key=lambda g: (-g.asked, -g.last_asked))
 
 
-def export(log: Path, out: Path, skip: Sequence[Path] = ()) -> int:
+def export(log: Path | str, out: Path, skip: Sequence[Path] = ()) -> int:
     """Write the failed questions not already in the `skip` eval files to `out`; returns how many.
 
     ValueError when `out` is the log or a `skip` file: an export never writes over what it reads.
@@ -151,18 +153,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     export_command = commands.add_parser("export", help="write failed questions as eval rows to label")
     export_command.add_argument(
-        "--log", type=Path, default=default_log_path(), help="query log (default: state/queries.sqlite, $ASSISTANT_LOG)"
-    )
+        "--log", type=log_target, default=default_log_path(), metavar="PATH|URL",
+        help="query log, an SQLite file or a postgresql:// URL (default: state/queries.sqlite, $ASSISTANT_LOG)",
+    )  # fmt: skip
     export_command.add_argument("--out", type=Path, required=True, metavar="FILE.jsonl", help="where to write")
     export_command.add_argument(
         "--skip", type=Path, action="append", default=[], metavar="FILE.jsonl",
         help="leave out questions already in this eval file (repeatable)",
     )  # fmt: skip
+    copy_command = commands.add_parser("copy", help="copy an SQLite query log into a PostgreSQL one")
+    copy_command.add_argument("--from", dest="source", type=Path, required=True, metavar="PATH", help="SQLite log")
+    copy_command.add_argument("--to", dest="target", type=log_target, required=True, metavar="URL",
+                              help="postgresql://user:password@host:port/database")  # fmt: skip
     args = parser.parse_args(argv)
     try:
+        if args.command == "copy":
+            added = copy_log(args.source, args.target, connect_readonly)
+            print(", ".join(f"{count:,} {table}" for table, count in added.items()) + " rows added")
+            return 0
         count = export(args.log, args.out, args.skip)
-    except (OSError, ValueError, sqlite3.Error) as error:
-        print(f"error: {error}", file=sys.stderr)
+    except (OSError, ValueError, *DB_ERRORS) as error:
+        secret = args.target if args.command == "copy" else args.log
+        print(scrub(f"error: {' '.join(str(error).split())}", secret), file=sys.stderr)
         return 2
     print(f"{count} question{'' if count == 1 else 's'} to label written to {args.out}")
     return 0

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from assistant.logdb import log_target
 from assistant.store import IndexWriteError, build_index, build_inputs, default_index_path
 from assistant.tuning import TuneRequest, read_excluded
 
@@ -60,7 +61,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="FILE",
         help="JSONL of threads kept out of tuning: rows with book and thread, or with targets of them; repeatable",
     )
-    parser.add_argument("--tune-log", type=Path, metavar="PATH", help="query log whose votes tuning learns from")
+    parser.add_argument(
+        "--tune-log", type=log_target, metavar="PATH|URL",
+        help="query log whose votes tuning learns from (an SQLite file or a postgresql:// URL)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if (args.tune_exclude or args.tune_log) and not args.tune:
         parser.error("--tune-exclude and --tune-log need --tune")

@@ -1,4 +1,4 @@
-"""The monitoring dashboard over the query log: `python -m assistant.monitor [--log PATH] [--host H] [--port P]`.
+"""The monitoring dashboard over the query log: `python -m assistant.monitor [--log PATH|URL] [--host H] [--port P]`.
 
 Its own Gradio app on 127.0.0.1:7861, never part of the public one; serving beyond loopback needs
 `--password` (user "monitor"). Plots per day (UTC): queries, no-answer rate, helpful share, latency
@@ -13,11 +13,9 @@ import argparse
 import html
 import ipaddress
 import os
-import sqlite3
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlencode
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: no calls home, works offline
@@ -27,7 +25,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from assistant.feedback import question_key  # noqa: E402
-from assistant.querylog import connect_readonly, default_log_path  # noqa: E402
+from assistant.logdb import LogTarget, is_url, log_target, redact, scrub  # noqa: E402
+from assistant.querylog import DB_ERRORS, connect_readonly, default_log_path  # noqa: E402
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7861
@@ -57,23 +56,26 @@ class SafeHtml(str):
     """A table cell that is already safe HTML (built here from escaped parts), so `_table` does not escape it."""
 
 
-def read_dashboard(log: Path, app: str = DEFAULT_APP) -> Dashboard:
+def read_dashboard(log: LogTarget, app: str = DEFAULT_APP) -> Dashboard:
     """Read the log (read-only) into the dashboard's plots and tables; an empty one when there is no log yet.
 
-    SQLite does the counting (its sorter spills to disk), so a large log costs time, not memory: only
-    per-day figures and the top rows of each table reach Python.
+    The database does the counting (SQLite's sorter spills to disk), so a large log costs time, not memory:
+    only per-day figures and the top rows of each table reach Python.
     """
     try:
         connection = connect_readonly(log)
     except FileNotFoundError as error:
         return _empty(html.escape(str(error)))
-    connection.create_function("question_key", 1, question_key, deterministic=True)
+    except DB_ERRORS as error:
+        return _empty(html.escape(_cannot_read(log, error)))
+    if not is_url(log):
+        connection.create_function("question_key", 1, question_key, deterministic=True)
     try:
         queries, first, no_answer = connection.execute(
             "SELECT count(*), min(time), sum(no_answer) FROM queries"
         ).fetchone()
         if not queries:
-            return _empty(html.escape(f"The query log {log} has no queries yet."))
+            return _empty(html.escape(f"The query log {redact(log)} has no queries yet."))
         return Dashboard(
             summary=_summary(connection, log, queries, first, no_answer),
             per_day=_per_day(connection),
@@ -83,13 +85,46 @@ def read_dashboard(log: Path, app: str = DEFAULT_APP) -> Dashboard:
             unanswered=_unanswered(connection),
             not_helpful=_not_helpful(connection, app),
         )
-    except (sqlite3.Error, pd.errors.DatabaseError) as error:
-        return _empty(html.escape(f"cannot read the query log {log}: {error}"))
+    except DB_ERRORS as error:
+        return _empty(html.escape(_cannot_read(log, error)))
     finally:
         connection.close()
 
 
-DAY = "CAST(time / 86400 AS INTEGER)"  # the UTC day of a row's time, as days since 1970-01-01
+def _cannot_read(log: LogTarget, error: BaseException) -> str:
+    return scrub(f"cannot read the query log {redact(log)}: {' '.join(str(error).split())}", log)
+
+
+# The dialects' few differences. SQLite: a bare column beside max(time) comes from the row with max(time),
+# question_key is the Python function, LIKE ignores ASCII case. PostgreSQL: each said explicitly.
+
+
+def _postgres(connection) -> bool:
+    return getattr(connection, "dialect", "sqlite") == "postgresql"
+
+
+def _day(connection, time: str = "time") -> str:
+    """The UTC day of a row's time, as days since 1970-01-01 (PostgreSQL's CAST rounds, so floor first)."""
+    return f"CAST(floor({time} / 86400) AS INTEGER)" if _postgres(connection) else f"CAST({time} / 86400 AS INTEGER)"
+
+
+def _key(connection, question: str) -> str:
+    """question_key(question) in SQL: words with case, punctuation and spacing folded."""
+    if _postgres(connection):
+        return f"trim(regexp_replace(lower({question}), '\\W+', ' ', 'g'))"
+    return f"question_key({question})"
+
+
+def _latest(connection, column: str, time: str) -> str:
+    """`column` from the group's row with the latest `time`."""
+    return f"(array_agg({column} ORDER BY {time} DESC))[1]" if _postgres(connection) else column
+
+
+def _frame(connection, sql: str, params: Sequence = ()) -> pd.DataFrame:
+    """A query's rows as a DataFrame with its column names."""
+    cursor = connection.execute(sql, params)
+    columns = [column[0] for column in cursor.description]
+    return pd.DataFrame([tuple(row) for row in cursor.fetchall()], columns=columns)
 
 
 def _days(frame: pd.DataFrame) -> pd.DataFrame:
@@ -110,7 +145,7 @@ def _empty(message: str) -> Dashboard:
     )
 
 
-def _summary(connection: sqlite3.Connection, log: Path, queries: int, first: float, no_answer: int) -> str:
+def _summary(connection, log: LogTarget, queries: int, first: float, no_answer: int) -> str:
     """One line: how many queries and votes since when, from which file."""
     votes, helpful = connection.execute(
         "SELECT count(*), coalesce(sum(v.helpful), 0) FROM votes v JOIN queries q ON q.id = v.query_id"
@@ -121,7 +156,7 @@ def _summary(connection: sqlite3.Connection, log: Path, queries: int, first: flo
         f'<p class="mon-summary">{_count(queries, "query", "queries")} since {day} (UTC days), '
         f"{int(no_answer):,} with no answer; {_count(votes, 'answer vote')} "
         f"({helpful:,} helpful, {votes - helpful:,} not helpful), "
-        f"{none_votes:,} 'none of these answer'. Log: {html.escape(str(log))}</p>"
+        f"{none_votes:,} 'none of these answer'. Log: {html.escape(redact(log))}</p>"
     )
 
 
@@ -130,34 +165,36 @@ def _count(n: int, noun: str, nouns: str = "") -> str:
     return f"{n:,} {noun if n == 1 else nouns or noun + 's'}"
 
 
-def _per_day(connection: sqlite3.Connection) -> pd.DataFrame:
+def _per_day(connection) -> pd.DataFrame:
     """Per day: queries, the share with no answer, and the share of answer votes that said helpful."""
-    days = pd.read_sql_query(
-        f"SELECT {DAY} AS day, count(*) AS queries, avg(no_answer) AS no_answer_rate FROM queries GROUP BY day",
+    days = _frame(
         connection,
+        f"SELECT {_day(connection)} AS day, count(*) AS queries, avg(no_answer) AS no_answer_rate FROM queries"
+        " GROUP BY day",
     )
-    shares = pd.read_sql_query(
-        f"SELECT {DAY.replace('time', 'q.time')} AS day, avg(v.helpful) AS helpful_share"
-        " FROM votes v JOIN queries q ON q.id = v.query_id GROUP BY day",
+    shares = _frame(
         connection,
+        f"SELECT {_day(connection, 'q.time')} AS day, avg(v.helpful) AS helpful_share"
+        " FROM votes v JOIN queries q ON q.id = v.query_id GROUP BY day",
     )
     return _days(days.merge(shares, on="day", how="left"))
 
 
-def _latency(connection: sqlite3.Connection) -> pd.DataFrame:
+def _latency(connection) -> pd.DataFrame:
     """Per day: search latency p50 and p95 in milliseconds (linear interpolation), one line per percentile.
 
     SQL picks the (at most) two ranked latencies around each percentile per day; Python interpolates.
     """
     frames = []
     for q, name in ((0.5, "p50"), (0.95, "p95")):
-        ranked = pd.read_sql_query(
-            f"SELECT day, i, n, latency_ms FROM (SELECT {DAY} AS day, latency_ms,"
-            " row_number() OVER (PARTITION BY " + DAY + " ORDER BY latency_ms) - 1 AS i,"
-            " count(*) OVER (PARTITION BY " + DAY + ") AS n FROM queries)"
-            " WHERE i = CAST((n - 1) * :q AS INTEGER) OR i = CAST((n - 1) * :q AS INTEGER) + 1",
+        day = _day(connection)
+        ranked = _frame(
             connection,
-            params={"q": q},
+            f"SELECT day, i, n, latency_ms FROM (SELECT {day} AS day, latency_ms,"
+            f" row_number() OVER (PARTITION BY {day} ORDER BY latency_ms) - 1 AS i,"
+            f" count(*) OVER (PARTITION BY {day}) AS n FROM queries) AS ranked"
+            f" WHERE i = {_floor(connection, '(n - 1) * ?')} OR i = {_floor(connection, '(n - 1) * ?')} + 1",
+            (q, q),
         )
         position = (ranked["n"] - 1) * q
         below = position.astype(int)
@@ -167,41 +204,48 @@ def _latency(connection: sqlite3.Connection) -> pd.DataFrame:
     return _days(pd.concat(frames, ignore_index=True))
 
 
-def _by_source(connection: sqlite3.Connection) -> pd.DataFrame:
+def _floor(connection, value: str) -> str:
+    """CAST(value AS INTEGER) rounding down, as SQLite's does for positive numbers."""
+    return f"CAST(floor({value}) AS INTEGER)" if _postgres(connection) else f"CAST({value} AS INTEGER)"
+
+
+def _by_source(connection) -> pd.DataFrame:
     """Queries per source (page, json, gradio_api, mcp, slack, link), split into answered and no answer."""
-    return pd.read_sql_query(
+    return _frame(
+        connection,
         "SELECT source, CASE no_answer WHEN 1 THEN 'no answer' ELSE 'answered' END AS result, count(*) AS queries"
         " FROM queries GROUP BY source, result",
-        connection,
     )
 
 
-def _most_asked(connection: sqlite3.Connection) -> str:
+def _most_asked(connection) -> str:
     """The questions asked most often (case and spacing folded), with how often nothing answered them."""
     return _top(  # `question` comes from the row with max(time): its latest phrasing
         connection,
         ["question", "asked", "no answer"],
-        "SELECT question, count(*) AS asked, sum(no_answer), max(time) AS last FROM queries"
-        " GROUP BY question_key(question) ORDER BY asked DESC, last DESC",
+        f"SELECT {_latest(connection, 'question', 'time')}, count(*) AS asked, sum(no_answer), max(time) AS last"
+        f" FROM queries GROUP BY {_key(connection, 'question')} ORDER BY asked DESC, last DESC",
     )
 
 
-def _unanswered(connection: sqlite3.Connection) -> str:
+def _unanswered(connection) -> str:
     """Questions that got no answer or a 'none of these answer' vote, most frequent first."""
     return _top(
         connection,
         ["question", "times", "'none of these answer'"],
-        "SELECT q.question, count(*) AS times, count(n.query_id), max(q.time) AS last FROM queries q"
+        f"SELECT {_latest(connection, 'q.question', 'q.time')}, count(*) AS times, count(n.query_id),"
+        " max(q.time) AS last FROM queries q"
         " LEFT JOIN none_votes n ON n.query_id = q.id WHERE q.no_answer = 1 OR n.query_id IS NOT NULL"
-        " GROUP BY question_key(q.question) ORDER BY times DESC, last DESC",
+        f" GROUP BY {_key(connection, 'q.question')} ORDER BY times DESC, last DESC",
     )
 
 
-def _not_helpful(connection: sqlite3.Connection, app: str) -> str:
+def _not_helpful(connection, app: str) -> str:
     """The answers most often marked not helpful: whose, from which book, a question they were shown for, a link."""
     rows = connection.execute(  # `question` comes from the row with max(time): the latest it was shown for
-        "SELECT v.answer_id, q.question, sum(1 - v.helpful) AS not_helpful, sum(v.helpful) AS helpful, max(q.time)"
-        " FROM votes v JOIN queries q ON q.id = v.query_id GROUP BY v.answer_id HAVING not_helpful > 0"
+        f"SELECT v.answer_id, {_latest(connection, 'q.question', 'q.time')}, sum(1 - v.helpful) AS not_helpful,"
+        " sum(v.helpful) AS helpful, max(q.time)"
+        " FROM votes v JOIN queries q ON q.id = v.query_id GROUP BY v.answer_id HAVING sum(1 - v.helpful) > 0"
         " ORDER BY not_helpful DESC, helpful ASC, v.answer_id LIMIT ?",
         (TABLE_ROWS,),
     )
@@ -225,14 +269,17 @@ def _answer_link(app: str, answer_id: str) -> SafeHtml:
     return SafeHtml(f'<a href="{href}" target="_blank" rel="noopener noreferrer">open the answer</a>')
 
 
-def every_query(log: Path, search: str = "", page: int = 1) -> tuple[str, int]:
+def every_query(log: LogTarget, search: str = "", page: int = 1) -> tuple[str, int]:
     """One page of every logged query, newest first, whose question holds `search`; and the page shown."""
     try:
         connection = connect_readonly(log)
     except FileNotFoundError:
         return '<p class="mon-none">Nothing yet.</p>', 1
+    except DB_ERRORS as error:
+        return f'<p class="mon-none">{html.escape(_cannot_read(log, error))}</p>', 1
     pattern = "%" + search.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    where = " FROM queries WHERE question LIKE ? ESCAPE '\\'"
+    like = "ILIKE" if _postgres(connection) else "LIKE"  # SQLite's LIKE ignores ASCII case
+    where = f" FROM queries WHERE question {like} ? ESCAPE '\\'"
     try:
         total = connection.execute("SELECT COUNT(*)" + where, (pattern,)).fetchone()[0]
         pages = max(1, -(-total // PAGE_ROWS))
@@ -241,8 +288,8 @@ def every_query(log: Path, search: str = "", page: int = 1) -> tuple[str, int]:
             "SELECT time, question, source, no_answer" + where + " ORDER BY time DESC LIMIT ? OFFSET ?",
             (pattern, PAGE_ROWS, (page - 1) * PAGE_ROWS),
         ).fetchall()
-    except sqlite3.Error as error:
-        return f'<p class="mon-none">{html.escape(f"cannot read the query log {log}: {error}")}</p>', 1
+    except DB_ERRORS as error:
+        return f'<p class="mon-none">{html.escape(_cannot_read(log, error))}</p>', 1
     finally:
         connection.close()
     shown = (
@@ -255,7 +302,7 @@ def every_query(log: Path, search: str = "", page: int = 1) -> tuple[str, int]:
     return note + _table(["time (UTC)", "question", "source", "result"], shown), page
 
 
-def _top(connection: sqlite3.Connection, header: Sequence[str], sql: str) -> str:
+def _top(connection, header: Sequence[str], sql: str) -> str:
     """The first TABLE_ROWS rows of a query as a table, with as many columns as `header` names."""
     rows = connection.execute(f"{sql} LIMIT ?", (TABLE_ROWS,))
     return _table(header, [row[: len(header)] for row in rows])
@@ -274,7 +321,7 @@ def _cell(value: object) -> str:
     return value if isinstance(value, SafeHtml) else html.escape(str(value))
 
 
-def build_dashboard(log: Path, app: str = DEFAULT_APP) -> gr.Blocks:
+def build_dashboard(log: LogTarget, app: str = DEFAULT_APP) -> gr.Blocks:
     """The dashboard page; it reads the log when opened and on every Refresh."""
     with gr.Blocks(title="Ask the Author: monitoring", analytics_enabled=False) as dashboard:
         gr.HTML("<h1>Ask the Author: monitoring</h1>")
@@ -371,8 +418,9 @@ def launch(app: gr.Blocks, host: str, port: int, password: str | None, *, block:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m assistant.monitor", description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--log", type=Path, default=default_log_path(), help="query log (default: state/queries.sqlite, $ASSISTANT_LOG)"
-    )
+        "--log", type=log_target, default=default_log_path(), metavar="PATH|URL",
+        help="query log, an SQLite file or a postgresql:// URL (default: state/queries.sqlite, $ASSISTANT_LOG)",
+    )  # fmt: skip
     parser.add_argument("--host", default=DEFAULT_HOST, help="default: 127.0.0.1; beyond loopback needs --password")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default: {DEFAULT_PORT}")
     parser.add_argument(

@@ -1,4 +1,4 @@
-"""The query log: every search the app answers and every vote on its answers, in one SQLite file.
+"""The query log: every search the app answers and every vote on its answers, in SQLite or PostgreSQL.
 
 It stores the question, its filters, k, the answers shown with their scores, whether nothing answered,
 the latency and where the query came from; never an IP address, a user agent or a cookie. A vote may
@@ -13,6 +13,12 @@ new one. An unwritable or full location warns once per outage; the app goes on w
 A vote waits for the writer (at most VOTE_WAIT_S) and says whether it was recorded. The log uses a
 rollback journal, never WAL: WAL maps the `-shm` file into memory, and a `-shm` that cannot grow
 killed the app with SIGBUS.
+
+The same log can live in a PostgreSQL database (`--log postgresql://...`, see assistant/logdb.py), which
+several app processes on several hosts write at once. There the writer holds one connection; while the
+server is down, restarting or refusing it, rows wait in the queue (dropped and counted only when it is
+full), the writer reconnects once a second and one line per outage says so. A batch cut off by a lost
+connection is written again on the next: every insert is idempotent, so nothing is written twice.
 """
 
 from __future__ import annotations
@@ -31,6 +37,11 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psycopg
+
+from assistant import logdb
+from assistant.logdb import LogTarget, is_url, log_target, redact, scrub
+
 DEFAULT_LOG = Path("state") / "queries.sqlite"
 LOG_ENV = "ASSISTANT_LOG"
 DEFAULT_DAYS = 90
@@ -45,46 +56,16 @@ LOCK_WARN_S = 10.0  # contention shorter than this is normal between processes s
 RETRY_S = 1.0  # while the log is down, the writer tries to open it again this often
 MAX_DROPPED_IDS = 10_000  # ids of dropped searches remembered, so votes on them say why they fail
 _CORRUPT = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
-
-VOTES_TABLE = """
-CREATE TABLE IF NOT EXISTS votes (
-    query_id TEXT NOT NULL REFERENCES queries (id) ON DELETE CASCADE,
-    answer_id TEXT NOT NULL,
-    helpful INTEGER NOT NULL,
-    time REAL NOT NULL,
-    voter TEXT NOT NULL DEFAULT '',
-    PRIMARY KEY (query_id, answer_id, voter)
-);
-"""
-SCHEMA = VOTES_TABLE + """
-CREATE TABLE IF NOT EXISTS queries (
-    id TEXT PRIMARY KEY,
-    time REAL NOT NULL,
-    question TEXT NOT NULL,
-    filters TEXT NOT NULL,
-    k INTEGER NOT NULL,
-    no_answer INTEGER NOT NULL,
-    latency_ms REAL NOT NULL,
-    source TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS queries_time ON queries (time);
-CREATE TABLE IF NOT EXISTS shown (
-    query_id TEXT NOT NULL REFERENCES queries (id) ON DELETE CASCADE,
-    rank INTEGER NOT NULL,
-    answer_id TEXT NOT NULL,
-    score REAL NOT NULL,
-    confidence TEXT NOT NULL,
-    PRIMARY KEY (query_id, answer_id)
-);
-CREATE TABLE IF NOT EXISTS none_votes (
-    query_id TEXT PRIMARY KEY REFERENCES queries (id) ON DELETE CASCADE,
-    time REAL NOT NULL
-);
-"""
+DB_ERRORS = (sqlite3.Error, psycopg.Error)  # what either backend raises
 
 
 class UnknownIdError(LookupError):
     """A vote named a query the log does not hold, or an answer that query did not show."""
+
+
+# A job's own row is wrong (an unknown id, text the database cannot store): undo that job alone, keep the others.
+_ROW_ERRORS = (UnknownIdError, ValueError, sqlite3.IntegrityError, sqlite3.ProgrammingError, psycopg.IntegrityError,
+               psycopg.DataError)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -121,13 +102,15 @@ class LoggedQuery:
         return {name: value for name, value in given.items() if value}
 
 
-def default_log_path() -> Path:
-    """$ASSISTANT_LOG, else state/queries.sqlite."""
-    return Path(os.environ.get(LOG_ENV) or DEFAULT_LOG)
+def default_log_path() -> LogTarget:
+    """$ASSISTANT_LOG (a path or a postgresql:// URL), else state/queries.sqlite."""
+    return log_target(os.environ.get(LOG_ENV) or str(DEFAULT_LOG))
 
 
-def connect_readonly(path: Path) -> sqlite3.Connection:
+def connect_readonly(path: LogTarget) -> sqlite3.Connection | logdb.PgConnection:
     """A read-only connection to an existing log; FileNotFoundError names the path when there is none."""
+    if is_url(path):
+        return logdb.connect_readonly_url(path)
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no query log at {path}: run `python app.py --log {path}` and ask something first")
@@ -158,27 +141,29 @@ _STOP = object()
 
 
 class QueryLog:
-    """A query log file written by one background thread; safe to call from any thread or process."""
+    """A query log (a file or a PostgreSQL URL) written by one background thread; safe from any thread or process."""
 
-    def __init__(self, path: Path, days: int = DEFAULT_DAYS, clock: Callable[[], float] = time.time):
+    def __init__(self, path: LogTarget, days: int = DEFAULT_DAYS, clock: Callable[[], float] = time.time):
         if days < 1:
             raise ValueError(f"log retention must be at least 1 day, got {days}")
-        self.path = Path(path)
+        self.postgres = is_url(path)
+        self.path = path if self.postgres else Path(path)
+        self.name = redact(path)  # how messages name the log: never a URL's password
         self.days = days
         self.dropped = 0  # rows (searches and votes) the log could not take
         self._clock = clock
         self._queue: queue.Queue = queue.Queue(QUEUE_ROWS)
         self._state = threading.Lock()  # guards the counters, the dropped ids and the jobs' claims
         self._dropped_ids: OrderedDict[str, None] = OrderedDict()
-        self._connection: sqlite3.Connection | None = None
+        self._connection: sqlite3.Connection | logdb.PgConnection | None = None
         self._identity: tuple[int, int] | None = None  # (device, inode) of the file the connection writes
         self._down = False  # the last attempt to open or write failed; records are refused until one works
-        self._locked = False  # the last attempt to open met another process's lock
+        self._locked = False  # the last attempt to open met another process's lock, or no server: rows wait
         self._locked_since = 0.0  # monotonic time the writer first met a lock it is still waiting for
         self._warned = False
         self._stopping = False
         self._pruned_at = -float("inf")
-        self._writer = threading.Thread(target=self._write_loop, name=f"query log {self.path}", daemon=True)
+        self._writer = threading.Thread(target=self._write_loop, name=f"query log {self.name}", daemon=True)
         self._writer.start()
 
     # The request side: never blocks on the file.
@@ -196,12 +181,13 @@ class QueryLog:
         def insert(connection: sqlite3.Connection) -> str:
             connection.execute(
                 "INSERT INTO queries (id, time, question, filters, k, no_answer, latency_ms, source)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",  # a batch written again: no second row
                 (query_id, now, query.question, json.dumps(query.filters), query.k, int(query.no_answer),
                  round(query.latency_ms, 2), query.source),
             )  # fmt: skip
             connection.executemany(
-                "INSERT OR IGNORE INTO shown (query_id, rank, answer_id, score, confidence) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO shown (query_id, rank, answer_id, score, confidence) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
                 [(query_id, rank, a.answer_id, a.score, a.confidence) for rank, a in enumerate(query.answers)],
             )
             return query_id
@@ -235,7 +221,8 @@ class QueryLog:
         def insert(connection: sqlite3.Connection) -> bool:
             _require_shown(connection, query_id, None)
             connection.execute(
-                "INSERT OR IGNORE INTO none_votes (query_id, time) VALUES (?, ?)", (query_id, self._clock())
+                "INSERT INTO none_votes (query_id, time) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                (query_id, self._clock()),
             )
             return True
 
@@ -351,12 +338,19 @@ class QueryLog:
             connection = self._ready()
             if connection is None:
                 if self._locked and not self._stopping:
-                    time.sleep(RETRY_S / 10)  # the busy timeout has waited already; do not spin
+                    time.sleep(RETRY_S if self.postgres else RETRY_S / 10)  # a busy timeout has waited already
                     continue
                 self._drop(batch)
                 return
             try:
                 self._commit(connection, batch)
+            except psycopg.Error as error:
+                if _is_unreachable(error) and not self._stopping:
+                    self._unreachable(error)  # the batch is written again once the writer reconnects
+                    continue
+                self._fail(f"cannot write to it ({error})")
+                self._drop(batch)
+                return
             except sqlite3.Error as error:
                 if _is_locked(error) and not self._stopping:
                     self._wait_for_lock(error)
@@ -375,9 +369,9 @@ class QueryLog:
                 self._write([_Job(self._prune, is_row=False)])
             return
 
-    def _commit(self, connection: sqlite3.Connection, batch: list[_Job]) -> None:
+    def _commit(self, connection: sqlite3.Connection | logdb.PgConnection, batch: list[_Job]) -> None:
         """Run the batch's jobs in one write transaction; a job's UnknownIdError undoes that job alone."""
-        connection.execute("BEGIN IMMEDIATE")
+        connection.execute("BEGIN" if self.postgres else "BEGIN IMMEDIATE")
         claimed = []
         try:
             for job in batch:
@@ -389,15 +383,14 @@ class QueryLog:
                 connection.execute("SAVEPOINT job")
                 try:
                     job.result, job.error = job.run(connection), None
-                except (UnknownIdError, ValueError, sqlite3.IntegrityError, sqlite3.ProgrammingError) as error:
-                    # this row alone is wrong (an unknown id, text SQLite cannot store): undo it, keep the others
+                except _ROW_ERRORS as error:
                     job.error = error
-                    connection.execute("ROLLBACK TO job")
-                connection.execute("RELEASE job")
+                    connection.execute("ROLLBACK TO SAVEPOINT job")
+                connection.execute("RELEASE SAVEPOINT job")
             connection.execute("COMMIT")
         except BaseException:
             if connection.in_transaction:
-                with suppress(sqlite3.Error):
+                with suppress(*DB_ERRORS):
                     connection.execute("ROLLBACK")
             with self._state:
                 for job in claimed:
@@ -406,8 +399,12 @@ class QueryLog:
         for job in claimed:
             job.done.set()
 
-    def _prune(self, connection: sqlite3.Connection) -> int:
+    def _prune(self, connection: sqlite3.Connection | logdb.PgConnection) -> int:
         """Check the file is undamaged, delete rows past the retention and give their pages back to the file system."""
+        if self.postgres:  # the server checks its pages and vacuums by itself
+            self._pruned_at = self._clock()
+            cutoff = self._pruned_at - self.days * 86400
+            return connection.execute("DELETE FROM queries WHERE time < ?", (cutoff,)).rowcount
         fresh = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000)  # its cache cannot hide damage on disk
         try:
             _check_undamaged(fresh)
@@ -420,9 +417,9 @@ class QueryLog:
             connection.execute("PRAGMA incremental_vacuum(1)")  # Python steps a pragma once: one page per call
         return deleted
 
-    def _ready(self) -> sqlite3.Connection | None:
+    def _ready(self) -> sqlite3.Connection | logdb.PgConnection | None:
         """The open connection, reopened when the file at the path was deleted or replaced; None when it cannot open."""
-        if self._connection is not None and self._identity != _identity(self.path):
+        if self._connection is not None and not self.postgres and self._identity != _identity(self.path):
             self._close_connection()
             print(f"warning: query log {self.path} was deleted or replaced while the app ran; starting a new one",
                   file=sys.stderr, flush=True)  # fmt: skip
@@ -435,7 +432,7 @@ class QueryLog:
         self._locked = False
         for attempt in range(2):
             try:
-                self._connection = self._open()
+                self._connection = logdb.connect(self.path) if self.postgres else self._open()
                 self._down = False
                 if self._clock() - self._pruned_at >= PRUNE_EVERY_S:
                     self._write([_Job(self._prune, is_row=False)])
@@ -451,6 +448,12 @@ class QueryLog:
                 return
             except OSError as error:
                 self._fail(f"cannot create it ({error})")
+                return
+            except psycopg.Error as error:
+                if _is_unreachable(error):
+                    self._unreachable(error)
+                else:
+                    self._fail(f"cannot open it ({error})")
                 return
 
     def _open(self) -> sqlite3.Connection:
@@ -471,8 +474,7 @@ class QueryLog:
             connection.execute("PRAGMA synchronous = NORMAL")
             connection.execute("PRAGMA foreign_keys = ON")
             _check_undamaged(connection)
-            connection.executescript(SCHEMA)
-            _add_voters(connection)
+            logdb.migrate(connection)
             if connection.execute("PRAGMA auto_vacuum").fetchone()[0] == 0:
                 connection.execute("PRAGMA auto_vacuum = INCREMENTAL")  # a log from before: VACUUM converts it once
                 connection.execute("VACUUM")
@@ -484,7 +486,7 @@ class QueryLog:
 
     def _close_connection(self) -> None:
         if self._connection is not None:
-            with suppress(sqlite3.Error):
+            with suppress(*DB_ERRORS):
                 self._connection.close()
             self._connection = None
 
@@ -518,8 +520,14 @@ class QueryLog:
         """Print one warning per outage: answers go on, the log loses rows."""
         if not self._warned:
             self._warned = True
-            print(f"warning: query log {self.path}: {problem}; searches go on, but are not all logged",
-                  file=sys.stderr, flush=True)  # fmt: skip
+            message = f"warning: query log {self.name}: {problem}; searches go on, but are not all logged"
+            print(scrub(message, self.path), file=sys.stderr, flush=True)
+
+    def _unreachable(self, error: psycopg.Error) -> None:
+        """The server is down, restarting or refusing the connection: rows wait in the queue; warn once."""
+        self._close_connection()
+        self._locked = True
+        self._warn(f"cannot reach its server ({_first_line(error)}); rows wait while the queue has room")
 
     def _wait_for_lock(self, error: sqlite3.Error) -> None:
         """Another process held the lock past the busy timeout: rows wait; warn once it has lasted LOCK_WARN_S."""
@@ -534,7 +542,7 @@ class QueryLog:
         self._locked_since = 0.0
         if self._warned:
             self._warned = False
-            print(f"query log {self.path}: writing again ({self.dropped:,} row(s) could not be logged so far)",
+            print(f"query log {self.name}: writing again ({self.dropped:,} row(s) could not be logged so far)",
                   file=sys.stderr, flush=True)  # fmt: skip
 
 
@@ -569,21 +577,6 @@ def _private_folder(folder: Path) -> None:
         os.chmod(folder, 0o700)
 
 
-def _add_voters(connection: sqlite3.Connection) -> None:
-    """Give a log written before votes named their voter the voter column, keeping its votes (as voter '')."""
-    if any(column[1] == "voter" for column in connection.execute("PRAGMA table_info(votes)")):
-        return
-    connection.executescript(
-        "BEGIN IMMEDIATE;"
-        "ALTER TABLE votes RENAME TO votes_without_voter;"
-        + VOTES_TABLE
-        + "INSERT INTO votes (query_id, answer_id, helpful, time) SELECT query_id, answer_id, helpful, time"
-        " FROM votes_without_voter;"
-        "DROP TABLE votes_without_voter;"
-        "COMMIT;"
-    )
-
-
 def _require_shown(connection: sqlite3.Connection, query_id: str, answer_id: str | None) -> None:
     """UnknownIdError unless the query is logged and (when answer_id is given) showed that answer."""
     if connection.execute("SELECT 1 FROM queries WHERE id = ?", (query_id,)).fetchone() is None:
@@ -601,6 +594,18 @@ def _is_corrupt(error: sqlite3.Error) -> bool:
     """Whether SQLite says the file is not a database or is damaged."""
     code = getattr(error, "sqlite_errorcode", None)
     return (code & 0xFF) in _CORRUPT if code is not None else "malformed" in str(error)
+
+
+def _is_unreachable(error: psycopg.Error) -> bool:
+    """Whether PostgreSQL's connection failed or was lost (down, restarting, refused, a wrong password): try again."""
+    return isinstance(error, (psycopg.OperationalError, psycopg.InterfaceError)) and not isinstance(
+        error, psycopg.errors.DiskFull
+    )
+
+
+def _first_line(error: BaseException) -> str:
+    """An error's message on one line (libpq's run over several)."""
+    return " ".join(str(error).split()) or type(error).__name__
 
 
 def _is_locked(error: sqlite3.Error) -> bool:

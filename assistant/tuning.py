@@ -17,7 +17,6 @@ import json
 import os
 import random
 import shutil
-import sqlite3
 import tempfile
 import time
 from collections import Counter, defaultdict
@@ -27,7 +26,8 @@ from pathlib import Path
 
 from assistant.encoder import NotExportable, OnnxEmbedder, export, model_slug
 from assistant.embedding import resolve_model_location
-from assistant.querylog import connect_readonly
+from assistant.logdb import is_url, redact, scrub
+from assistant.querylog import DB_ERRORS, connect_readonly
 from assistant.units import AnswerUnit
 
 Thread = tuple[str, int]  # (book id, thread position)
@@ -80,7 +80,7 @@ class TuneRequest:
 
     settings: TuneSettings = TuneSettings()
     excluded: frozenset[Thread] = frozenset()
-    log: Path | None = None
+    log: Path | str | None = None  # a file or a postgresql:// URL
 
 
 def answer_side(unit: AnswerUnit) -> str:
@@ -146,7 +146,12 @@ def vote_pairs(
     return pairs
 
 
-def read_votes(log: Path) -> list[Vote]:
+def _log_name(log: Path | str) -> str:
+    """The votes' log as the manifest names it: a file's full path, a database's URL without its password."""
+    return redact(log) if is_url(log) else str(Path(log).resolve())
+
+
+def read_votes(log: Path | str) -> list[Vote]:
     """Every vote on an answer in the query log, with the question it was asked for."""
     connection = connect_readonly(log)
     try:
@@ -154,8 +159,8 @@ def read_votes(log: Path) -> list[Vote]:
             "SELECT queries.question, votes.answer_id, votes.helpful FROM votes JOIN queries ON queries.id = "
             "votes.query_id ORDER BY votes.time, votes.query_id, votes.answer_id"
         ).fetchall()
-    except sqlite3.DatabaseError as error:
-        raise ValueError(f"{log}: not a readable query log ({error})") from None
+    except DB_ERRORS as error:
+        raise ValueError(scrub(f"{redact(log)}: not a readable query log ({error})", log)) from None
     finally:
         connection.close()
     return [Vote(row["question"], row["answer_id"], bool(row["helpful"])) for row in rows]
@@ -287,7 +292,7 @@ def tuning_record(
         "key": key,
         "pairs": corpus,
         "vote_pairs": votes,
-        "votes_log": str(Path(request.log).resolve()) if request.log else None,
+        "votes_log": _log_name(request.log) if request.log else None,
         "excluded_threads": len(request.excluded),
         "excluded_hash": excluded_hash(request.excluded),
         **asdict(request.settings),

@@ -9,16 +9,21 @@ import pytest
 
 from assistant.eval import read_labelled
 from assistant.feedback import main
+from assistant.logdb import LogTarget
 from assistant.querylog import QueryLog
-from loghelpers import Clock, logged
+from loghelpers import Clock, logged, rows
 
 pytest_plugins = ["logfixtures"]  # the questions and unit_ids fixtures
 
 
 @pytest.fixture
 def log_path(tmp_path, questions, unit_ids) -> Path:
+    """An SQLite log of real dev-set questions (see `fill`)."""
+    return fill(tmp_path / "queries.sqlite", questions, unit_ids)
+
+
+def fill(path: LogTarget, questions: list[str], unit_ids: list[str]) -> LogTarget:
     """A log of real dev-set questions: answered and liked, never answered, voted down, re-asked with other spacing."""
-    path = tmp_path / "queries.sqlite"
     clock = Clock()
     log = QueryLog(path, clock=clock)
     liked = log.record(logged(questions[0], unit_ids[:3]))
@@ -40,14 +45,14 @@ def log_path(tmp_path, questions, unit_ids) -> Path:
     return path
 
 
-def export(log_path: Path, out: Path, *extra: str) -> list[dict]:
+def export(log_path: LogTarget, out: Path, *extra: str) -> list[dict]:
     assert main(["export", "--log", str(log_path), "--out", str(out), *extra]) == 0
     return [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
 
 
-def test_export_writes_each_failed_question_once_as_a_dev_row(log_path, tmp_path, questions, unit_ids):
+def test_export_writes_each_failed_question_once_as_a_dev_row(log_target, tmp_path, questions, unit_ids):
     out = tmp_path / "labels" / "failures.jsonl"
-    rows = export(log_path, out)
+    rows = export(fill(log_target, questions, unit_ids), out)
     assert [row["query"] for row in rows] == [questions[1], questions[2], questions[3]]
     assert all(set(row) == {"query", "targets", "note", "shown"} and row["targets"] == [] for row in rows)
     assert [labelled.query for labelled in read_labelled(out)] == [questions[1], questions[2], questions[3]]
@@ -102,3 +107,34 @@ def test_line_separators_in_questions_are_escaped_so_the_export_reads_back(tmp_p
     assert [labelled.query for labelled in read_labelled(out)] == ["first line\u2028second line\u2029third"]
     assert main(["export", "--log", str(path), "--out", str(tmp_path / "again.jsonl"), "--skip", str(out)]) == 0
     assert (tmp_path / "again.jsonl").read_text(encoding="utf-8") == ""
+
+
+def test_copy_moves_an_sqlite_log_into_postgresql_once(log_path, pg_server, tmp_path, capsys, questions, unit_ids):
+    url = pg_server.new_database()
+    assert main(["copy", "--from", str(log_path), "--to", url]) == 0
+    assert capsys.readouterr().out.strip() == "7 queries, 10 shown, 4 votes, 1 none_votes rows added"
+    for table in ("queries", "shown", "votes", "none_votes"):
+        copied, original = (sorted(tuple(row.values()) for row in rows(log, f"SELECT * FROM {table}"))
+                            for log in (url, log_path))  # fmt: skip
+        assert copied == original, table
+    assert export(url, tmp_path / "from-pg.jsonl") == export(log_path, tmp_path / "from-sqlite.jsonl")
+    assert main(["copy", "--from", str(log_path), "--to", url]) == 0  # again: nothing twice
+    assert capsys.readouterr().out.splitlines()[-1] == "0 queries, 0 shown, 0 votes, 0 none_votes rows added"
+    log = QueryLog(url)  # the app goes on logging into the copy; the copied searches still take votes
+    query_id = rows(log_path, "SELECT query_id FROM votes WHERE helpful = 0 LIMIT 1")[0]["query_id"]
+    [shown] = rows(log_path, f"SELECT answer_id FROM shown WHERE query_id = '{query_id}' AND rank = 2")
+    answer_id = shown["answer_id"]
+    assert log.vote(query_id, answer_id, helpful=True)
+    log.close()
+
+
+def test_copy_errors_are_one_line_without_the_password(log_path, pg_server, tmp_path, capsys):
+    wrong = pg_server.url("postgres", password="not-the-password")
+    assert main(["copy", "--from", str(log_path), "--to", wrong]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and len(err.strip().splitlines()) == 1 and "password authentication failed" in err
+    assert "not-the-password" not in err
+    assert main(["copy", "--from", str(tmp_path / "none.sqlite"), "--to", pg_server.new_database()]) == 2
+    assert capsys.readouterr().err.startswith("error: no query log at ")
+    assert main(["copy", "--from", str(log_path), "--to", str(tmp_path / "other.sqlite")]) == 2
+    assert "copy to a postgresql:// URL" in capsys.readouterr().err

@@ -1,6 +1,7 @@
 """Logging and votes through every way in: JSON API, page, Gradio API and MCP, on the seed with the fake model.
 
-Includes 20 concurrent HTTP clients x 25 questions, each with votes, against one served app.
+Includes 20 concurrent HTTP clients x 25 questions, each with votes, against one served app. Tests that take
+`log` run once with an SQLite log and once with a PostgreSQL one.
 """
 
 from __future__ import annotations
@@ -33,9 +34,12 @@ from loghelpers import rows
 QUESTION = "Should startups do MLOps?"
 
 
+pytest_plugins = ["logfixtures"]  # log_target: an SQLite file, then a PostgreSQL database
+
+
 @pytest.fixture
-def log(tmp_path) -> QueryLog:
-    log = QueryLog(tmp_path / "state" / "queries.sqlite")
+def log(log_target) -> QueryLog:
+    log = QueryLog(log_target)
     yield log
     log.close()
 
@@ -240,6 +244,16 @@ def test_app_log_options(tmp_path, monkeypatch):
     args = parse_args(["--log", str(tmp_path / "q.sqlite"), "--log-days", "7"])
     assert (args.log, args.log_days) == (tmp_path / "q.sqlite", 7)
     assert parse_args(["--no-log"]).no_log
+    url = "postgresql://ask:pw@db.internal:5432/asklog"
+    assert parse_args(["--log", url]).log == url
+    monkeypatch.setenv("ASSISTANT_LOG", url)
+    assert parse_args([]).log == url
+    from assistant.slack.__main__ import default_voter_key, parse_args as slack_args
+
+    assert slack_args(["--log", url]).log == url
+    monkeypatch.chdir(tmp_path)
+    assert default_voter_key(url) == Path("state/slack.voter-key") and (tmp_path / "state").is_dir()
+    assert default_voter_key(tmp_path / "q.sqlite") == tmp_path / "q.sqlite.voter-key"
 
 
 @pytest.mark.parametrize("argv", [["--log-days", "0"], ["--no-log", "--log", "x.sqlite"]])

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from assistant.logdb import LogTarget, redact
 from assistant.monitor import answer_source, every_query, is_loopback, main, read_dashboard
 from assistant.querylog import QueryLog
 from assistant.web.contract import parse_request
@@ -15,16 +16,17 @@ from assistant.web.record import search_and_log
 from helpers import screenshot_path
 from load import QUESTIONS
 from loghelpers import DAY, T0, Clock, logged, serving_dashboard
+from pgserver import PASSWORD
 
-pytest_plugins = ["logfixtures"]  # the questions and unit_ids fixtures
+pytest_plugins = ["logfixtures"]  # the questions and unit_ids fixtures; log_target: SQLite, then PostgreSQL
 
 XSS = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2">'
 
 
 @pytest.fixture
-def two_days(tmp_path, questions, unit_ids) -> Path:
+def two_days(log_target, questions, unit_ids) -> LogTarget:
     """Day 1: 4 queries (1 unanswered), 3 votes (2 helpful); day 2: 2 queries, the hostile question unanswered twice."""
-    path = tmp_path / "queries.sqlite"
+    path = log_target
     clock = Clock(T0 - DAY)
     log = QueryLog(path, clock=clock)
     day_one = [(questions[0], unit_ids[:3], "page", 10.0), (questions[0], unit_ids[:3], "json", 20.0),
@@ -56,6 +58,18 @@ def test_figures_per_day_and_by_source(two_days):
     assert (
         "6 queries since 2026-11-17" in board.summary and "3 answer votes (2 helpful, 1 not helpful)" in board.summary
     )
+    assert f"Log: {redact(two_days)}" in board.summary and PASSWORD not in board.summary
+
+
+def test_a_database_that_cannot_be_reached_shows_one_line_without_the_password(pg_server):
+    wrong = pg_server.url("postgres", password="wrong-secret")
+    board = read_dashboard(wrong)
+    assert "cannot read the query log postgresql://assistant:***@" in board.summary
+    assert "password authentication failed" in board.summary and "wrong-secret" not in board.summary
+    listed, _ = every_query(pg_server.url("no_such_database"))
+    assert "database &quot;no_such_database&quot; does not exist" in listed and PASSWORD not in listed
+    board = read_dashboard(pg_server.new_database())  # a database the app has not logged to yet
+    assert "no query log in postgresql://assistant:***@" in board.summary
 
 
 def test_tables_count_questions_and_escape_them(two_days, questions, unit_ids):
@@ -185,8 +199,8 @@ def test_answers_marked_not_helpful_show_whose_from_which_book_and_a_link(two_da
     assert f"<td>{unit_ids[0]}</td>" not in board.not_helpful
 
 
-def test_the_same_question_with_other_punctuation_or_case_counts_once(tmp_path):
-    path = tmp_path / "queries.sqlite"
+def test_the_same_question_with_other_punctuation_or_case_counts_once(log_target):
+    path = log_target
     log = QueryLog(path)
     for question in ("should startups do MLOps?", "Should startups do  MLOps", "…should startups do mlops!"):
         log.record(logged(question, []))
@@ -196,8 +210,8 @@ def test_the_same_question_with_other_punctuation_or_case_counts_once(tmp_path):
     assert "<td>3</td><td>3</td>" in board.most_asked
 
 
-def test_every_query_is_listed_searchable_and_paged(tmp_path):
-    path = tmp_path / "queries.sqlite"
+def test_every_query_is_listed_searchable_and_paged(log_target):
+    path = log_target
     clock = Clock(T0)
     log = QueryLog(path, clock=clock)
     for n in range(60):

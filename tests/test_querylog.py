@@ -1,6 +1,7 @@
 """The query log: what a search and a vote store, retention, 20 concurrent writers, faults that must not stop search.
 
-Questions are real ones from eval/dev.jsonl, answer ids real units of the seed archive.
+Questions are real ones from eval/dev.jsonl, answer ids real units of the seed archive. Tests taking `log_target`
+run twice: on an SQLite file and on a database of a real PostgreSQL server.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import threading
 
 import pytest
 
+from assistant.logdb import MIGRATIONS, is_url
 from assistant.querylog import LogUnavailableError, QueryLog, UnknownIdError, connect_readonly
 from helpers import deadline
 from loghelpers import DAY, T0, Clock, logged, rows
@@ -18,8 +20,8 @@ from loghelpers import DAY, T0, Clock, logged, rows
 pytest_plugins = ["logfixtures"]  # the questions and unit_ids fixtures
 
 
-def test_a_search_is_stored_with_filters_answers_and_no_personal_data(tmp_path, questions, unit_ids):
-    path = tmp_path / "state" / "queries.sqlite"
+def test_a_search_is_stored_with_filters_answers_and_no_personal_data(log_target, questions, unit_ids):
+    path = log_target
     log = QueryLog(path, clock=Clock())
     query_id = log.record(logged(questions[0], unit_ids[:3], "mcp", author="Noah Gift", closest=True))
     log.close()
@@ -31,14 +33,20 @@ def test_a_search_is_stored_with_filters_answers_and_no_personal_data(tmp_path, 
     shown = rows(path, "SELECT rank, answer_id, score, confidence FROM shown ORDER BY rank")
     assert [(s["rank"], s["answer_id"], s["score"]) for s in shown] == [(0, unit_ids[0], 0.6), (1, unit_ids[1], 0.55),
                                                                         (2, unit_ids[2], 0.5)]  # fmt: skip
-    columns = {c["name"] for table in ("queries", "shown", "votes", "none_votes")
-               for c in rows(path, f"PRAGMA table_info({table})")}  # fmt: skip
-    assert not columns & {"ip", "user_agent", "cookie", "session", "host"}
-    assert rows(path, "PRAGMA journal_mode") == [{"journal_mode": "delete"}]  # WAL's mapped -shm could kill the app
+    reader = connect_readonly(path)
+    columns = {c[0] for table in ("queries", "shown", "votes", "none_votes")
+               for c in reader.execute(f"SELECT * FROM {table}").description}  # fmt: skip
+    reader.close()
+    assert "question" in columns and not columns & {"ip", "user_agent", "cookie", "session", "host"}
+    assert rows(path, "SELECT version, description FROM schema_version ORDER BY version") == [
+        {"version": number, "description": description} for number, description, _ in MIGRATIONS
+    ]
+    if not is_url(path):
+        assert rows(path, "PRAGMA journal_mode") == [{"journal_mode": "delete"}]  # WAL's mapped -shm could kill the app
 
 
-def test_a_second_vote_changes_the_first_and_unknown_ids_are_refused(tmp_path, questions, unit_ids):
-    path = tmp_path / "queries.sqlite"
+def test_a_second_vote_changes_the_first_and_unknown_ids_are_refused(log_target, questions, unit_ids):
+    path = log_target
     log = QueryLog(path)
     query_id = log.record(logged(questions[0], unit_ids[:2]))
     assert log.vote(query_id, unit_ids[0], helpful=False)
@@ -62,8 +70,8 @@ def test_unknown_source_is_a_clear_error(questions):
         logged(questions[0], [], "web")
 
 
-def test_retention_prunes_old_queries_with_their_answers_and_votes(tmp_path, questions, unit_ids):
-    path = tmp_path / "queries.sqlite"
+def test_retention_prunes_old_queries_with_their_answers_and_votes(log_target, questions, unit_ids):
+    path = log_target
     clock = Clock(T0 - 100 * DAY)
     log = QueryLog(path, days=90, clock=clock)
     old = log.record(logged(questions[0], unit_ids[:2]))
@@ -82,8 +90,8 @@ def test_retention_prunes_old_queries_with_their_answers_and_votes(tmp_path, que
     assert rows(path, "SELECT * FROM none_votes") == []
 
 
-def test_opening_the_log_prunes_with_its_retention(tmp_path, questions):
-    path = tmp_path / "queries.sqlite"
+def test_opening_the_log_prunes_with_its_retention(log_target, questions):
+    path = log_target
     log = QueryLog(path, clock=Clock(T0 - 10 * DAY))
     log.record(logged(questions[0], []))
     log.close()
@@ -96,8 +104,8 @@ def test_opening_the_log_prunes_with_its_retention(tmp_path, questions):
 
 
 @pytest.mark.parametrize("shared_connection", [True, False], ids=["one log", "a log per thread"])
-def test_20_threads_x_25_queries_with_votes_lose_nothing(tmp_path, capsys, questions, unit_ids, shared_connection):
-    path = tmp_path / "queries.sqlite"
+def test_20_threads_x_25_queries_with_votes_lose_nothing(log_target, capsys, questions, unit_ids, shared_connection):
+    path = log_target
     shared = QueryLog(path)
     start = threading.Barrier(20)
     failures: list[str] = []

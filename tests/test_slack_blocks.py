@@ -184,8 +184,9 @@ def test_a_log_from_before_voters_keeps_its_votes(tmp_path, questions, unit_ids)
     query_id = log.record(logged(questions[0], unit_ids[:2]))
     assert log.vote(query_id, unit_ids[0], helpful=True)
     log.close()
-    with sqlite3.connect(path) as connection:  # the votes table as it was before it had voters
+    with sqlite3.connect(path) as connection:  # the votes table as it was before it had voters (and versions)
         connection.executescript(
+            "DROP TABLE schema_version;"
             "CREATE TABLE old AS SELECT query_id, answer_id, helpful, time FROM votes; DROP TABLE votes;"
             "CREATE TABLE votes (query_id TEXT NOT NULL REFERENCES queries (id) ON DELETE CASCADE,"
             " answer_id TEXT NOT NULL, helpful INTEGER NOT NULL, time REAL NOT NULL,"
@@ -196,6 +197,7 @@ def test_a_log_from_before_voters_keeps_its_votes(tmp_path, questions, unit_ids)
     assert log.vote(query_id, unit_ids[0], helpful=False, voter="a" * 32)
     assert log.vote(query_id, unit_ids[0], helpful=True, voter="a" * 32)  # replaces that voter's vote
     assert sorted((v["voter"], v["helpful"]) for v in rows(path, "SELECT * FROM votes")) == [("", 1), ("a" * 32, 1)]
+    assert [v["version"] for v in rows(path, "SELECT version FROM schema_version")] == [1, 2]
 
 
 @pytest.mark.parametrize(

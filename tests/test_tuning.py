@@ -10,6 +10,7 @@ import pytest
 
 from assistant import index
 from assistant.embedding import BUNDLED_MODEL_ID
+from assistant.logdb import is_url, log_target, redact
 from assistant.querylog import QueryLog
 from assistant.tuning import (
     VOTES_PER_ANSWER,
@@ -20,13 +21,18 @@ from assistant.tuning import (
     batches,
     corpus_pairs,
     read_excluded,
+    TuneRequest,
     read_votes,
     training_key,
+    tuning_record,
     vote_pairs,
 )
 from assistant.units import build_units
 from helpers import EVAL
 from loghelpers import logged
+from pgserver import PASSWORD
+
+pytest_plugins = ["logfixtures"]  # log_target: an SQLite file, then a PostgreSQL database
 
 MODEL = BUNDLED_MODEL_ID
 
@@ -120,17 +126,25 @@ def test_net_votes_decide_and_unknown_answers_are_dropped(units):
     assert vote_pairs(shuffled, by_id) == pairs
 
 
-def test_votes_are_read_from_a_real_query_log(tmp_path: Path, units):
-    log = QueryLog(tmp_path / "queries.sqlite")
+def test_votes_are_read_from_a_real_query_log(log_target, units):
+    log = QueryLog(log_target)
     ids = [unit.id for unit in units[:3]]
     query = log.record(logged("how to start with MLOps?", ids))
     log.vote(query, ids[0], True)
     log.vote(query, ids[1], False)
     log.close()
-    assert read_votes(tmp_path / "queries.sqlite") == [
+    assert read_votes(log_target) == [
         Vote("how to start with MLOps?", ids[0], True),
         Vote("how to start with MLOps?", ids[1], False),
     ]
+    record = tuning_record(MODEL, TuneRequest(log=log_target), 1, 2, "key", True, 1.0)
+    expected = redact(log_target) if is_url(log_target) else str(Path(log_target).resolve())
+    assert record["votes_log"] == expected and PASSWORD not in record["votes_log"]  # the manifest keeps no password
+
+
+def test_tune_log_and_every_log_option_take_a_path_or_a_postgresql_url():
+    assert log_target("state/q.sqlite") == Path("state/q.sqlite")
+    assert log_target("postgresql://u:p@127.0.0.1/db") == "postgresql://u:p@127.0.0.1/db"
 
 
 def test_training_key_follows_every_training_input(units):

@@ -15,10 +15,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from assistant.index import add_data_argument, add_people_argument
+from assistant.logdb import is_url, log_target
 from assistant.querylog import DEFAULT_DAYS, QueryLog, default_log_path
 from assistant.slack.bot import DEFAULT_PER_MINUTE, RateLimit, build_app, voter_key
 from assistant.store import IndexLoadError, IndexWriteError, build_inputs, default_index_path, ensure_index
 
+# Voters' hashes must match across restarts (and across Slack processes sharing one database: give them one key).
+DATABASE_VOTER_KEY = Path("state") / "slack.voter-key"
 TOKENS = {
     "SLACK_BOT_TOKEN": ("xoxb-", "the Bot User OAuth Token from the app's OAuth & Permissions page"),
     "SLACK_APP_TOKEN": ("xapp-", "an app-level token with connections:write, from the app's Basic Information page"),
@@ -58,13 +61,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--index", type=Path, default=default_index_path(), metavar="DIR", help="default: index/, $ASSISTANT_INDEX"
     )
     log = parser.add_mutually_exclusive_group()
-    log.add_argument("--log", type=Path, default=default_log_path(), metavar="PATH",
-                     help="query log, SQLite (default: state/queries.sqlite, $ASSISTANT_LOG)")  # fmt: skip
+    log.add_argument("--log", type=log_target, default=default_log_path(), metavar="PATH|URL",
+                     help="query log, an SQLite file or a postgresql:// URL (default: state/queries.sqlite,"
+                          " $ASSISTANT_LOG)")  # fmt: skip
     log.add_argument("--no-log", action="store_true", help="log no queries and take no votes")
     parser.add_argument("--log-days", type=int, default=DEFAULT_DAYS, metavar="N",
                         help=f"keep log rows N days (default: {DEFAULT_DAYS})")  # fmt: skip
     parser.add_argument("--voter-key", type=Path, metavar="FILE",
-                        help="secret keying voters' hashes, created if missing (default: the log's path + .voter-key)")
+                        help="secret keying voters' hashes, created if missing (default: the log's path + .voter-key;"
+                             f" {DATABASE_VOTER_KEY} for a postgresql:// log)")
     parser.add_argument("--rate", type=int, default=DEFAULT_PER_MINUTE, metavar="N",
                         help=f"searches per user per minute (default: {DEFAULT_PER_MINUTE})")  # fmt: skip
     args = parser.parse_args(argv)
@@ -75,6 +80,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if args.web_url and not args.web_url.startswith(("https://", "http://")):
         parser.error(f"--web-url must be an http(s) address, got {args.web_url!r}")
     return args
+
+
+def default_voter_key(log: Path | str) -> Path:
+    """Beside an SQLite log; for a database, DATABASE_VOTER_KEY (its folder made private if it is new)."""
+    if not is_url(log):
+        return Path(f"{log}.voter-key")
+    DATABASE_VOTER_KEY.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return DATABASE_VOTER_KEY
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -103,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     log = None if args.no_log else QueryLog(args.log, args.log_days)
     try:
-        secret = b"" if log is None else voter_key(args.voter_key or Path(f"{args.log}.voter-key"))
+        secret = b"" if log is None else voter_key(args.voter_key or default_voter_key(args.log))
         app = build_app(
             LiveSearcher(searcher, args.index).current,  # each rebuild of the index is served without a restart
             log,
