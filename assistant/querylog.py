@@ -18,7 +18,9 @@ The same log can live in a PostgreSQL database (`--log postgresql://...`, see as
 several app processes on several hosts write at once. There the writer holds one connection; while the
 server is down, restarting or refusing it, rows wait in the queue (dropped and counted only when it is
 full), the writer reconnects once a second and one line per outage says so. A batch cut off by a lost
-connection is written again on the next: every insert is idempotent, so nothing is written twice.
+connection is written again on the next: every insert is idempotent, so nothing is written twice. A
+server that turns the login away (a wrong password or database name) is one warning, and rows are
+refused (counted) at once until it lets the writer in.
 """
 
 from __future__ import annotations
@@ -450,10 +452,10 @@ class QueryLog:
                 self._fail(f"cannot create it ({error})")
                 return
             except psycopg.Error as error:
-                if _is_unreachable(error):
+                if _is_unreachable(error) and not _is_refused(error):
                     self._unreachable(error)
-                else:
-                    self._fail(f"cannot open it ({error})")
+                else:  # a wrong password or database name: rows are refused at once until it works
+                    self._fail(f"cannot open it ({_first_line(error)})")
                 return
 
     def _open(self) -> sqlite3.Connection:
@@ -601,6 +603,11 @@ def _is_unreachable(error: psycopg.Error) -> bool:
     return isinstance(error, (psycopg.OperationalError, psycopg.InterfaceError)) and not isinstance(
         error, psycopg.errors.DiskFull
     )
+
+
+def _is_refused(error: psycopg.Error) -> bool:
+    """Whether the server turned the log's login away (its password, user or database): an operator must act."""
+    return any(reason in str(error) for reason in ("authentication failed", "does not exist", "no pg_hba.conf entry"))
 
 
 def _first_line(error: BaseException) -> str:
