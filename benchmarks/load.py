@@ -112,7 +112,7 @@ def running_app(
     data: Sequence[Path],
     timeout: float = START_TIMEOUT,
     *,
-    query_log: Path | None = None,
+    query_log: Path | str | None = None,
     rate_limit: int | None = None,
 ) -> Iterator[str]:
     """`python app.py` on a free loopback port for the duration of the block; yields its URL once it answers.

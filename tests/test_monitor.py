@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 from pathlib import Path
 
 import pytest
@@ -253,3 +254,34 @@ def test_one_day_of_data_draws_every_plot_and_long_questions_leave_headers_on_on
             )
             assert max(heights) < 2, f"{table}: a header wraps ({heights})"
         expect(page.locator("#not-helpful a")).to_have_attribute("href", f"http://127.0.0.1:7860/?answer={unit_ids[0]}")
+
+
+def test_two_web_apps_and_the_slack_app_writing_one_log_at_once_show_on_one_dashboard(log_target, questions, unit_ids):
+    """Three processes' logs (three writers, three connections) on one log: nothing lost, votes per voter."""
+    writers = {"page": QueryLog(log_target), "json": QueryLog(log_target), "slack": QueryLog(log_target)}
+    start = threading.Barrier(len(writers))
+    failures: list[str] = []
+
+    def write(source: str) -> None:
+        log = writers[source]
+        start.wait()
+        for n in range(20):
+            query_id = log.record(logged(questions[n], unit_ids[:2], source))
+            voters = ["a" * 32, "b" * 32] if source == "slack" else [""]  # Slack votes name their (hashed) voter
+            for voter in voters:  # the second vote replaces that voter's first
+                if not (log.vote(query_id, unit_ids[0], helpful=False, voter=voter)
+                        and log.vote(query_id, unit_ids[0], helpful=True, voter=voter)):  # fmt: skip
+                    failures.append(f"{source} {n}: a vote was not recorded")
+
+    threads = [threading.Thread(target=write, args=(source,)) for source in writers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for log in writers.values():
+        log.close()
+    assert failures == []
+    board = read_dashboard(log_target)
+    by_source = {(row.source, row.result): row.queries for row in board.by_source.itertuples()}
+    assert by_source == {("page", "answered"): 20, ("json", "answered"): 20, ("slack", "answered"): 20}
+    assert "60 queries since" in board.summary and "80 answer votes (80 helpful, 0 not helpful)" in board.summary

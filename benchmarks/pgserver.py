@@ -1,4 +1,5 @@
-"""A real PostgreSQL server for the tests: Debian's initdb and pg_ctl in a temporary folder on a free loopback port.
+"""A real PostgreSQL server for the tests and benchmarks/log_load.py: Debian's initdb and pg_ctl in a temporary
+folder, on a free loopback port.
 
 PostgreSQL refuses to run as root, so as root (CI) the server runs as the `postgres` system user that Debian's
 package creates; otherwise as whoever runs the tests. Clients connect over TCP with a password.
@@ -18,7 +19,7 @@ from load import HOST, free_port
 
 BIN = Path("/usr/lib/postgresql/15/bin")
 USER = "assistant"
-PASSWORD = "s3cret-pw"  # a test server's superuser; the tests check it is never printed
+PASSWORD = "s3cret-pw"  # the throwaway server's superuser; the tests check it is never printed
 
 
 class PgServer:
