@@ -173,3 +173,17 @@ def test_healthz_names_the_index_and_says_when_the_log_cannot_write(serving, fak
     finally:
         broken.close()
     assert status == 503 and "is not writing" in json.loads(body)["error"]
+
+
+def test_x_forwarded_for_is_trusted_from_no_one_unless_a_proxy_is_configured(capsys):
+    from app import parse_args
+
+    assert parse_args([]).forwarded_allow_ips == ""
+    assert parse_args(["--public-url", PUBLIC]).forwarded_allow_ips == "127.0.0.1,::1"  # a proxy on this machine
+    elsewhere = parse_args(["--public-url", PUBLIC, "--forwarded-allow-ips", "10.0.0.0/8"])
+    assert elsewhere.forwarded_allow_ips == "10.0.0.0/8"
+    for option, value, said in [("--public-url", "ask.example.org", "not a public address"),
+                                ("--forwarded-allow-ips", "10.0.0.x", "not an IP address or network")]:  # fmt: skip
+        with pytest.raises(SystemExit):
+            parse_args([option, value])
+        assert f"{option}: '{value}' is {said}" in capsys.readouterr().err
