@@ -236,3 +236,27 @@ def test_a_bare_proxy_pass_works_with_public_url(stack):
         assert response.status == 200 and "event_id" in json.loads(response.read())
     finally:
         connection.close()
+
+
+@pytest.mark.browser
+def test_the_page_searches_and_votes_through_nginx(stack, browser, fake_seed_searcher):
+    """The issue's symptom: behind a proxy every search and vote from the page was refused (403)."""
+    from playwright.sync_api import expect
+
+    question = next(unit.question for unit in fake_seed_searcher.units if unit.question.startswith("How to decide"))
+    context = browser.new_context(ignore_https_errors=True)  # the test's own certificate
+    refused = []
+    try:
+        page = context.new_page()
+        page.on("response", lambda response: response.status >= 400 and refused.append(response.url))
+        page.goto(stack.public + "/")
+        box = page.get_by_placeholder("Ask the authors something")
+        box.fill(question)
+        box.press("Enter")
+        card = page.locator("#results .ata-card").first
+        helpful = card.get_by_role("button", name="Helpful", exact=True)
+        helpful.click()
+        expect(card.locator(".ata-vote-status")).to_have_text("Thanks, noted.")
+    finally:
+        context.close()
+    assert refused == []
