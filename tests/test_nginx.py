@@ -17,7 +17,7 @@ import ssl
 import subprocess
 import time
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 from gradio_client import Client
@@ -245,7 +245,9 @@ def test_the_page_searches_and_votes_through_nginx(stack, browser, fake_seed_sea
 
     question = next(unit.question for unit in fake_seed_searcher.units if unit.question.startswith("How to decide"))
     context = browser.new_context(ignore_https_errors=True)  # the test's own certificate
-    refused = []
+    refused, elsewhere = [], []
+    context.route("**/*", lambda route: route.continue_() if urlsplit(route.request.url).hostname == "localhost"
+                  else (elsewhere.append(route.request.url), route.abort()))  # fmt: skip
     try:
         page = context.new_page()
         page.on("response", lambda response: response.status >= 400 and refused.append(response.url))
@@ -259,4 +261,4 @@ def test_the_page_searches_and_votes_through_nginx(stack, browser, fake_seed_sea
         expect(card.locator(".ata-vote-status")).to_have_text("Thanks, noted.")
     finally:
         context.close()
-    assert refused == []
+    assert refused == [] and elsewhere == []  # every request went to nginx, none was refused
