@@ -1,4 +1,4 @@
-"""Start Ask the Author: `python app.py [--host H] [--port P] [--data DIR]... [--people FILE] [--index DIR] [--log F]`.
+"""Start Ask the Author: `python app.py [--config FILE] [--host H] [--port P] [--data DIR]... [--index DIR] [--log F]`.
 
 Builds the index first when it is missing or older than the archives, then serves the page, the
 Gradio `/search` API, the MCP server and the JSON API on 127.0.0.1:7860 by default. Never opens a
@@ -8,11 +8,11 @@ A rebuild of the index while it runs (`make sync`, `python -m assistant.index`) 
 """
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from assistant import config
 from assistant.index import add_data_argument, add_people_argument
 from assistant.live import LiveSearcher
 from assistant.querylog import DEFAULT_DAYS, QueryLog, default_log_path
@@ -21,15 +21,10 @@ from assistant.searcher import Searcher, load_index
 from assistant.store import IndexLoadError, IndexWriteError, build_inputs, default_index_path, ensure_index
 
 
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python app.py", description="Serve the Ask the Author web app.")
-    env = os.environ.get
-    parser.add_argument(
-        "--host", default=env("ASSISTANT_HOST", "127.0.0.1"), help="default: 127.0.0.1, $ASSISTANT_HOST"
-    )
-    parser.add_argument(
-        "--port", type=int, default=env("ASSISTANT_PORT", "7860"), help="default: 7860, $ASSISTANT_PORT"
-    )
+    parser.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1, $ASSISTANT_HOST")
+    parser.add_argument("--port", type=int, default=7860, help="default: 7860, $ASSISTANT_PORT")
     add_data_argument(parser, "default: the folders the index was built from, else data/")
     add_people_argument(parser, "default: the one the index was built with")
     parser.add_argument(
@@ -56,7 +51,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--rate-limit", type=int, default=DEFAULT_RATE_PER_MINUTE, metavar="N",
         help=f"logged searches and votes a client may make in any minute (default: {DEFAULT_RATE_PER_MINUTE}; 0: none)",
     )  # fmt: skip
-    args = parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The options from the command line, $ASSISTANT_…, then the --config file's [app] and [common]."""
+    parser = build_parser()
+    args = config.parse(parser, "app", argv)
     if args.log_days < 1:
         parser.error(f"--log-days must be at least 1, got {args.log_days}")
     if args.rate_limit < 0:
