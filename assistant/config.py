@@ -17,6 +17,7 @@ import argparse
 import difflib
 import importlib
 import importlib.util
+import json
 import os
 import re
 import sys
@@ -166,7 +167,8 @@ class ConfigFile:
         for name, value in self.data.items():
             if name not in COMMANDS and name != COMMON:
                 if isinstance(value, dict):
-                    raise ConfigError(f"{self._where(None, name)}: unknown section [{name}]{self._known(name)}")
+                    where, known = self._where(None, name), self._known(name)
+                    raise ConfigError(f"{where}: unknown section [{_printable(name)}]{known}")
                 raise ConfigError(f"{self._where(None, name)}: {name!r} is outside any section: put it in [common]")
             if not isinstance(value, dict):
                 raise ConfigError(f"{self._where(None, name)}: {name} must be a section, [{name}]")
@@ -195,7 +197,7 @@ class ConfigFile:
         for key in self.data.get(COMMON, {}):
             if key in unknown:
                 raise ConfigError(
-                    f"{self._where(COMMON, key)}: [{COMMON}] unknown key {key!r}: no command takes --{key}"
+                    f"{self._where(COMMON, key)}: [{COMMON}] unknown key {key!r}: no command takes --{_printable(key)}"
                     + _hint(key, every)
                 )
 
@@ -296,9 +298,17 @@ def _element(action: argparse.Action, value: object, fail, *, text: bool = False
 
 
 def _shown(value: object) -> str:
-    """A value as the error quotes it: TOML-ish, cut to 60 characters."""
-    shown = f'"{value}"' if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else repr(value)
+    """A value as the error quotes it, on one line: TOML-ish, cut to 60 characters."""
+    if isinstance(value, str):
+        shown = json.dumps(value)  # escapes line breaks and what stderr might not encode
+    else:
+        shown = str(value).lower() if isinstance(value, bool) else repr(value)
     return shown if len(shown) <= 60 else shown[:57] + "..."
+
+
+def _printable(name: str) -> str:
+    """A name as an error shows it: as written, or quoted with escapes when it holds a line break or the like."""
+    return name if name.isprintable() else repr(name)
 
 
 def _given(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> dict[str, object]:

@@ -187,6 +187,8 @@ def failure(capsys, text: str | None, tmp_path: Path, *argv: str) -> str:
         ),
         ("[app]\nport = \"8000\"\n", 'error: c.toml:2: [app] port: expected a whole number, got "8000"'),
         ("[app]\nport = true\n", "error: c.toml:2: [app] port: expected a whole number, got true"),
+        ('[app]\nport = "8\\n0"\n', 'error: c.toml:2: [app] port: expected a whole number, got "8\\n0"'),
+        ('["a\\nb"]\n', "error: c.toml: unknown section ['a\\nb'] (sections: common, app, slack, index, sync, monitor)"),
         ("[common]\n\n  no-log = 1\n", "error: c.toml:3: [common] no-log: expected true or false, got 1"),
         ("[app]\nallowed-host = [1]\n", "error: c.toml:2: [app] allowed-host: expected a string, got [1]"),
         ("[app]\nport = 80\nport = 81\n", "error: c.toml:3: invalid TOML: Cannot overwrite a value"),
