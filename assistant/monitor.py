@@ -377,7 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default=DEFAULT_HOST, help="default: 127.0.0.1; beyond loopback needs --password")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default: {DEFAULT_PORT}")
     parser.add_argument(
-        "--password", default=os.environ.get(PASSWORD_ENV), help=f"login password for user {USER!r}, or ${PASSWORD_ENV}"
+        "--password", help=f"login password for user {USER!r}; better given as ${PASSWORD_ENV}, out of `ps`"
     )
     parser.add_argument("--app", default=DEFAULT_APP, help=f"the app's address for links to answers ({DEFAULT_APP})")
     return parser

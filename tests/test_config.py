@@ -13,6 +13,7 @@ import pytest
 
 import app
 from assistant import config, sync
+from assistant.monitor import build_parser as monitor_parser
 from assistant.monitor import main as monitor_main
 from assistant.slack.__main__ import parse_args as slack_args
 from fakegithub import NAME, OWNER, FakeGitHub, FakeRepo
@@ -154,10 +155,13 @@ def test_sync_runs_with_the_files_settings_the_environments_and_the_flags(tmp_pa
         assert (folders["flag"] / f"{NEW_WEEK}.md").exists()
 
 
-def test_the_monitor_refuses_a_public_host_from_the_file_without_a_password(tmp_path, capsys):
+def test_the_monitor_refuses_a_public_host_from_the_file_without_a_password(tmp_path, capsys, monkeypatch):
     path = write(tmp_path / "c.toml", f'[common]\nlog = "{tmp_path / "q.sqlite"}"\n[monitor]\nhost = "0.0.0.0"\n')
     assert monitor_main(["--config", str(path)]) == 2
     assert "needs --password" in capsys.readouterr().err
+    monkeypatch.setenv("ASSISTANT_MONITOR_PASSWORD", "from-env")  # the variable it has always read
+    args = config.parse(monitor_parser(), "monitor", ["--config", str(path)])
+    assert (args.host, args.password, args.log) == ("0.0.0.0", "from-env", tmp_path / "q.sqlite")
 
 
 # --- errors: one line naming the file (or variable), the line and the key; exit 2 ---
