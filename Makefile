@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run sync monitor test test-fast index tune bench load browser nginx axe screenshots
+.PHONY: run sync monitor test test-fast index tune bench load browser nginx systemd axe screenshots
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,10 @@ nginx:
 	@test -x /usr/sbin/nginx && command -v openssl >/dev/null || \
 		{ $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq nginx-light openssl; }
 
+# systemd-analyze, which checks the units in deploy/ (it runs without systemd as PID 1, as in a container).
+systemd:
+	@test -x /usr/bin/systemd-analyze || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq systemd; }
+
 # axe-core, which the browser tests inject to check accessibility; pinned, installed from npm into .cache/.
 AXE_VERSION := 4.11.0
 AXE := .cache/axe/node_modules/axe-core/axe.min.js
@@ -55,11 +59,11 @@ axe: $(AXE)
 $(AXE):
 	npm install --prefix .cache/axe --no-audit --no-fund --silent axe-core@$(AXE_VERSION)
 
-test: $(VENV)/.installed browser nginx $(AXE)
+test: $(VENV)/.installed browser nginx systemd $(AXE)
 	$(PY) -m pytest -q
 
 # The fast tier: no model load, no browser; well under a minute.
-test-fast: $(VENV)/.installed nginx
+test-fast: $(VENV)/.installed nginx systemd
 	$(PY) -m pytest -q -m "not slow and not browser"
 
 # Refresh the README's images from the browser tests.

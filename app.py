@@ -1,4 +1,4 @@
-"""Start Ask the Author: `python app.py [--host H] [--port P] [--data DIR]... [--people FILE] [--index DIR] [--log F]`.
+"""Start Ask the Author: `python app.py [--config FILE] [--host H] [--port P] [--data DIR]... [--index DIR] [--log F]`.
 
 Builds the index first when it is missing or older than the archives, then serves the page, the
 Gradio `/search` API, the MCP server and the JSON API on 127.0.0.1:7860 by default. Never opens a
@@ -9,11 +9,11 @@ A rebuild of the index while it runs (`make sync`, `python -m assistant.index`) 
 """
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from assistant import config
 from assistant.index import add_data_argument, add_people_argument
 from assistant.live import LiveSearcher
 from assistant.querylog import DEFAULT_DAYS, QueryLog, default_log_path
@@ -22,15 +22,10 @@ from assistant.searcher import Searcher, load_index
 from assistant.store import IndexLoadError, IndexWriteError, build_inputs, default_index_path, ensure_index
 
 
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python app.py", description="Serve the Ask the Author web app.")
-    env = os.environ.get
-    parser.add_argument(
-        "--host", default=env("ASSISTANT_HOST", "127.0.0.1"), help="default: 127.0.0.1, $ASSISTANT_HOST"
-    )
-    parser.add_argument(
-        "--port", type=int, default=env("ASSISTANT_PORT", "7860"), help="default: 7860, $ASSISTANT_PORT"
-    )
+    parser.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1, $ASSISTANT_HOST")
+    parser.add_argument("--port", type=int, default=7860, help="default: 7860, $ASSISTANT_PORT")
     add_data_argument(parser, "default: the folders the index was built from, else data/")
     add_people_argument(parser, "default: the one the index was built with")
     parser.add_argument(
@@ -58,15 +53,21 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help=f"logged searches and votes a client may make in any minute (default: {DEFAULT_RATE_PER_MINUTE}; 0: none)",
     )  # fmt: skip
     parser.add_argument(
-        "--public-url", default=env("ASSISTANT_PUBLIC_URL"), metavar="URL",
-        help="the address a reverse proxy serves the app at, as https://ask.example.org ($ASSISTANT_PUBLIC_URL)",
+        "--public-url", metavar="URL",
+        help="the address a reverse proxy serves the app at, as https://ask.example.org",
     )  # fmt: skip
     parser.add_argument(
         "--forwarded-allow-ips", metavar="IPS",
         help="proxies (addresses or networks, comma-separated; '*': any) whose X-Forwarded-For names the client "
         "(default: none; 127.0.0.1,::1 with --public-url)",
     )  # fmt: skip
-    args = parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The options from the command line, $ASSISTANT_…, then the --config file's [app] and [common]."""
+    parser = build_parser()
+    args = config.parse(parser, "app", argv)
     checks = {"--public-url": (args.public_url, public_origin),
               "--forwarded-allow-ips": (args.forwarded_allow_ips, lambda ips: trusted_proxies([ips]))}  # fmt: skip
     for option, (value, check) in checks.items():

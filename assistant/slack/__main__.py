@@ -15,6 +15,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from assistant import config
 from assistant.index import add_data_argument, add_people_argument
 from assistant.querylog import DEFAULT_DAYS, QueryLog, default_log_path
 from assistant.slack.bot import DEFAULT_PER_MINUTE, RateLimit, build_app, voter_key
@@ -47,7 +48,7 @@ def credentials(env: Mapping[str, str], http: bool) -> dict[str, str]:
     return found
 
 
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m assistant.slack", description="Run the Ask the Author Slack app.")
     parser.add_argument("--http", action="store_true", help="take Slack's requests over HTTP instead of Socket Mode")
     parser.add_argument("--host", default="127.0.0.1", help="for --http, /healthz and /metrics (default: 127.0.0.1)")
@@ -68,7 +69,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="secret keying voters' hashes, created if missing (default: the log's path + .voter-key)")
     parser.add_argument("--rate", type=int, default=DEFAULT_PER_MINUTE, metavar="N",
                         help=f"searches per user per minute (default: {DEFAULT_PER_MINUTE})")  # fmt: skip
-    args = parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The options from the command line, $ASSISTANT_…, then the --config file's [slack] and [common]."""
+    parser = build_parser()
+    args = config.parse(parser, "slack", argv)
     if args.log_days < 1:
         parser.error(f"--log-days must be at least 1, got {args.log_days}")
     if args.rate < 1:
