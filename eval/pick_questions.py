@@ -96,10 +96,10 @@ def draw(pool: list[dict], count: int, seed: int = SEED) -> list[dict]:
 def pick(args: argparse.Namespace) -> None:
     result = read_archives(args.data)
     people = people_for(args.data, None)
-    used = used_threads()
+    kept = {(r["book"], r["thread"]): r for r in _jsonl(args.out)} if args.out.exists() else {}
+    used = used_threads() - set(kept)  # the holdout list names this file's own threads too: they stay candidates
     pool = [row for book in result.books for row in candidates(book, people, used)]
     picked = draw(pool, args.count)
-    kept = {(r["book"], r["thread"]): r for r in _jsonl(args.out)} if args.out.exists() else {}
     rows = [kept.get((r["book"], r["thread"]), r) for r in picked]
     _write_jsonl(args.out, rows)
     general = sum(r["general"] is True for r in rows)
