@@ -2,6 +2,11 @@
 
     python eval/pick_questions.py pick [--count 190] [--out eval/real-more.jsonl]
     python eval/pick_questions.py pairs --index DIR [--out blind]
+    python eval/pick_questions.py collect --blind blind --grades GRADES
+
+`collect` reads the readers' grades (`GRADES/A-*.jsonl` first readers, `GRADES/B-*.jsonl` second
+readers, `{"pair", "grade"}` a line), writes the first readers' into each row's `judged` and the pairs
+both read into eval/second-reader.jsonl, and prints the readers' agreement and Cohen's kappa.
 
 `pick` draws the questions (see eval/README.md for the filters); rerun with a larger --count to
 draw more: the draw order is fixed, so the rows already there stay, with their `general` and `judged`.
@@ -146,6 +151,57 @@ def pairs(args: argparse.Namespace) -> None:
     print(f"{len(blind)} pairs for {len(rows)} questions, {len(chunks)} chunks -> {args.out}")
 
 
+def _grades(paths: list[Path]) -> dict[int, int]:
+    grades: dict[int, int] = {}
+    for path in paths:
+        for row in _jsonl(path):
+            if row.get("grade") not in (0, 1, 2):
+                raise SystemExit(f"{path}: pair {row.get('pair')}: grade must be 0, 1 or 2, got {row.get('grade')!r}")
+            grades[int(row["pair"])] = row["grade"]
+    return grades
+
+
+def kappa(first: list[int], second: list[int]) -> float:
+    """Cohen's kappa of two readers' labels of the same items."""
+    labels = sorted(set(first) | set(second))
+    observed = sum(a == b for a, b in zip(first, second, strict=True)) / len(first)
+    expected = sum((first.count(label) / len(first)) * (second.count(label) / len(second)) for label in labels)
+    return (observed - expected) / (1 - expected) if expected < 1 else 1.0
+
+
+def collect(args: argparse.Namespace) -> None:
+    key = {row["pair"]: row for row in _jsonl(args.blind / "key.jsonl")}
+    texts = {row["pair"]: row["answer"] for row in _jsonl(args.blind / "pairs.jsonl")}
+    first = _grades(sorted(args.grades.glob("A-*.jsonl")))
+    second = _grades(sorted(args.grades.glob("B-*.jsonl")))
+    judged: dict[tuple[str, int], list[dict]] = defaultdict(list)
+    for pair, grade in sorted(first.items(), key=lambda item: (key[item[0]]["book"], key[item[0]]["thread"],
+                                                              key[item[0]]["rank"])):  # fmt: skip
+        k = key[pair]
+        judged[(k["book"], k["thread"])].append(
+            {"unit": k["unit"], "author": k["author"], "book_title": k["book_title"], "text": texts[pair],
+             "grade": grade}  # fmt: skip
+        )
+    rows = _jsonl(args.questions)
+    for row in rows:
+        row["judged"] = judged.get((row["book"], row["thread"]), row["judged"])
+    _write_jsonl(args.questions, rows)
+    both = sorted(set(first) & set(second))
+    _write_jsonl(
+        args.second,
+        [{"book": key[p]["book"], "thread": key[p]["thread"], "unit": key[p]["unit"], "first": first[p],
+          "second": second[p]} for p in both],  # fmt: skip
+    )
+    a, b = [first[p] for p in both], [second[p] for p in both]
+    useful_a, useful_b = [int(g >= 1) for g in a], [int(g >= 1) for g in b]
+    agree = sum(x == y for x, y in zip(a, b, strict=True)) / len(both)
+    agree_useful = sum(x == y for x, y in zip(useful_a, useful_b, strict=True)) / len(both)
+    print(f"{len(first)} pairs judged over {len(judged)} questions -> {args.questions}")
+    print(f"second reader: {len(both)} pairs ({len(both) / len(first):.0%}) -> {args.second}")
+    print(f"  grade 0/1/2 agreement {agree:.3f}, Cohen's kappa {kappa(a, b):.3f}")
+    print(f"  useful (grade >= 1) agreement {agree_useful:.3f}, Cohen's kappa {kappa(useful_a, useful_b):.3f}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python eval/pick_questions.py", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -157,12 +213,17 @@ def main(argv: list[str] | None = None) -> None:
     laying.add_argument("--questions", type=Path, default=EVAL / "real-more.jsonl")
     laying.add_argument("--index", type=Path, required=True, metavar="DIR")
     laying.add_argument("--out", type=Path, default=Path("blind"), metavar="DIR")
+    collecting = commands.add_parser("collect", help="write the readers' grades into the questions")
+    collecting.add_argument("--questions", type=Path, default=EVAL / "real-more.jsonl")
+    collecting.add_argument("--blind", type=Path, default=Path("blind"), metavar="DIR")
+    collecting.add_argument("--grades", type=Path, required=True, metavar="DIR")
+    collecting.add_argument("--second", type=Path, default=EVAL / "second-reader.jsonl")
     args = parser.parse_args(argv)
     if args.command == "pick":
         args.data = args.data or [EVAL.parent / "data"]
         pick(args)
     else:
-        pairs(args)
+        {"pairs": pairs, "collect": collect}[args.command](args)
 
 
 if __name__ == "__main__":
