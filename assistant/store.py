@@ -219,7 +219,7 @@ def build_index(
     if tuning is not None:
         embedder, tuned = tune(model or default_model(), out / ENCODERS_DIR, corpus.units, tuning)
     if progress and embedder is None:
-        print(f"  {_encoder_step(model or default_model(), out)} ...", flush=True)
+        print(f"  {_encoder_step(model or default_model(), out)}", flush=True)
     embedder = embedder or build_embedder(model or default_model(), out)
     for error in corpus.errors:
         print(f"warning: skipped {error}", file=sys.stderr)
@@ -319,7 +319,7 @@ def _encoder_step(model_id: str, out: Path) -> str:
     folder = encoder_folder(out, model_id)
     if reusable_export(model_id, folder):
         return f"reusing the embedding model's ONNX export in {folder}"
-    return "exporting the embedding model to ONNX (once per index)"
+    return "exporting the embedding model to ONNX (once per index) ..."
 
 
 def encoder_folder(out: Path, model_id: str) -> Path:
