@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run sync monitor test test-fast index tune bench load browser postgresql axe screenshots
+.PHONY: run sync monitor test test-fast index tune bench load browser nginx systemd postgresql axe screenshots
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,15 @@ browser:
 postgresql:
 	@test -x /usr/lib/postgresql/15/bin/pg_ctl || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq postgresql; }
 
+# tests/test_nginx.py runs deploy/nginx.conf in Debian's nginx (unprivileged, on loopback) with an openssl certificate.
+nginx:
+	@test -x /usr/sbin/nginx && command -v openssl >/dev/null || \
+		{ $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq nginx-light openssl; }
+
+# systemd-analyze, which checks the units in deploy/ (it runs without systemd as PID 1, as in a container).
+systemd:
+	@test -x /usr/bin/systemd-analyze || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq systemd; }
+
 # axe-core, which the browser tests inject to check accessibility; pinned, installed from npm into .cache/.
 AXE_VERSION := 4.11.0
 AXE := .cache/axe/node_modules/axe-core/axe.min.js
@@ -55,11 +64,11 @@ axe: $(AXE)
 $(AXE):
 	npm install --prefix .cache/axe --no-audit --no-fund --silent axe-core@$(AXE_VERSION)
 
-test: $(VENV)/.installed browser postgresql $(AXE)
+test: $(VENV)/.installed browser nginx systemd postgresql $(AXE)
 	$(PY) -m pytest -q
 
 # The fast tier: no model load, no browser; well under a minute.
-test-fast: $(VENV)/.installed postgresql
+test-fast: $(VENV)/.installed nginx systemd postgresql
 	$(PY) -m pytest -q -m "not slow and not browser"
 
 # Refresh the README's images from the browser tests.

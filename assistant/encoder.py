@@ -220,6 +220,8 @@ class OnnxEmbedder:
                 options.intra_op_num_threads = 1
                 options.inter_op_num_threads = 1
                 options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+                # The fusions every CPU gets; the level above adds layout changes picked per CPU (none apply here).
+                options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
                 self._session = onnxruntime.InferenceSession(
                     str(self.folder / MODEL_FILE), options, providers=["CPUExecutionProvider"]
                 )
@@ -253,14 +255,21 @@ class OnnxEmbedder:
             return np.stack(list(runs))
 
 
-def exported_embedder(model_id: str, folder: Path, precision: str = "int8") -> OnnxEmbedder | None:
-    """The model's export in `folder`, exported there first if missing or stale; None when the model does not export."""
+def reusable_export(model_id: str, folder: Path, precision: str = "int8") -> OnnxEmbedder | None:
+    """The model's export in `folder` when one of this model and precision (untuned) is there, else None."""
     try:
         existing = OnnxEmbedder(folder)
-        if (existing.model_id, existing.config.precision, existing.config.tuning) == (model_id, precision, ""):
-            return existing
     except ValueError:
-        pass  # none yet, or written by an older version: export again
+        return None  # none yet, or written by an older version
+    same = (existing.model_id, existing.config.precision, existing.config.tuning) == (model_id, precision, "")
+    return existing if same else None
+
+
+def exported_embedder(model_id: str, folder: Path, precision: str = "int8") -> OnnxEmbedder | None:
+    """The model's export in `folder`, exported there first if missing or stale; None when the model does not export."""
+    existing = reusable_export(model_id, folder, precision)
+    if existing:
+        return existing
     try:
         export(model_id, folder, precision)
     except NotExportable as error:

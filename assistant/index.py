@@ -1,4 +1,4 @@
-"""Rebuild the search index: `python -m assistant.index [--data DIR]... [--people FILE] [--out DIR] [--model M]`."""
+"""Rebuild the search index: `python -m assistant.index [--data DIR]... [--people FILE] [--index DIR] [--model M]`."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from assistant import config
 from assistant.logdb import log_target
 from assistant.store import IndexWriteError, build_index, build_inputs, default_index_path
 from assistant.tuning import TuneRequest, read_excluded
@@ -31,7 +32,7 @@ def add_people_argument(parser: argparse.ArgumentParser, default: str = "") -> N
     parser.add_argument("--people", type=Path, metavar="FILE", help=f"{text}; {default}" if default else text)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m assistant.index",
         description="Build the Ask the Author search index from Book-of-the-Week archives. "
@@ -40,11 +41,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_data_argument(parser)
     add_people_argument(parser)
     parser.add_argument(
+        "--index",
         "--out",
+        dest="out",
         type=Path,
         default=default_index_path(),
         metavar="DIR",
-        help="index folder (default: this project's index/, $ASSISTANT_INDEX)",
+        help="index folder to build (default: this project's index/, $ASSISTANT_INDEX)",
     )
     parser.add_argument(
         "--model",
@@ -65,7 +68,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--tune-log", type=log_target, metavar="PATH|URL",
         help="query log whose votes tuning learns from (an SQLite file or a postgresql:// URL)",
     )  # fmt: skip
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = config.parse(parser, "index", argv)
     if (args.tune_exclude or args.tune_log) and not args.tune:
         parser.error("--tune-exclude and --tune-log need --tune")
     inputs = build_inputs(args.out, args.data, args.people, args.model)  # a rebuild reads what the last build read

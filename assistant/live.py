@@ -31,6 +31,7 @@ class LiveSearcher:
         self._tried: Path | None = None  # the last build loaded or refused, so a broken one is not retried
         self._loading = False
         self._lock = threading.Lock()
+        self.swaps = 0  # new builds swapped in, for /metrics
 
     def current(self) -> Searcher:
         """The searcher for this request; a new build seen here starts loading, and later requests get it."""
@@ -63,6 +64,7 @@ class LiveSearcher:
             print(message, file=sys.stderr, flush=True)
         else:
             self._searcher = searcher
+            self.swaps += 1
             print(
                 f"Now serving index build {loaded.build.name}: {len(searcher.units)} answers "
                 f"from {len(searcher.books)} books",

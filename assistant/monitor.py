@@ -24,6 +24,7 @@ import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from assistant import config  # noqa: E402
 from assistant.feedback import question_key  # noqa: E402
 from assistant.logdb import LogTarget, is_url, log_target, redact, scrub  # noqa: E402
 from assistant.querylog import DB_ERRORS, connect_readonly, default_log_path  # noqa: E402
@@ -415,7 +416,7 @@ def launch(app: gr.Blocks, host: str, port: int, password: str | None, *, block:
     return url
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m assistant.monitor", description=__doc__.splitlines()[0])
     parser.add_argument(
         "--log", type=log_target, default=default_log_path(), metavar="PATH|URL",
@@ -424,10 +425,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--host", default=DEFAULT_HOST, help="default: 127.0.0.1; beyond loopback needs --password")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default: {DEFAULT_PORT}")
     parser.add_argument(
-        "--password", default=os.environ.get(PASSWORD_ENV), help=f"login password for user {USER!r}, or ${PASSWORD_ENV}"
+        "--password", help=f"login password for user {USER!r}; better given as ${PASSWORD_ENV}, out of `ps`"
     )
     parser.add_argument("--app", default=DEFAULT_APP, help=f"the app's address for links to answers ({DEFAULT_APP})")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = config.parse(build_parser(), "monitor", argv)
     if not is_loopback(args.host) and not args.password:
         print(f"error: serving the dashboard on {args.host} (beyond loopback) needs --password", file=sys.stderr)
         return 2

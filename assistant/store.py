@@ -37,7 +37,7 @@ import numpy as np
 from assistant.archive import archive_paths, file_hash
 from assistant.build import BuiltIndex, SearchKeys, build, load_corpus, people_files, people_for
 from assistant.embedding import MODEL_ENV, Embedder, EmbeddingCache, TextEncoder, default_model
-from assistant.encoder import OnnxEmbedder, exported_embedder, model_slug
+from assistant.encoder import OnnxEmbedder, exported_embedder, model_slug, reusable_export
 from assistant.parsed import ParsedCache
 from assistant.recipe import FIELDS
 from assistant.tuning import TuneRequest, remove_other_tunings, tune
@@ -219,7 +219,7 @@ def build_index(
     if tuning is not None:
         embedder, tuned = tune(model or default_model(), out / ENCODERS_DIR, corpus.units, tuning)
     if progress and embedder is None:
-        print("  preparing the embedding model (the first build exports it to ONNX) ...", flush=True)
+        print(f"  {_encoder_step(model or default_model(), out)}", flush=True)
     embedder = embedder or build_embedder(model or default_model(), out)
     for error in corpus.errors:
         print(f"warning: skipped {error}", file=sys.stderr)
@@ -312,6 +312,14 @@ def _write_vectors(folder: Path, vectors: dict) -> None:
 def build_embedder(model_id: str, out: Path) -> TextEncoder:
     """The model's ONNX export inside `out` (exported by the first build), else the sentence-transformers model."""
     return exported_embedder(model_id, encoder_folder(out, model_id)) or Embedder(model_id)
+
+
+def _encoder_step(model_id: str, out: Path) -> str:
+    """What preparing the model will do: reuse the index's ONNX export, or make it (the first build)."""
+    folder = encoder_folder(out, model_id)
+    if reusable_export(model_id, folder):
+        return f"reusing the embedding model's ONNX export in {folder}"
+    return "exporting the embedding model to ONNX (once per index) ..."
 
 
 def encoder_folder(out: Path, model_id: str) -> Path:

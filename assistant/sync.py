@@ -31,6 +31,7 @@ from pathlib import Path
 
 import yaml
 
+from assistant import config
 from assistant.archive import ArchiveError, archive_paths, read_archive
 from assistant.authors import load_people
 from assistant.build import PEOPLE_FILE
@@ -279,7 +280,7 @@ def _fsync(path: Path) -> None:
         os.fsync(handle.fileno())
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m assistant.sync",
         description="Download the Book-of-the-Week archives added or changed on the DataTalks.Club website "
@@ -292,7 +293,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--index", type=Path, default=default_index_path(), metavar="DIR", help="index to rebuild (index/)"
     )
     parser.add_argument("--no-build", action="store_true", help="do not rebuild the index afterwards")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = config.parse(build_parser(), "sync", argv)
     try:
         github = GitHub(Repo.parse(args.repo), args.api, os.environ.get(TOKEN_ENV))
         report = sync(args.data, github)

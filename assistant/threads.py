@@ -1,7 +1,7 @@
 """Native thread pools, set once per serving process: one core per search, so concurrent searches never fight.
 
 On 2 cores, OpenBLAS's and OpenMP's pools spinning beside the encoder made a search loop ~4x slower.
-The ONNX encoder sets its own threads per session (one for a question, all cores for a build's batches).
+The ONNX encoder's session runs on one thread; a build spreads its texts over the cores, one text per core.
 """
 
 from __future__ import annotations

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -78,3 +80,52 @@ def test_index_keeps_its_encoder(seed_index: Path):
     manifest = json.loads((seed_index / "current" / "manifest.json").read_text(encoding="utf-8"))
     folder = seed_index / manifest["encoder"]
     assert {path.name for path in folder.iterdir()} == {"model.onnx", "tokenizer.json", "encoder.json"}
+
+
+# Embeds the texts in a JSON file one at a time, in a new process pinned to one core with one thread per pool.
+ONE_CORE = """
+import json, os, sys
+import numpy as np
+os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+from assistant.encoder import OnnxEmbedder
+encoder = OnnxEmbedder(sys.argv[1])
+texts = json.loads(open(sys.argv[2], encoding="utf-8").read())
+np.save(sys.argv[3], np.vstack([encoder.encode([text]) for text in texts]))
+"""
+
+
+def test_vectors_are_identical_on_one_core_and_on_every_core_in_another_process(tmp_path, embedder, texts):
+    """Each text runs alone on one thread, so neither the cores, the thread pool nor the process change a bit."""
+    questions, answers = texts
+    sample = questions + answers[:200]
+    (tmp_path / "texts.json").write_text(json.dumps(sample), encoding="utf-8")
+    single = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    args = [sys.executable, "-c", ONE_CORE, str(embedder.folder), str(tmp_path / "texts.json"), str(tmp_path / "v.npy")]
+    subprocess.run(args, cwd=REPO, env={**os.environ, **single}, check=True)
+    assert np.array_equal(np.load(tmp_path / "v.npy"), embedder.encode(sample))
+
+
+def _hashes(folder: Path) -> dict[str, str]:
+    return {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in sorted(folder.iterdir())}
+
+
+@pytest.fixture(scope="module")
+def two_builds(tmp_path_factory, seed_dir) -> tuple[Path, str, str]:
+    """(index folder, output of its first `python -m assistant.index`, output of the second) over the seed."""
+    out = tmp_path_factory.mktemp("cli") / "index"
+    command = [sys.executable, "-m", "assistant.index", "--data", str(seed_dir), "--out", str(out)]
+    first, second = (subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=True) for _ in "12")
+    return out, first.stdout, second.stdout
+
+
+def test_a_first_build_says_it_exports_the_model_and_a_rebuild_that_it_reuses_the_export(two_builds):
+    out, first, second = two_builds
+    assert "exporting the embedding model to ONNX" in first and "reusing" not in first
+    folder = out / "encoders" / "sentence-transformers-all-MiniLM-L6-v2"
+    assert f"reusing the embedding model's ONNX export in {folder}" in second and "exporting" not in second
+
+
+def test_every_export_of_the_model_is_byte_identical(two_builds, embedder):
+    """The index's export (another process, another folder) and the session's: same files, same bytes."""
+    out, _, _ = two_builds
+    assert _hashes(out / "encoders" / "sentence-transformers-all-MiniLM-L6-v2") == _hashes(embedder.folder)

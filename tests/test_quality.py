@@ -1,10 +1,10 @@
 """Regression guard over a full index of data/: dev-set and real-question quality, one card per answer.
 
-The floors are the figures measured 2026-11-28 on a fresh build (README, Quality): on dev, 104 and 108
-of the 110 answerable questions, MRR@10 0.960; on the 56 general real questions (own book left out,
-top 3, judged in eval/real-dev.jsonl and, blind, in eval/judgments.jsonl) 0.429 top answers
-at least partly useful and nDCG@3 0.373. nDCG@3 was 0.46 with fewer judgments: 179 answers judged
-on 2026-11-28 raised its ideal, and the 2026-11-27 ranking reads 0.375 against the same judgments.
+The floors come from the spread measured 2026-12-02 (README, Quality; docs/research.md, Quality): on one
+machine every build gives the same vectors (1 or 2 cores, two fresh clones: dev 103, 108 of the 110
+answerable questions, MRR@10 0.954; real 0.429 / nDCG@3 0.375), onnxruntime's other kernels moved one
+real question (0.411 / 0.369), and another CPU scored one dev question more (104, MRR@10 0.960). int8
+kernels differ between CPUs, so each floor sits about two questions below the lowest figure measured.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from assistant.recipe import relevance, term_sequence
 from helpers import EVAL, REPO
 
 pytestmark = pytest.mark.slow
-HIT_AT_1 = 104 / 110
-HIT_AT_5 = 108 / 110
-MRR_AT_10 = 0.955
-USEFUL_AT_1 = 0.42
-NDCG_AT_3 = 0.37
+HIT_AT_1 = 101 / 110
+HIT_AT_5 = 106 / 110
+MRR_AT_10 = 0.945  # two first answers falling to second place cost 0.009
+USEFUL_AT_1 = 21 / 56
+NDCG_AT_3 = 0.35
 LABEL_ORDER = ["answers", "related", "unlikely"]
 
 
@@ -39,7 +39,7 @@ def test_real_questions_get_useful_first_answers(full_searcher):
     questions = read_real(EVAL / "real-dev.jsonl", REPO / "eval" / "judgments.jsonl")
     report, _, _ = evaluate_real(full_searcher, questions)
     assert report.questions == 56
-    assert report.useful_at_1 >= USEFUL_AT_1
+    assert report.useful_at_1 >= USEFUL_AT_1 - 1e-9
     assert report.ndcg_at_3 >= NDCG_AT_3
 
 

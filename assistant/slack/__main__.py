@@ -2,8 +2,9 @@
 
 Socket Mode by default (SLACK_BOT_TOKEN + SLACK_APP_TOKEN: no public address needed); `--http`
 serves Slack's signed requests on --host:--port/slack/events instead (SLACK_BOT_TOKEN +
-SLACK_SIGNING_SECRET). Builds the index first when it is missing or older than the archives, as
-app.py does; searches and votes go to the same query log (source `slack`) unless `--no-log`.
+SLACK_SIGNING_SECRET). Either way --host:--port serves /healthz and /metrics. Builds the index first
+when it is missing or older than the archives, as app.py does; searches and votes go to the same query
+log (source `slack`) unless `--no-log`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from assistant import config
 from assistant.index import add_data_argument, add_people_argument
 from assistant.logdb import is_url, log_target
 from assistant.querylog import DEFAULT_DAYS, QueryLog, default_log_path
@@ -49,11 +51,11 @@ def credentials(env: Mapping[str, str], http: bool) -> dict[str, str]:
     return found
 
 
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m assistant.slack", description="Run the Ask the Author Slack app.")
     parser.add_argument("--http", action="store_true", help="take Slack's requests over HTTP instead of Socket Mode")
-    parser.add_argument("--host", default="127.0.0.1", help="with --http (default: 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=3000, help="with --http (default: 3000)")
+    parser.add_argument("--host", default="127.0.0.1", help="for --http, /healthz and /metrics (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=3000, help="for --http, /healthz and /metrics (default: 3000)")
     parser.add_argument("--web-url", metavar="URL", help="the web app's address, for links to whole answers")
     add_data_argument(parser, "default: the folders the index was built from, else data/")
     add_people_argument(parser, "default: the one the index was built with")
@@ -72,7 +74,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                              f" {DATABASE_VOTER_KEY} for a postgresql:// log)")
     parser.add_argument("--rate", type=int, default=DEFAULT_PER_MINUTE, metavar="N",
                         help=f"searches per user per minute (default: {DEFAULT_PER_MINUTE})")  # fmt: skip
-    args = parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The options from the command line, $ASSISTANT_…, then the --config file's [slack] and [common]."""
+    parser = build_parser()
+    args = config.parse(parser, "slack", argv)
     if args.log_days < 1:
         parser.error(f"--log-days must be at least 1, got {args.log_days}")
     if args.rate < 1:
@@ -103,6 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from slack_sdk import WebClient
     from slack_sdk.errors import SlackApiError
 
+    from assistant.health import Metrics, health_routes, metrics_token
     from assistant.live import LiveSearcher
     from assistant.searcher import load_index
 
@@ -115,16 +124,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     log = None if args.no_log else QueryLog(args.log, args.log_days)
+    live = LiveSearcher(searcher, args.index)
+    metrics = Metrics()
+    metrics.watch(live, log)
+    routes = health_routes(live, log, metrics, metrics_token())
     try:
         secret = b"" if log is None else voter_key(args.voter_key or default_voter_key(args.log))
         app = build_app(
-            LiveSearcher(searcher, args.index).current,  # each rebuild of the index is served without a restart
+            live.current,  # each rebuild of the index is served without a restart
             log,
             client=WebClient(token=tokens["SLACK_BOT_TOKEN"]),
             signing_secret=tokens.get("SLACK_SIGNING_SECRET", ""),
             web_url=args.web_url,
             limit=RateLimit(args.rate),
             voter_secret=secret,
+            metrics=metrics,
         )
     except (BoltError, SlackApiError) as error:  # Bolt checks the bot token with Slack's auth.test
         print(f"error: Slack refused SLACK_BOT_TOKEN: {_reason(error)}", file=sys.stderr)
@@ -132,15 +146,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    from assistant.slack.serve import serve_http, socket_mode
+    from assistant.slack.serve import serve_http, socket_mode, start_health
 
-    if args.http:
-        try:
-            serve_http(app, args.host, args.port)
-        except OSError as error:
-            print(f"error: cannot serve on {args.host}:{args.port}: {error}", file=sys.stderr)
-            return 2
-        return 0
+    try:
+        if args.http:
+            serve_http(app, args.host, args.port, routes)
+            return 0
+        health = start_health(routes, args.host, args.port)
+    except OSError as error:
+        print(f"error: cannot serve on {args.host}:{args.port}: {error}", file=sys.stderr)
+        return 2
+    print(f"Health and metrics on {health.url}healthz and {health.url}metrics", flush=True)
     print("Ask the Author's Slack app is connecting to Slack (Socket Mode)", flush=True)
     socket_mode(app, tokens["SLACK_APP_TOKEN"]).start()
     return 0

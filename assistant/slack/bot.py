@@ -22,6 +22,7 @@ from pathlib import Path
 from slack_bolt import App
 from slack_sdk import WebClient
 
+from assistant.health import Metrics
 from assistant.querylog import LogUnavailableError, QueryLog, UnknownIdError
 from assistant.ratelimit import RateLimit as SharedRateLimit
 from assistant.searcher import Searcher
@@ -71,10 +72,17 @@ def voter_hash(key: bytes, team: str, user: str) -> str:
 class Answerer:
     """Search, log and render, with no Slack in it: what every listener sends."""
 
-    def __init__(self, searcher_source: Callable[[], Searcher], log: QueryLog | None, web_url: str | None):
+    def __init__(
+        self,
+        searcher_source: Callable[[], Searcher],
+        log: QueryLog | None,
+        web_url: str | None,
+        metrics: Metrics | None = None,
+    ):
         self.searcher_source = searcher_source
         self.log = log
         self.web_url = web_url
+        self.metrics = metrics
 
     def parse(self, text: str) -> SearchRequest:
         """The search a message asks for; AskError saying why not and how to ask."""
@@ -84,7 +92,7 @@ class Answerer:
         """The next PAGE answers after asked.seen, searched and logged as one query (source `slack`)."""
         k = min(asked.seen + PAGE, MAX_RESULTS)
         request = replace(asked.request, k=k)
-        found = search_and_log(self.searcher_source(), request, self.log, "slack")
+        found = search_and_log(self.searcher_source(), request, self.log, "slack", self.metrics)
         page = Asked(request, found.query_id, asked.seen)
         if not found.answers:
             return no_answer_message(page)
@@ -113,15 +121,24 @@ def build_app(
     web_url: str | None = None,
     limit: RateLimit | None = None,
     voter_secret: bytes = b"",
+    metrics: Metrics | None = None,
 ) -> App:
-    """The Bolt app over the current searcher (`searcher_source()` is called per request) and the query log."""
+    """The Bolt app over the current searcher (`searcher_source()` is called per request) and the query log;
+    searches, votes and rate-limit refusals counted in `metrics`."""
     if log is not None and len(voter_secret) < 32:
         raise ValueError("votes need a voter secret of at least 32 bytes (see voter_key)")
     # Socket Mode requests come over Slack's authenticated WebSocket and skip the signature check; without a
     # signing secret an unguessable one stands in, so no request over HTTP can ever pass it.
     app = App(client=client, signing_secret=signing_secret or secrets.token_hex(32))
-    answerer = Answerer(searcher_source, log, web_url)
+    answerer = Answerer(searcher_source, log, web_url, metrics)
     limit = limit or RateLimit()
+
+    def limited(user: str) -> float:
+        """0 when `user` may search now (counted), else the seconds to wait (and the refusal counted)."""
+        wait = limit.wait(user)
+        if wait and metrics is not None:
+            metrics.refused()
+        return wait
 
     @app.command(COMMAND)
     def ask_by_command(ack, command, respond):
@@ -129,7 +146,7 @@ def build_app(
             request = answerer.parse(command.get("text", ""))
         except AskError as error:
             return ack(**notice_message(escape(str(error))))
-        wait = limit.wait(command["user_id"])
+        wait = limited(command["user_id"])
         if wait:
             return ack(**limit.message(wait))
         ack()
@@ -146,7 +163,7 @@ def build_app(
         except AskError as error:
             return client.chat_postEphemeral(channel=channel, user=user, thread_ts=thread,
                                              **notice_message(escape(str(error))))  # fmt: skip
-        wait = limit.wait(user)
+        wait = limited(user)
         if wait:
             return client.chat_postEphemeral(channel=channel, user=user, thread_ts=thread, **limit.message(wait))
         client.chat_postMessage(channel=channel, thread_ts=thread, **answerer.answers(Asked(request, None, 0), False))
@@ -154,7 +171,7 @@ def build_app(
     @app.action("more")
     def more_answers(ack, action, body, respond):
         ack()
-        wait = limit.wait(body["user"]["id"])
+        wait = limited(body["user"]["id"])
         if wait:
             return respond(response_type="ephemeral", replace_original=False, **limit.message(wait))
         asked = Asked.decode(action["value"])
@@ -180,6 +197,8 @@ def build_app(
             recorded = log is not None and log.vote(value["id"], value["a"], bool(value["h"]), voter)
         except (UnknownIdError, LogUnavailableError):
             recorded = False
+        if recorded and metrics is not None:
+            metrics.voted(bool(value["h"]))
         if recorded:
             said = "helpful" if value["h"] else "not helpful"
             text = f"Thanks: recorded that this answer was {said}. Voting again changes your vote."

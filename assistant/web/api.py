@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from assistant.health import Metrics
 from assistant.live import LiveSearcher, as_live
 from assistant.querylog import LogUnavailableError, QueryLog, UnknownIdError
 from assistant.searcher import Searcher
@@ -28,7 +29,9 @@ from assistant.web.contract import (
 from assistant.web.record import record_vote, search_and_log
 
 
-def json_api(searcher: Searcher | LiveSearcher, log: QueryLog | None = None) -> APIRouter:
+def json_api(
+    searcher: Searcher | LiveSearcher, log: QueryLog | None = None, metrics: Metrics | None = None
+) -> APIRouter:
     """Routes under /api: search answers `{"answers", "related", "query_id", "took_ms"}`; bad input a 400.
 
     `related` holds the questions others asked nearby (RelatedQuestion fields), none of those answered in
@@ -57,7 +60,7 @@ def json_api(searcher: Searcher | LiveSearcher, log: QueryLog | None = None) -> 
             request = parse_request(searcher, q, k, author, book, closest)
         except RequestError as error:
             return error_response(str(error), 400)
-        logged = search_and_log(searcher, request, log, "json")
+        logged = search_and_log(searcher, request, log, "json", metrics)
         nearby = related(searcher, request, logged.answers)
         took_ms = round((time.perf_counter() - started) * 1000, 1)
         return JSONResponse(
@@ -96,7 +99,7 @@ def json_api(searcher: Searcher | LiveSearcher, log: QueryLog | None = None) -> 
         except RequestError as error:
             return error_response(str(error), 400)
         try:
-            recorded = await run_in_threadpool(record_vote, log, vote)
+            recorded = await run_in_threadpool(record_vote, log, vote, metrics)
         except UnknownIdError as error:
             return error_response(str(error), 404)
         except LogUnavailableError as error:

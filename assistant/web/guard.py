@@ -14,12 +14,17 @@ One ASGI middleware in front of the JSON API, the page, the Gradio API and MCP:
 - Rate: with a query log, each client (IP address) may make DEFAULT_RATE_PER_MINUTE logged requests
   (every /api/ request and every POST to the Gradio API or MCP) in any 60 seconds; then a 429 with
   Retry-After.
+- Proxies: the client is the connection's address, unless the connection comes from a trusted proxy
+  (`--forwarded-allow-ips`; none by default): then it is the last address in `X-Forwarded-For` that is
+  not a trusted proxy (a header over MAX_FORWARDED_CHARS is a 431, one that is not addresses a 400).
+  A proxy's public origin (`--public-url`) may call the API even when the proxy sends `Host: 127.0.0.1`.
 
 Every refusal is `{"error": ...}` naming the rule, quoting at most a bounded part of the request.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -36,10 +41,13 @@ API_PREFIX = "/api/"
 _CROSS_SITE = {"cross-site", "same-site"}  # same-site: another port or subdomain, not this app
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 DEFAULT_RATE_PER_MINUTE = 300  # logged requests per client; a person searching never comes near it
+MAX_FORWARDED_CHARS = 1024  # X-Forwarded-For from a trusted proxy: a chain of 20 IPv6 addresses fits
+FORWARDING_HEADERS = ("x-forwarded-for", "x-real-ip", "forwarded")  # any of them: the request came through a proxy
 
 Scope = dict
 Receive = Callable[[], Awaitable[dict]]
 Send = Callable[[dict], Awaitable[None]]
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,39 @@ class Policy:
     allowed_hosts: frozenset[str]
     api_routes: Mapping[str, frozenset[str]] = field(default_factory=dict)  # path -> methods
     rate_limit: RateLimit | None = None
+    allowed_origins: frozenset[str] = frozenset()  # origins besides the Host's own, as 'https://ask.example.org'
+    proxies: tuple[Network, ...] = ()  # connections from these may name the client in X-Forwarded-For
+    refused: Callable[[], None] = lambda: None  # called for each request the rate limit refuses
+
+
+def trusted_proxies(spec: Iterable[str]) -> tuple[Network, ...]:
+    """The networks in comma-separated addresses or ranges ('127.0.0.1,10.0.0.0/8'; '*': any); ValueError if not."""
+    networks = []
+    for entry in (part.strip() for item in spec for part in item.split(",")):
+        if entry == ANY_HOST:
+            networks += [ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0")]
+        elif entry:
+            try:
+                networks.append(ipaddress.ip_network(entry, strict=False))
+            except ValueError:
+                problem = f"{shown(entry)} is not an IP address or network (as 127.0.0.1 or 10.0.0.0/8)"
+                raise ValueError(problem) from None
+    return tuple(networks)
+
+
+def public_origin(url: str) -> str:
+    """'https://ask.example.org/' -> 'https://ask.example.org'; ValueError unless an http(s) site root."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password:
+        raise ValueError(f"{shown(url)} is not a public address like https://ask.example.org")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ValueError(f"{shown(url)} must be the site's root, like https://ask.example.org, with no path")
+    return f"{parts.scheme}://{parts.netloc.lower()}"
+
+
+def forwarded(scope: Scope) -> bool:
+    """Whether a request names a forwarding header, so it came through a proxy (or says it did)."""
+    return any(name.decode("latin-1").lower() in FORWARDING_HEADERS for name, _ in scope["headers"])
 
 
 def allowed_hosts(host: str, extra: Iterable[str] = ()) -> frozenset[str]:
@@ -78,7 +119,10 @@ class Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        refusal = self._refusal(scope)
+        client, refusal = self._client(scope)
+        if refusal is None:
+            scope = {**scope, "client": (client, (scope.get("client") or ("", 0))[1])}
+            refusal = self._refusal(scope)
         if refusal is None and _has_body(scope):
             body, refusal = await self._read_body(scope, receive)
             if refusal is None:
@@ -87,6 +131,39 @@ class Guard:
             await refusal(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+    def _client(self, scope: Scope):
+        """(the client's address, None), or (None, the refusal of a trusted proxy's malformed X-Forwarded-For).
+
+        Only a connection from a trusted proxy may name the client, so no direct client can pick its own rate
+        limit key; the proxy appends the address it saw, so the last untrusted address is the real client.
+        """
+        peer = (scope.get("client") or ("unknown", 0))[0]
+        if not self._trusted(peer):
+            return peer, None
+        chain = [value.decode("latin-1") for name, value in scope["headers"] if name.lower() == b"x-forwarded-for"]
+        chain_text = ",".join(chain)
+        if len(chain_text) > MAX_FORWARDED_CHARS:
+            message = f"X-Forwarded-For is {len(chain_text):,} characters long; the limit is {MAX_FORWARDED_CHARS:,}"
+            return None, error_response(message, 431)
+        entries = [entry.strip() for entry in chain_text.split(",") if entry.strip()]
+        for entry in reversed(entries):
+            try:
+                address = ipaddress.ip_address(entry.strip("[]"))
+            except ValueError:
+                return None, error_response(f"X-Forwarded-For holds {shown(entry)}, not an IP address", 400)
+            if not self._trusted(str(address)):
+                return str(address), None
+        return (entries[0].strip("[]") if entries else peer), None
+
+    def _trusted(self, address: str) -> bool:
+        if not self.policy.proxies:
+            return False
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self.policy.proxies)
 
     def _refusal(self, scope: Scope):
         """The error response for a request the policy refuses from its head alone, or None."""
@@ -103,7 +180,7 @@ class Guard:
             )
         if len(scope.get("query_string", b"")) > MAX_LINK_CHARS and not is_api:
             return error_response(f"the address is too long; the limit is {MAX_LINK_CHARS:,} characters", 414)
-        if (is_api or method not in _SAFE_METHODS) and _cross_site(headers):
+        if (is_api or method not in _SAFE_METHODS) and _cross_site(headers, self.policy.allowed_origins):
             return error_response("cross-site requests may open the page, not call the API or post to it", 403)
         if is_api:
             methods = self.policy.api_routes.get(path)
@@ -151,6 +228,7 @@ class Guard:
         wait = limit.wait((scope.get("client") or ("unknown", 0))[0])
         if not wait:
             return None
+        self.policy.refused()
         retry = max(1, math.ceil(wait))
         return error_response(
             f"too many requests: at most {limit.per_minute} searches and votes a minute per client; "
@@ -168,12 +246,17 @@ def _media_type(headers: Mapping[str, str]) -> str:
     return headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
-def _cross_site(headers: Mapping[str, str]) -> bool:
-    """Whether a browser says another site (or another port: 'same-site') made this request."""
+def _cross_site(headers: Mapping[str, str], allowed_origins: frozenset[str]) -> bool:
+    """Whether a browser says another site (or another port: 'same-site') made this request.
+
+    An allowed origin is this app's public address behind a proxy, which may send `Host: 127.0.0.1:7860`.
+    """
     if headers.get("sec-fetch-site", "").lower() in _CROSS_SITE:
         return True
     origin = headers.get("origin")
-    return origin is not None and urlsplit(origin).netloc.lower() != headers.get("host", "").lower()
+    if origin is None or origin.strip().lower().rstrip("/") in allowed_origins:
+        return False
+    return urlsplit(origin).netloc.lower() != headers.get("host", "").lower()
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl
 
 import gradio as gr
 
+from assistant.health import Metrics
 from assistant.live import LiveSearcher, as_live
 from assistant.querylog import LogUnavailableError, QueryLog, UnknownIdError
 from assistant.recipe import relevance
@@ -119,11 +120,13 @@ PUSH_JS = _AFTER_SEARCH.format("pushState")
 REPLACE_JS = _AFTER_SEARCH.format("replaceState")
 
 
-def _searched(searcher: Searcher, request: SearchRequest, notes: list[str], log: QueryLog | None) -> tuple[str, dict]:
+def _searched(
+    searcher: Searcher, request: SearchRequest, notes: list[str], log: QueryLog | None, metrics: Metrics | None = None
+) -> tuple[str, dict]:
     """Result cards and nearby questions for a valid request, or a message; plus whether to offer the closest."""
     if request.cut:
         notes = [*notes, f"Your question was long, so only its first {MAX_QUESTION_CHARS:,} characters were searched."]
-    logged = search_and_log(searcher, request, log, "page")
+    logged = search_and_log(searcher, request, log, "page", metrics)
     answers = logged.answers
     nearby = related_html(related(searcher, request, answers), request.k, request.author, request.book)
     if answers:
@@ -145,6 +148,7 @@ def respond(
     closest: bool = False,
     *,
     log: QueryLog | None = None,
+    metrics: Metrics | None = None,
 ) -> tuple[str, dict, str]:
     """The page's answer to a typed question: results or a message, whether to offer the closest, and its link."""
     if not (question or "").strip():
@@ -154,10 +158,12 @@ def respond(
         request = parse_request(searcher, question, k, author, book, closest)
     except RequestError as error:
         return notice(html.escape(str(error))), gr.update(visible=False), ""
-    return *_searched(searcher, request, [], log), request_link(request)
+    return *_searched(searcher, request, [], log, metrics), request_link(request)
 
 
-def open_link(searcher: Searcher, params: dict[str, str], log: QueryLog | None = None) -> tuple:
+def open_link(
+    searcher: Searcher, params: dict[str, str], log: QueryLog | None = None, metrics: Metrics | None = None
+) -> tuple:
     """What a page address shows: the controls set to its search and the results, or one answer; plus its link.
 
     Returns the question, author, book, k, results, closest button and the canonical link, in that order.
@@ -185,7 +191,7 @@ def open_link(searcher: Searcher, params: dict[str, str], log: QueryLog | None =
     if link.search is None:
         return "", "", "", DEFAULT_RESULTS, results_html([], notes) if notes else "", hidden, ""
     request = link.search
-    body, closest = _searched(searcher, request, notes, log)
+    body, closest = _searched(searcher, request, notes, log, metrics)
     return request.question, request.author or "", request.book or "", request.k, body, closest, request_link(request)
 
 
@@ -202,7 +208,7 @@ def _source(request: gr.Request | None) -> str:
     return "mcp" if headers.get("x-gradio-user") == "mcp" else "gradio_api"
 
 
-def _api_search(live: LiveSearcher, log: QueryLog | None):
+def _api_search(live: LiveSearcher, log: QueryLog | None, metrics: Metrics | None):
     """The `/search` API and MCP tool: plain data, no HTML."""
 
     def search(
@@ -235,13 +241,13 @@ def _api_search(live: LiveSearcher, log: QueryLog | None):
             parsed = parse_request(searcher, question, k, author, book, closest)
         except RequestError as error:
             raise gr.Error(str(error), print_exception=False) from None
-        logged = search_and_log(searcher, parsed, log, _source(request))
+        logged = search_and_log(searcher, parsed, log, _source(request), metrics)
         return [{**vars(answer), "query_id": logged.query_id} for answer in logged.answers]
 
     return search
 
 
-def _api_feedback(log: QueryLog):
+def _api_feedback(log: QueryLog, metrics: Metrics | None):
     """The `/feedback` API and MCP tool: a vote on an answer a search returned."""
 
     def feedback(query_id: str, answer_id: str = "", helpful: bool = False) -> str:
@@ -257,7 +263,7 @@ def _api_feedback(log: QueryLog):
         """
         try:
             recorded = record_vote(log, parse_vote({"query_id": query_id, "answer_id": answer_id or None,
-                                                    "helpful": helpful}))  # fmt: skip
+                                                    "helpful": helpful}), metrics)  # fmt: skip
         except (RequestError, UnknownIdError, LogUnavailableError) as error:
             raise gr.Error(str(error), print_exception=False) from None
         if not recorded:
@@ -285,7 +291,9 @@ def corpus_controls(searcher: Searcher) -> tuple[str, dict, dict]:
     return _header(searcher), gr.update(choices=_author_choices(searcher)), gr.update(choices=_book_choices(searcher))
 
 
-def build_page(searcher: Searcher | LiveSearcher, log: QueryLog | None = None) -> gr.Blocks:
+def build_page(
+    searcher: Searcher | LiveSearcher, log: QueryLog | None = None, metrics: Metrics | None = None
+) -> gr.Blocks:
     """The Ask the Author page and the `/search` endpoint (also an MCP tool); with a log, votes and `/feedback`.
 
     Every event searches the live searcher's current index; each page load shows that index's counts and filters.
@@ -331,10 +339,10 @@ def build_page(searcher: Searcher | LiveSearcher, log: QueryLog | None = None) -
 
         def answer(asked: str, by: str, in_book: str, count: float) -> tuple[str, dict, str]:
             """The page's question, author, book and k, answered from the current index."""
-            return respond(live.current(), asked, by, in_book, count, log=log)
+            return respond(live.current(), asked, by, in_book, count, log=log, metrics=metrics)
 
         def answer_closest(asked: str, by: str, in_book: str, count: float) -> tuple[str, dict, str]:
-            return respond(live.current(), asked, by, in_book, count, closest=True, log=log)
+            return respond(live.current(), asked, by, in_book, count, closest=True, log=log, metrics=metrics)
 
         gr.on([question.submit, ask.click, author.input, book.input, k.release], answer, **listen).then(**push)
         examples.load_input_event.then(answer, **listen).then(**push)
@@ -344,7 +352,7 @@ def build_page(searcher: Searcher | LiveSearcher, log: QueryLog | None = None) -
 
         def on_navigate(event: gr.EventData) -> tuple:
             """The page opened at an address with a query, an in-page link, Back or Forward: run what it asks for."""
-            return open_link(live.current(), _navigated_to(event), log)
+            return open_link(live.current(), _navigated_to(event), log, metrics)
 
         nav.click(on_navigate, **opened, **SEARCH_QUEUE).then(**replace)
         page.load(  # no progress shown: a refresh of the counts and filters should not dim them on every load
@@ -353,9 +361,9 @@ def build_page(searcher: Searcher | LiveSearcher, log: QueryLog | None = None) -
             api_visibility="private",
             show_progress="hidden",
         )
-        gr.api(_api_search(live, log), api_name="search", **SEARCH_QUEUE)
+        gr.api(_api_search(live, log, metrics), api_name="search", **SEARCH_QUEUE)
         if log is not None:
-            gr.api(_api_feedback(log), api_name="feedback")
+            gr.api(_api_feedback(log, metrics), api_name="feedback")
     _short_input_errors(page)
     return page
 

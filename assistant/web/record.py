@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from assistant.querylog import LoggedQuery, QueryLog, Shown
 from assistant.recipe import MIN_SCORE, relevance
 from assistant.searcher import Answer, Searcher
 from assistant.units import AnswerUnit
 from assistant.web.contract import SearchRequest, VoteRequest, run
+
+if TYPE_CHECKING:
+    from assistant.health import Metrics
 
 
 @dataclass(frozen=True)
@@ -20,11 +24,16 @@ class LoggedSearch:
     query_id: str | None
 
 
-def search_and_log(searcher: Searcher, request: SearchRequest, log: QueryLog | None, source: str) -> LoggedSearch:
-    """Run a validated request, timing the search, and log it with its source when there is a log."""
+def search_and_log(
+    searcher: Searcher, request: SearchRequest, log: QueryLog | None, source: str, metrics: Metrics | None = None
+) -> LoggedSearch:
+    """Run a validated request, timing the search, and log it with its source when there is a log; count it."""
     started = time.perf_counter()
     answers = run(searcher, request)
     latency_ms = (time.perf_counter() - started) * 1000
+    no_answer = not any(answer.score >= MIN_SCORE for answer in answers)  # closest answers may all be weak
+    if metrics is not None:
+        metrics.searched(source, latency_ms / 1000, no_answer)
     if log is None:
         return LoggedSearch(answers, None)
     query = LoggedQuery(
@@ -32,7 +41,7 @@ def search_and_log(searcher: Searcher, request: SearchRequest, log: QueryLog | N
         k=request.k,
         source=source,
         answers=tuple(Shown(answer.id, answer.score, relevance(answer.confidence).label) for answer in answers),
-        no_answer=not any(answer.score >= MIN_SCORE for answer in answers),  # closest answers may all be weak
+        no_answer=no_answer,
         latency_ms=latency_ms,
         author=request.author or "",
         book=request.book or "",
@@ -49,8 +58,12 @@ def log_opened_answer(unit: AnswerUnit, log: QueryLog | None) -> str | None:
     return log.record(LoggedQuery(unit.question.strip() or unit.id, 1, "link", shown, False, 0.0))
 
 
-def record_vote(log: QueryLog, vote: VoteRequest) -> bool:
+def record_vote(log: QueryLog, vote: VoteRequest, metrics: Metrics | None = None) -> bool:
     """Record a vote on one answer, or 'none of these answer' when it names none; UnknownIdError for unknown ids."""
     if vote.answer_id is None:
-        return log.vote_none(vote.query_id)
-    return log.vote(vote.query_id, vote.answer_id, vote.helpful)
+        recorded = log.vote_none(vote.query_id)
+    else:
+        recorded = log.vote(vote.query_id, vote.answer_id, vote.helpful)
+    if recorded and metrics is not None:
+        metrics.voted(None if vote.answer_id is None else vote.helpful)
+    return recorded
