@@ -16,6 +16,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from assistant import querylog
+from assistant.health import Metrics, health
+from assistant.live import LiveSearcher
 from assistant.querylog import QueryLog
 from assistant.web.api import json_api
 from assistant.web.serve import start
@@ -150,6 +152,13 @@ def test_a_wrong_password_or_database_at_start_is_one_line_and_the_app_still_ser
     assert all(body["answers"] and body["query_id"] is None for body in bodies)  # answered, not logged
     vote = client.post("/api/feedback", json={"query_id": "0123456789abcdef", "answer_id": None, "helpful": False})
     assert vote.status_code == 503
+    metrics = Metrics()
+    metrics.watch(LiveSearcher(fake_seed_searcher), log)
+    status, body = health(LiveSearcher(fake_seed_searcher), log)
+    exposition = metrics.exposition().decode()
+    assert status == 503 and "the query log postgresql://assistant:***@" in body["error"]
+    assert "ask_log_writing 0.0" in exposition and "ask_log_rows_dropped_total 4.0" in exposition
+    assert "not-the-password" not in str(body) + exposition and PASSWORD not in str(body) + exposition
     log.close()
     assert log.dropped == 4  # the three searches and the vote
     [line] = capsys.readouterr().err.strip().splitlines()
