@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant.eval import read_labelled
-from assistant.logdb import copy_log, log_target, scrub
+from assistant import logdb
+from assistant.logdb import LogTarget, is_url, log_target, scrub
 from assistant.querylog import DB_ERRORS, connect_readonly, default_log_path
 
 
@@ -134,6 +135,36 @@ def export(log: Path | str, out: Path, skip: Sequence[Path] = ()) -> int:
     return len(failures)
 
 
+def copy_log(source: Path, target: LogTarget) -> dict[str, int]:
+    """Copy every row of an SQLite log into a PostgreSQL one, in one transaction; returns the rows added per table.
+
+    Rows the target already holds are left as they are, so running it twice copies nothing twice.
+    """
+    if not is_url(target):
+        raise ValueError(f"--to {target}: copy to a postgresql:// URL (an SQLite log is copied with its backup)")
+    reader = connect_readonly(source)
+    added = {}
+    try:
+        writer = logdb.connect(target)
+        try:
+            writer.execute("BEGIN")
+            for table in logdb.TABLES:
+                names = ", ".join(logdb.columns(reader, table))
+                rows = [tuple(row) for row in reader.execute(f"SELECT {names} FROM {table}")]
+                before = writer.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                places = ", ".join("?" * len(rows[0])) if rows else ""
+                writer.executemany(f"INSERT INTO {table} ({names}) VALUES ({places}) ON CONFLICT DO NOTHING", rows)
+                added[table] = writer.execute(f"SELECT count(*) FROM {table}").fetchone()[0] - before
+            writer.execute("COMMIT")
+        finally:
+            if writer.in_transaction:
+                writer.execute("ROLLBACK")
+            writer.close()
+    finally:
+        reader.close()
+    return added
+
+
 def _jsonl_line(row: dict) -> str:
     """One JSONL line; U+2028 and U+2029 escaped, since readers that split lines on them (str.splitlines) would
     cut the row in two."""
@@ -168,7 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "copy":
-            added = copy_log(args.source, args.target, connect_readonly)
+            added = copy_log(args.source, args.target)
             print(", ".join(f"{count:,} {table}" for table, count in added.items()) + " rows added")
             return 0
         count = export(args.log, args.out, args.skip)

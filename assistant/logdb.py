@@ -9,7 +9,6 @@ recorded in a `schema_version` table. A URL's password is never shown: `redact` 
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -181,7 +180,7 @@ def connect_readonly_url(url: str) -> PgConnection:
         pool = _read_pools.get(url)
         if pool is None:
             pool = _read_pools[url] = ConnectionPool(
-                url, min_size=0, max_size=READ_POOL_SIZE, open=True, reconnect_timeout=CONNECT_TIMEOUT_S, num_workers=1,
+                url, min_size=0, max_size=READ_POOL_SIZE, open=True, reconnect_timeout=CONNECT_TIMEOUT_S, num_workers=1, max_idle=60,
                 kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S,
                         "options": "-c default_transaction_read_only=on"},
             )  # fmt: skip
@@ -209,8 +208,7 @@ def _create_tables(connection) -> None:
 
 def _add_voters(connection) -> None:
     """Give a log written before votes named their voter the voter column, keeping its votes (as voter '')."""
-    columns = _columns(connection, "votes")
-    if "voter" in columns:
+    if "voter" in columns(connection, "votes"):
         return
     connection.execute("ALTER TABLE votes RENAME TO votes_without_voter")
     votes_table = SCHEMA[SCHEMA.index("CREATE TABLE IF NOT EXISTS votes") :]
@@ -222,7 +220,8 @@ def _add_voters(connection) -> None:
     connection.execute("DROP TABLE votes_without_voter")
 
 
-def _columns(connection, table: str) -> set[str]:
+def columns(connection, table: str) -> set[str]:
+    """The names of a table's columns, in either database."""
     if isinstance(connection, PgConnection):
         rows = connection.execute("SELECT column_name FROM information_schema.columns WHERE table_name = ?", (table,))
         return {row[0] for row in rows}
@@ -261,36 +260,3 @@ def migrate(connection) -> int:
             connection.execute("ROLLBACK")
         raise
     return version
-
-
-def copy_log(source: Path, target: LogTarget, connect_source: Callable[[Path], sqlite3.Connection]) -> dict[str, int]:
-    """Copy every row of an SQLite log into another log (a PostgreSQL database), in one transaction.
-
-    Rows the target already holds are left as they are, so running it twice copies nothing twice.
-    Returns the rows added per table.
-    """
-    reader = connect_source(source)
-    writer = connect(target) if is_url(target) else None
-    if writer is None:
-        reader.close()
-        raise ValueError(f"--to {target}: copy to a postgresql:// URL (an SQLite log is copied with cp)")
-    added = {}
-    try:
-        writer.execute("BEGIN")
-        for table in TABLES:
-            names = [name for name in _columns(reader, table)]
-            rows = reader.execute(f"SELECT {', '.join(names)} FROM {table}").fetchall()
-            before = writer.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-            writer.executemany(
-                f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
-                " ON CONFLICT DO NOTHING",
-                [tuple(row) for row in rows],
-            )
-            added[table] = writer.execute(f"SELECT count(*) FROM {table}").fetchone()[0] - before
-        writer.execute("COMMIT")
-    finally:
-        if writer.in_transaction:
-            writer.execute("ROLLBACK")
-        writer.close()
-        reader.close()
-    return added

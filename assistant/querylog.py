@@ -606,8 +606,9 @@ def _is_unreachable(error: psycopg.Error) -> bool:
 
 
 def _is_refused(error: psycopg.Error) -> bool:
-    """Whether the server turned the log's login away (its password, user or database): an operator must act."""
-    return any(reason in str(error) for reason in ("authentication failed", "does not exist", "no pg_hba.conf entry"))
+    """Whether the server turned the log's login away (its password, user or database), or the URL is malformed."""
+    reasons = ("authentication failed", "does not exist", "no pg_hba.conf entry", "connection is bad: invalid")
+    return any(reason in str(error) for reason in reasons)
 
 
 def _first_line(error: BaseException) -> str:

@@ -62,17 +62,23 @@ def _client(url: str, questions: Sequence[str], offset: int) -> list[str]:
     return errors
 
 
-def run(label: str, log: Path | str, apps: int, index: Path, data: Path, clients: int, questions: Sequence[str]) -> dict:
+def run(
+    label: str, log: Path | str, apps: int, index: Path, data: Path, clients: int, questions: Sequence[str]
+) -> dict:
     """Start `apps` app processes on `log`, send the load, and count what the log holds."""
     with ExitStack() as stack:
         urls = [stack.enter_context(running_app(index, [data], query_log=log, rate_limit=0)) for _ in range(apps)]
         started = time.perf_counter()
         with ThreadPoolExecutor(clients) as pool:
-            errors = [e for errs in pool.map(lambda n: _client(urls[n % apps], questions, n), range(clients)) for e in errs]
+            errors = [
+                e for errs in pool.map(lambda n: _client(urls[n % apps], questions, n), range(clients)) for e in errs
+            ]
         seconds = time.perf_counter() - started
     reader = connect_readonly(log)  # the apps have stopped, writing what they had queued
     try:
-        queries, votes = (reader.execute(f"SELECT count(*) FROM {table}").fetchone()[0] for table in ("queries", "votes"))
+        queries, votes = (
+            reader.execute(f"SELECT count(*) FROM {table}").fetchone()[0] for table in ("queries", "votes")
+        )
     finally:
         reader.close()
     searches = clients * len(questions)
@@ -108,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for label, log, apps in setups:
             print(f"{label}: {args.clients} clients x {len(questions)} questions x {VOTES} votes ...", flush=True)
             results.append(run(label, log, apps, index, data, args.clients, questions))
-    print(f"\n| setup | searches + votes | seconds | requests/s | in the log | errors |\n|---|---|---|---|---|---|")
+    print("\n| setup | searches + votes | seconds | requests/s | in the log | errors |\n|---|---|---|---|---|---|")
     for r in results:
         held = f"{r['queries']:,} queries, {r['votes']:,} votes" + ("" if r["exact"] else " (NOT EXACT)")
         print(f"| {r['setup']} | {r['searches']:,} + {r['searches'] * VOTES:,} | {r['seconds']:.1f} |"

@@ -140,6 +140,16 @@ def test_a_connection_killed_mid_batch_writes_every_row_once(server, capsys, que
     assert "cannot reach its server" in capsys.readouterr().err
 
 
+def test_a_malformed_url_is_one_line_without_its_password(capsys, questions):
+    log = QueryLog("postgresql://ask:top%40secret@127.0.0.1:notaport/asklog")
+    log.flush()
+    assert log.record(logged(questions[0], [])) is None and not log.available
+    log.close()
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("warning: query log postgresql://ask:***@127.0.0.1:notaport/asklog: cannot open it (")
+    assert 'invalid integer value "notaport"' in line and "secret" not in line
+
+
 @pytest.mark.parametrize("wrong", ["password", "database"])
 def test_a_wrong_password_or_database_at_start_is_one_line_and_the_app_still_serves(
     fake_seed_searcher, server, capsys, wrong
