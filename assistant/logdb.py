@@ -170,6 +170,7 @@ def connect(url: str) -> PgConnection:
     return connection
 
 
+READER = {"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S, "options": "-c default_transaction_read_only=on"}
 _read_pools: dict[str, ConnectionPool] = {}
 _read_pools_lock = threading.Lock()
 
@@ -180,15 +181,13 @@ def connect_readonly_url(url: str) -> PgConnection:
         pool = _read_pools.get(url)
         if pool is None:
             pool = _read_pools[url] = ConnectionPool(
-                url, min_size=0, max_size=READ_POOL_SIZE, open=True, reconnect_timeout=CONNECT_TIMEOUT_S, num_workers=1, max_idle=60,
-                kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S,
-                        "options": "-c default_transaction_read_only=on"},
+                url, min_size=0, max_size=READ_POOL_SIZE, kwargs=READER, open=True, num_workers=1, max_idle=60,
+                reconnect_timeout=CONNECT_TIMEOUT_S,
             )  # fmt: skip
     try:
         connection = PgConnection(pool.getconn(timeout=POOL_WAIT_S), pool.putconn)
     except PoolTimeout:  # busy, or no server: a connection of its own, or the reason it cannot have one
-        connection = PgConnection(psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S,
-                                                  options="-c default_transaction_read_only=on"))  # fmt: skip
+        connection = PgConnection(psycopg.connect(url, **READER))
     try:
         if connection.execute("SELECT to_regclass('queries')").fetchone()[0] is None:
             raise FileNotFoundError(f"no query log in {redact(url)}: run `python app.py --log URL` and ask something")
