@@ -20,6 +20,7 @@ from load import QUESTIONS, REPO, run_load, running_app
 from assistant.searcher import Answer
 
 pytestmark = pytest.mark.slow
+pytest_plugins = ["logfixtures"]  # pg_server: a PostgreSQL server for the log
 QUESTION = "Should startups do MLOps?"
 AUTHORS = {"Noah Gift", "Alfredo Deza"}
 
@@ -131,3 +132,11 @@ def test_a_damaged_or_mismatched_index_exits_2_with_one_line(seed_index, seed_di
     assert done.returncode == 2, done.stderr
     assert done.stderr.startswith("error: ") and reason in done.stderr, done.stderr
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def test_two_app_processes_on_one_postgresql_log_keep_every_search_and_vote(seed_index, seed_dir, pg_server):
+    """Two `python app.py` on one database, 10 clients split between them, three votes on each search."""
+    from log_load import run
+
+    result = run("PostgreSQL, 2 apps", pg_server.new_database(), 2, seed_index, seed_dir, 10, QUESTIONS[:10])
+    assert result["errors"] == [] and (result["queries"], result["votes"]) == (100, 300)
