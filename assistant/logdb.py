@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 import psycopg
 from psycopg.types.numeric import FloatLoader
@@ -77,22 +77,24 @@ def log_target(value: str) -> LogTarget:
 
 
 def redact(target: LogTarget) -> str:
-    """The target as it may be shown: a URL's password replaced by ***."""
+    """The target as it may be shown: a URL's password (after the user, or as ?password=) replaced by ***."""
     if not is_url(target):
         return str(target)
     parts = urlsplit(target)
-    if parts.password is None:
-        return target
-    user, _, host = parts.netloc.rpartition("@")
-    return parts._replace(netloc=f"{user.partition(':')[0]}:***@{host}").geturl()
+    if parts.password is not None:
+        user, _, host = parts.netloc.rpartition("@")
+        parts = parts._replace(netloc=f"{user.partition(':')[0]}:***@{host}")
+    query = [(key, "***" if key == "password" else value) for key, value in parse_qsl(parts.query, True)]
+    return parts._replace(query=urlencode(query, safe="*")).geturl()
 
 
 def scrub(text: str, target: LogTarget) -> str:
-    """`text` (say, an error message) with the target's password, raw or decoded, replaced by ***."""
+    """`text` (say, an error message) with the target's passwords, raw or decoded, replaced by ***."""
     if not is_url(target):
         return text
-    password = urlsplit(target).password
-    for secret in {password, unquote(password or "")} - {None, ""}:
+    parts = urlsplit(target)
+    passwords = [parts.password or ""] + [value for key, value in parse_qsl(parts.query, True) if key == "password"]
+    for secret in sorted({*passwords, *map(unquote, passwords)} - {""}, key=len, reverse=True):
         text = text.replace(secret, "***")
     return text
 
@@ -182,7 +184,7 @@ def connect_readonly_url(url: str) -> PgConnection:
         if pool is None:
             pool = _read_pools[url] = ConnectionPool(
                 url, min_size=0, max_size=READ_POOL_SIZE, kwargs=READER, open=True, num_workers=1, max_idle=60,
-                reconnect_timeout=CONNECT_TIMEOUT_S,
+                reconnect_timeout=CONNECT_TIMEOUT_S, check=ConnectionPool.check_connection,  # none left from a restart
             )  # fmt: skip
     try:
         connection = PgConnection(pool.getconn(timeout=POOL_WAIT_S), pool.putconn)

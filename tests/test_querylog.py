@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from pathlib import Path
 
 import pytest
 
-from assistant.logdb import MIGRATIONS, is_url
+from assistant.logdb import MIGRATIONS, is_url, redact, scrub
 from assistant.querylog import LogUnavailableError, QueryLog, UnknownIdError, connect_readonly
 from helpers import deadline
 from loghelpers import DAY, T0, Clock, logged, rows
@@ -217,3 +218,12 @@ def test_the_log_is_plain_sqlite_others_can_read_while_it_is_written(tmp_path, q
 def test_a_missing_log_is_a_clear_error_for_readers(tmp_path):
     with pytest.raises(FileNotFoundError, match="no query log at .*missing.sqlite"):
         connect_readonly(tmp_path / "missing.sqlite")
+
+
+def test_a_urls_password_is_never_shown():
+    url = "postgresql://ask:p%40ss-word@db.example.org:5432/asklog?sslmode=require&password=second-secret"
+    assert redact(url) == "postgresql://ask:***@db.example.org:5432/asklog?sslmode=require&password=***"
+    message = "failed for ask (p@ss-word, p%40ss-word, second-secret)"
+    assert scrub(message, url) == "failed for ask (***, ***, ***)"
+    assert redact("postgresql://db.example.org/asklog") == "postgresql://db.example.org/asklog"
+    assert redact(Path("state/queries.sqlite")) == "state/queries.sqlite" and scrub("x", Path("x")) == "x"

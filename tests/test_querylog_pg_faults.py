@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from assistant import querylog
 from assistant.health import Metrics, health
 from assistant.live import LiveSearcher
+from assistant.monitor import read_dashboard
 from assistant.querylog import QueryLog
 from assistant.web.api import json_api
 from assistant.web.serve import start
@@ -175,3 +176,16 @@ def test_a_wrong_password_or_database_at_start_is_one_line_and_the_app_still_ser
     expected = "password authentication failed" if wrong == "password" else 'database "no_such_log" does not exist'
     assert line.startswith("warning: query log postgresql://assistant:***@127.0.0.1:") and expected in line
     assert "not-the-password" not in line and PASSWORD not in line
+
+
+def test_the_dashboard_reads_on_after_the_server_restarts(server, questions):
+    url = server.new_database()
+    log = QueryLog(url)
+    log.record(logged(questions[0], []))
+    log.close()
+    assert "1 query since" in read_dashboard(url).summary  # its pool now holds a connection, which a restart ends
+    server.stop()
+    server.start()
+    assert "1 query since" in read_dashboard(url).summary
+    server.stop()
+    assert "cannot read the query log postgresql://assistant:***@" in read_dashboard(url).summary
