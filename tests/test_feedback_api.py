@@ -251,6 +251,10 @@ def test_app_log_options(tmp_path, monkeypatch):
     from assistant.slack.__main__ import default_voter_key, parse_args as slack_args
 
     assert slack_args(["--log", url]).log == url
+    settings = tmp_path / "ask.toml"
+    settings.write_text(f'[common]\nlog = "{url}"\n', encoding="utf-8")
+    monkeypatch.delenv("ASSISTANT_LOG")
+    assert parse_args(["--config", str(settings)]).log == url and slack_args(["--config", str(settings)]).log == url
     monkeypatch.chdir(tmp_path)
     assert default_voter_key(url) == Path("state/slack.voter-key") and (tmp_path / "state").is_dir()
     assert default_voter_key(tmp_path / "q.sqlite") == tmp_path / "q.sqlite.voter-key"
