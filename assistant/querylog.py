@@ -350,7 +350,7 @@ class QueryLog:
                 if _is_unreachable(error) and not self._stopping:
                     self._unreachable(error)  # the batch is written again once the writer reconnects
                     continue
-                self._fail(f"cannot write to it ({error})")
+                self._fail(f"cannot write to it ({_first_line(error)})")
                 self._drop(batch)
                 return
             except sqlite3.Error as error:
