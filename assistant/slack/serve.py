@@ -51,7 +51,8 @@ def http_app(app: App) -> Starlette:
         try:
             body = await _signed_body(request, verifier)
         except Refused as refused:
-            return PlainTextResponse(str(refused), status_code=refused.status)
+            # Connection: close, so the server hangs up rather than reading (and dropping) the rest of the body.
+            return PlainTextResponse(str(refused), status_code=refused.status, headers={"Connection": "close"})
         try:
             bolt_request = to_bolt_request(request, body)
             return to_starlette_response(await run_in_threadpool(app.dispatch, bolt_request))
