@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from assistant.index import add_data_argument, add_people_argument
-from assistant.live import LiveSearcher
+from assistant.live import LiveSearcher, report_crashes
 from assistant.querylog import DEFAULT_DAYS, QueryLog, default_log_path
 from assistant.web.guard import DEFAULT_RATE_PER_MINUTE
 from assistant.searcher import Searcher, load_index
@@ -71,6 +71,7 @@ def warm_up(searcher: Searcher) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    report_crashes()  # a served build's file truncated in place is a SIGBUS: say where, not nothing
     try:
         inputs = build_inputs(args.index, args.data, args.people)  # a rebuild reads what the last build read
         ensure_index(inputs, args.index)
