@@ -72,7 +72,7 @@ PARTIAL = {
     "nothing": "",
     "half a header": "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Ty",
     "half a body": "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-    "Content-Length: 100\r\n\r\n{{\"query_id\": ",
+    'Content-Length: 100\r\n\r\n{{"query_id": ',
 }
 
 
