@@ -165,54 +165,56 @@ def build_app(
             answers = answerer.answers(Asked(request, None, 0), share=False)
             client.chat_postMessage(channel=channel, thread_ts=thread, **answers)
 
+    def button(what: str):
+        """A button's listener: acknowledged at once, counted against the clicker's limit, failures answered."""
+
+        def listener_for(handle: Callable[[str | None, dict, Callable, Callable[[dict], object]], object]):
+            def listener(ack, action, body, respond):  # the argument names are what Bolt passes
+                ack()
+                privately = _privately(respond)
+                with answering(privately, what):
+                    wait = limit.wait(body["user"]["id"])
+                    if wait:
+                        return privately(limit.message(wait))
+                    handle(action.get("value"), body, respond, privately)
+
+            return listener
+
+        return listener_for
+
     @app.action("more")
-    def more_answers(ack, action, body, respond):
-        ack()
-        privately = _privately(respond)
-        with answering(privately, "More answers"):
-            wait = limit.wait(body["user"]["id"])
-            if wait:
-                return privately(limit.message(wait))
-            asked = Asked.decode(action.get("value"))
-            if _ephemeral(body):
-                return privately(answerer.answers(asked, share=True))
-            message = body["message"]
-            thread = message.get("thread_ts") or message["ts"]
-            answers = answerer.answers(asked, share=False)
-            respond(response_type="in_channel", replace_original=False, thread_ts=thread, **answers)
+    @button("More answers")
+    def more_answers(value, body, respond, privately):
+        asked = Asked.decode(value)
+        if _ephemeral(body):
+            return privately(answerer.answers(asked, share=True))
+        message = body["message"]
+        thread = message.get("thread_ts") or message["ts"]
+        answers = answerer.answers(asked, share=False)
+        respond(response_type="in_channel", replace_original=False, thread_ts=thread, **answers)
 
     @app.action("share")
-    def share_in_channel(ack, action, body, respond):
-        ack()
-        privately = _privately(respond)
-        with answering(privately, "Share in channel"):
-            wait = limit.wait(body["user"]["id"])
-            if wait:
-                return privately(limit.message(wait))
-            shared = answerer.shared(Asked.decode(action.get("value")), body["user"]["id"])
-            respond(response_type="in_channel", replace_original=False, **shared)
+    @button("Share in channel")
+    def share_in_channel(value, body, respond, privately):
+        shared = answerer.shared(Asked.decode(value), body["user"]["id"])
+        respond(response_type="in_channel", replace_original=False, **shared)
 
     @app.action(re.compile(r"^vote-\d+-(yes|no)$"))
-    def vote(ack, action, body, respond):
-        ack()
-        privately = _privately(respond)
-        with answering(privately, "a vote"):
-            wait = limit.wait(body["user"]["id"])
-            if wait:
-                return privately(limit.message(wait))
-            value = Vote.decode(action.get("value"))
-            team = (body.get("team") or {}).get("id") or body["user"].get("team_id", "")
-            voter = voter_hash(voter_secret, team, body["user"]["id"])
-            try:
-                recorded = log is not None and log.vote(value.query_id, value.answer_id, value.helpful, voter)
-            except (UnknownIdError, LogUnavailableError):
-                recorded = False
-            if recorded:
-                said = "helpful" if value.helpful else "not helpful"
-                text = f"Thanks: recorded that this answer was {said}. Voting again changes your vote."
-            else:
-                text = "Sorry, the query log could not take your vote (it may be off, or the search is too old)."
-            privately(notice_message(text))
+    @button("a vote")
+    def vote(value, body, respond, privately):
+        cast = Vote.decode(value)
+        team = (body.get("team") or {}).get("id") or body["user"].get("team_id", "")
+        voter = voter_hash(voter_secret, team, body["user"]["id"])
+        try:
+            recorded = log is not None and log.vote(cast.query_id, cast.answer_id, cast.helpful, voter)
+        except (UnknownIdError, LogUnavailableError):
+            recorded = False
+        if recorded:
+            said = "helpful" if cast.helpful else "not helpful"
+            text = f"Thanks: recorded that this answer was {said}. Voting again changes your vote."
+        else:
+            text = "Sorry, the query log could not take your vote (it may be off, or the search is too old)."
+        privately(notice_message(text))
 
     return app
 
