@@ -147,6 +147,8 @@ class _KeepTokenOnSameHost(urllib.request.HTTPRedirectHandler):
         self._origin, self._token = origin, token
 
     def redirect_request(self, req, fp, code, msg, headers, newurl):
+        if _origin(newurl)[0] not in ("http", "https"):
+            return None  # not followed (urllib would follow ftp:): the redirect is an HTTP error line
         new = super().redirect_request(req, fp, code, msg, headers, newurl)
         if new is not None and self._token and _origin(newurl) == self._origin:
             new.add_unredirected_header("Authorization", f"Bearer {self._token}")

@@ -200,6 +200,16 @@ def test_a_redirect_to_another_host_is_followed_without_the_token(local, site, m
     assert set(site.tokens) == {f"Bearer {TOKEN}"}
 
 
+def test_a_redirect_to_another_scheme_is_not_followed(local, site, capsys):
+    site.hostile["trees"] = fakegithub.redirect_to("ftp://127.0.0.1:1")
+    before = snapshot(local)
+    with FakeGitHub(site) as github:
+        assert run(local, github.url) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: GET ") and ": HTTP 302 " in err and len(err.strip().splitlines()) == 1
+    assert snapshot(local) == before
+
+
 def test_a_redirect_on_the_api_s_own_host_keeps_the_token(local, site, monkeypatch):
     monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
     with FakeGitHub(site) as github:
