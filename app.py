@@ -16,7 +16,7 @@ from pathlib import Path
 
 from assistant import config
 from assistant.index import add_data_argument, add_people_argument
-from assistant.live import LiveSearcher
+from assistant.live import LiveSearcher, report_crashes
 from assistant.logdb import log_target
 from assistant.querylog import DEFAULT_DAYS, QueryLog, default_log_path
 from assistant.web.guard import DEFAULT_RATE_PER_MINUTE, public_origin, trusted_proxies
@@ -98,6 +98,7 @@ def warm_up(searcher: Searcher) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    report_crashes()  # a served build's file truncated in place is a SIGBUS: say where, not nothing
     try:
         inputs = build_inputs(args.index, args.data, args.people)  # a rebuild reads what the last build read
         ensure_index(inputs, args.index)

@@ -5,10 +5,15 @@ uses that searcher to the end of it. A request at most once a second checks wher
 readlink); a new build is loaded and warmed in a background thread while requests go on to the old one,
 then swapped in with one assignment. Requests in flight finish on the searcher they got: its files stay
 readable after the build folder is removed, being memory-mapped or in memory.
+
+Builds are never rewritten in place: each is a new folder, and `current` is switched to it in one rename. A file
+of the served build truncated in place (by hand, or by a tool outside this project) makes the next read of its
+memory map a SIGBUS, which kills the process; `report_crashes` makes that death print where it happened.
 """
 
 from __future__ import annotations
 
+import faulthandler
 import sys
 import threading
 import time
@@ -72,6 +77,12 @@ class LiveSearcher:
             )
         finally:
             self._loading = False
+
+
+def report_crashes() -> None:
+    """On a fatal signal (SIGBUS from a truncated memory-mapped index file, SIGSEGV, SIGABRT), print every
+    thread's Python traceback to stderr before the process dies, rather than dying with nothing logged."""
+    faulthandler.enable(file=sys.stderr, all_threads=True)
 
 
 def as_live(searcher: Searcher | LiveSearcher) -> LiveSearcher:

@@ -2,11 +2,68 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 from dataclasses import dataclass
 
+import h11
 import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+REQUEST_READ_SECONDS = 20.0  # to send a request's headers and body: a slow client is cut off after this
+
+
+class SlowClientGuard(H11Protocol):
+    """uvicorn's h11 protocol with one deadline for reading each request, headers and body together.
+
+    uvicorn times out only idle keep-alive connections: a client that drips a header or sends half a body
+    could hold a connection (and the app's body read) for ever. The clock starts when the connection opens
+    or a request's first bytes arrive and stops once the request is read; if it runs out first, the
+    connection is closed. `read_seconds` is a class attribute so tests can set it low.
+    """
+
+    read_seconds = REQUEST_READ_SECONDS
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        self._read_timer: asyncio.TimerHandle | None = None
+        super().connection_made(transport)
+        self._read_timer = self.loop.call_later(self.read_seconds, self._too_slow)
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        self._watch()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._watch()  # a request pipelined behind this one may be half here
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_timer()
+        super().connection_lost(exc)
+
+    def _reading(self) -> bool:
+        """Whether a request has started arriving and is not yet complete."""
+        state = self.conn.their_state
+        return state is h11.SEND_BODY or (state is h11.IDLE and bool(self.conn.trailing_data[0]))
+
+    def _watch(self) -> None:
+        if not self._reading():
+            self._stop_timer()
+        elif self._read_timer is None:
+            self._read_timer = self.loop.call_later(self.read_seconds, self._too_slow)
+
+    def _stop_timer(self) -> None:
+        if self._read_timer is not None:
+            self._read_timer.cancel()
+            self._read_timer = None
+
+    def _too_slow(self) -> None:
+        self._read_timer = None
+        idle = self.conn.their_state is h11.IDLE and not self.conn.trailing_data[0]
+        upgraded = self.transport.get_protocol() is not self  # a WebSocket now owns the connection
+        if not upgraded and not self.transport.is_closing() and (idle or self._reading()):
+            self.transport.close()
 
 
 @dataclass

@@ -11,11 +11,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import socket
 import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 import pytest
@@ -24,10 +25,12 @@ from slack_sdk import WebClient
 
 from assistant.querylog import QueryLog
 from assistant.searcher import Searcher
+from assistant.slack.ask import Asked
 from assistant.slack.blocks import PAGE
 from assistant.slack.bot import COMMAND, RateLimit, build_app, voter_hash
 from assistant.slack.serve import socket_mode, start_http
 from assistant.store import build_index, load_built_index
+from assistant.web.contract import SearchRequest
 from fakes import FAKE_MODEL_ID, HashedWordsEmbedder
 from helpers import REPO
 from loghelpers import rows
@@ -357,3 +360,137 @@ def test_with_the_model_should_startups_do_mlops_gets_noah_gifts_answer_in_the_t
     assert any(f"*{label}*" in cards for label in ("Answers this", "Related", "Probably not what you asked"))
     assert_within_slack_limits(posted)
     assert len(answer_ids(posted)) == PAGE
+
+
+# What comes from outside stays outside (issue 25, rows 5-7): the body is read only up to a limit and only
+# after the signature headers pass; every failure is answered in Slack; button values are input; shares and
+# votes count against the per-user limit.
+
+
+def _raw_post(url: str, head: str) -> bytes:
+    """Send only a request's head to the app, as a client that never sends its body would; what the app answers."""
+    address = urlsplit(url)
+    with socket.create_connection((address.hostname, address.port), timeout=WAIT_S) as connection:
+        connection.sendall(head.encode())
+        answer = b""
+        while b"\r\n\r\n" not in answer and (chunk := connection.recv(4096)):
+            answer += chunk
+        return answer
+
+
+def test_an_unsigned_or_oversized_request_is_refused_before_its_body_is_read(slack):
+    now = int(time.time())
+    unsigned = f"POST {urlsplit(slack.url).path} HTTP/1.1\r\nHost: x\r\nContent-Length: 500000000\r\n\r\n"
+    assert _raw_post(slack.url, unsigned).startswith(b"HTTP/1.1 401 ")  # answered with 500 MB still to come
+    signature = f"X-Slack-Request-Timestamp: {now}\r\nX-Slack-Signature: v0={'0' * 64}"
+    signed = unsigned.replace("\r\n\r\n", f"\r\n{signature}\r\n\r\n")
+    assert _raw_post(slack.url, signed).startswith(b"HTTP/1.1 413 ")
+    sent = []
+
+    def endless():  # no Content-Length: chunked, until the app stops reading
+        while len(sent) < 8000:  # 500 MB
+            sent.append(1)
+            yield b"x" * 65536
+
+    headers = {"X-Slack-Request-Timestamp": str(now), "X-Slack-Signature": f"v0={'0' * 64}"}
+    try:
+        answer = httpx.post(slack.url, content=endless(), headers=headers, timeout=WAIT_S)
+        assert answer.status_code == 413
+    except httpx.TransportError:
+        pass  # the app answered and hung up while the client was still sending
+    assert len(sent) < 8000 / 10, len(sent)  # it stopped reading after the limit: a fraction of the 500 MB ever left
+
+
+@pytest.mark.parametrize(
+    ("body", "headers"),
+    [
+        ("{", {"Content-Type": "application/json"}),
+        ("payload=nope", {"Content-Type": "application/x-www-form-urlencoded"}),
+        ("text=hi", {"X-Slack-Request-Timestamp": "abc", "X-Slack-Signature": "v0=abc"}),
+        ("text=hi", {"X-Slack-Request-Timestamp": str(10**20), "X-Slack-Signature": f"v0={'0' * 64}"}),
+    ],
+)
+def test_unsigned_garbage_is_a_401_never_a_500(slack, body, headers):
+    answer = httpx.post(slack.url, content=body, headers=headers, timeout=WAIT_S)
+    assert answer.status_code == 401 and "Traceback" not in answer.text
+
+
+def test_a_signed_request_bolt_cannot_parse_is_a_400_and_logged(slack, caplog):
+    answer = slack.post("payload=nope", "application/x-www-form-urlencoded")
+    assert answer.status_code == 400 and answer.text == "malformed request"
+    assert any("could not be handled" in record.message for record in caplog.records)
+
+
+class FailingSearcher(GatedSearcher):
+    """The seed searcher whose searches fail: a broken index, say."""
+
+    def search(self, *args, **kwargs):
+        raise RuntimeError("the index broke")
+
+
+def test_a_failing_search_is_answered_in_slack_and_logged(tmp_path, fake_seed_searcher, caplog):
+    question = seed_question(fake_seed_searcher)
+    with running_app(FailingSearcher(fake_seed_searcher), tmp_path / "queries.sqlite") as slack:
+        assert slack.command(question).status_code == 200
+        [reply] = slack.fake.wait_for("/response/command")
+        slack.mention(f"<@U0BOT> {question}")
+        [mentioned] = slack.fake.wait_for("/api/chat.postEphemeral")
+        more = {"action_id": "more", "value": Asked(SearchRequest(question), None, 0).encode()}
+        slack.click(more, response="/response/more")
+        slack.click(more | {"action_id": "share"}, response="/response/share")
+        [clicked_more] = slack.fake.wait_for("/response/more")
+        [clicked_share] = slack.fake.wait_for("/response/share")
+    for message in (reply, mentioned, clicked_more, clicked_share):
+        assert message["text"].startswith("Sorry, that did not work: something went wrong on our side")
+    assert mentioned["user"] == "U0ASKER" and clicked_share["response_type"] == "ephemeral"
+    failures = [r for r in caplog.records if r.name == "assistant.slack" and r.exc_info]
+    assert len(failures) == 4 and all("the index broke" in str(r.exc_info[1]) for r in failures)
+
+
+def test_more_answers_for_an_author_a_later_sync_removed_says_why(slack):
+    gone = Asked(SearchRequest(seed_question(slack.searcher), author="Someone Removed"), None, 0)
+    slack.click({"action_id": "more", "value": gone.encode()}, response="/response/gone")
+    [reply] = slack.fake.wait_for("/response/gone")
+    assert reply["text"].startswith("Sorry, that cannot be answered: ") and "Someone Removed" in reply["text"]
+    assert reply["response_type"] == "ephemeral"
+
+
+TAMPERED = [
+    ("more", '{"q":"what is MLOps?","a":null,"b":null,"c":false,"n":-3,"id":null}'),
+    ("more", '{"q":"what is MLOps?","a":null,"b":null,"c":false,"n":1.5,"id":null}'),
+    ("more", '{"q":"what is MLOps?","a":null,"b":null,"c":false,"n":true,"id":null}'),
+    ("more", '{"q":"what is MLOps?","a":null,"b":null,"c":false,"n":999,"id":null}'),
+    ("more", '{"q":["what"],"a":null,"b":null,"c":false,"n":0,"id":null}'),
+    ("more", '{"q":"what is MLOps?","a":7,"b":null,"c":"yes","n":0,"id":null}'),
+    ("share", "not json"),
+    ("share", "[" * 20_000 + "]" * 20_000),
+    ("share", '"a string"'),
+    ("vote-0-yes", '{"id":"5f0c3a9e1b7d2468","a":"x/1/y/0"}'),
+    ("vote-0-yes", '{"id":"5f0c3a9e1b7d2468","a":"x/1/y/0","h":"no"}'),
+    ("vote-0-no", '{"id":["x"],"a":"x/1/y/0","h":false}'),
+]
+
+
+@pytest.mark.parametrize(("action", "value"), TAMPERED)
+def test_a_tampered_button_value_is_refused_in_slack(slack, action, value):
+    slack.click({"action_id": action, "value": value}, response="/response/tampered")
+    [reply] = slack.fake.wait_for("/response/tampered")
+    assert reply["text"].startswith("Sorry, that cannot be answered: not a") and reply["response_type"] == "ephemeral"
+    assert slack.rows("SELECT * FROM queries") == [] and slack.rows("SELECT * FROM votes") == []
+
+
+def test_shares_and_votes_count_against_the_per_user_limit(tmp_path, fake_seed_searcher):
+    with running_app(fake_seed_searcher, tmp_path / "queries.sqlite", RateLimit(3)) as slack:
+        slack.command(seed_question(fake_seed_searcher))
+        [first] = slack.fake.wait_for("/response/command")
+        for _ in range(15):
+            slack.click(buttons(first)["share"], user="U0ASKER", response="/response/share")
+        replies = slack.fake.wait_for("/response/share", 15)
+        shared = [r for r in replies if r["response_type"] == "in_channel"]
+        assert len(shared) == 2  # the command took the first of the three a minute
+        assert all(r["text"].startswith("You are asking quickly") for r in replies if r not in shared)
+        for _ in range(5):
+            slack.click(buttons(first)["vote-0-yes"], user="U0VOTER", response="/response/vote")
+        votes = slack.fake.wait_for("/response/vote", 5)
+        assert sum(r["text"].startswith("Thanks: recorded") for r in votes) == 3
+        assert sum(r["text"].startswith("You are asking quickly") for r in votes) == 2

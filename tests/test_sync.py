@@ -6,8 +6,10 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import fakegithub
 import pytest
 
 from assistant import sync
@@ -159,3 +161,116 @@ def test_python_m_assistant_sync_rebuilds_the_index_with_the_new_week(tmp_path, 
     assert done.returncode == 0, done.stderr
     assert f"added 1: {NEW_WEEK}" in done.stdout and "Building the index" in done.stdout
     assert {unit.book for unit in load_built_index(index).units} == {SEED_ID, NEW_WEEK}
+
+
+# Hostile sites (issue 25, rows 1-4): what the site sends never lands outside data/, over the project's own
+# files, or without limits; a malformed answer is one line and exit 2.
+
+
+def test_remote_names_are_taken_only_as_safe_names_inside_data(tmp_path, local, site, capsys):
+    (tmp_path / "abs").mkdir()
+    source = local / "SOURCE.md"
+    source.write_bytes(b"# Where the archives come from\n")
+    before = snapshot(local)
+    good = site.files[f"_books/{NEW_WEEK}.md"]
+    hostile = ["../../escape-rel.md", str(tmp_path / "abs" / "path.md"), "SOURCE.md", ".md", "..md", "bad\nname.md",
+               "a" * 300 + ".md", "nested/week.md"]  # fmt: skip
+    for n, name in enumerate(hostile):
+        site.files[f"_books/{name}"] = good.replace(b"title:", b"title: %d" % n, 1)
+    site.files["_books/../x.md"] = b"---\ntitle: [unclosed\n---\n"  # fails its checks too
+    with FakeGitHub(site) as github:
+        assert run(local, github.url) == 1
+        assert github.blob_requests() == [git_blob_sha(good)]  # nothing else was even downloaded
+    after = snapshot(local)
+    assert after.pop(f"{NEW_WEEK}.md") == good and after == before
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file() and local not in p.parents) == []
+    out = capsys.readouterr().out
+    assert "refused 9 names on the site that are not safe file names: " in out
+    assert "'bad\\nname.md'" in out and "'SOURCE.md'" in out and "'../x.md'" in out
+    assert len(out.splitlines()) == 5  # Synced, added, changed, kept, refused: no name broke a line
+
+
+def test_a_redirect_to_another_host_is_followed_without_the_token(local, site, monkeypatch):
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    with FakeGitHub(FakeRepo(dict(site.files))) as elsewhere, FakeGitHub(site) as github:
+        site.hostile["blobs"] = fakegithub.redirect_to(elsewhere.url.replace("127.0.0.1", "localhost"))
+        assert run(local, github.url) == 0
+    assert (local / f"{NEW_WEEK}.md").read_bytes() == site.files[f"_books/{NEW_WEEK}.md"]
+    assert elsewhere.blob_requests() and set(elsewhere.repo.tokens) == {None}
+    assert set(site.tokens) == {f"Bearer {TOKEN}"}
+
+
+def test_a_redirect_to_another_scheme_is_not_followed(local, site, capsys):
+    site.hostile["trees"] = fakegithub.redirect_to("ftp://127.0.0.1:1")
+    before = snapshot(local)
+    with FakeGitHub(site) as github:
+        assert run(local, github.url) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: GET ") and ": HTTP 302 " in err and len(err.strip().splitlines()) == 1
+    assert snapshot(local) == before
+
+
+def test_a_redirect_on_the_api_s_own_host_keeps_the_token(local, site, monkeypatch):
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    with FakeGitHub(site) as github:
+        site.hostile["blobs"] = fakegithub.redirect_to(github.url + fakegithub.MIRROR)
+        assert run(local, github.url) == 0
+    assert any(path.startswith(fakegithub.MIRROR) for path in site.requests)
+    assert set(site.tokens) == {f"Bearer {TOKEN}"}
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "says"),
+    [
+        ("huge", "bytes, over the 1,048,576-byte limit"),
+        ("endless", "the answer is over the 1,048,576-byte limit"),
+        ("drip", "the sync took longer than 2 s"),
+        ("many", "the site sent over 2,000,000 bytes in one sync"),
+    ],
+)
+def test_downloads_are_capped_in_size_total_bytes_and_time(local, site, data_dir, behaviour, says):
+    before = snapshot(local)
+    if behaviour == "many":  # each under the per-answer cap, together over the total
+        for week in sorted(p.stem for p in data_dir.glob("202*.md"))[:60]:
+            site.files[f"_books/{week}.md"] = (data_dir / f"{week}.md").read_bytes()
+    else:
+        site.hostile["blobs"] = getattr(fakegithub, behaviour)
+    started = time.monotonic()
+    with FakeGitHub(site) as github:
+        client = sync.GitHub(Repo(OWNER, NAME), github.url, deadline=2, max_answer=1024 * 1024, max_total=2_000_000)
+        with pytest.raises(sync.SyncError, match=says):
+            sync.sync(local, client)
+    assert time.monotonic() - started < 30  # a hang would be the test's failure, not a slow pass
+    assert snapshot(local) == before
+
+
+@pytest.mark.parametrize(
+    ("hostile", "says"),
+    [
+        ({"extra_entries": [{"path": 7, "type": "blob", "sha": "0" * 40}]}, "has a malformed entry: {'path': 7"),
+        ({"extra_entries": [{"path": "x.md", "type": "blob", "sha": "../../x"}]}, "has a malformed entry"),
+        ({"hostile": {"trees": "incomplete"}}, "the answer was cut off at 10 of 1,000 bytes"),
+        ({"hostile": {"trees": "deep_json"}}, "did not answer JSON"),
+        ({"rate_limited": {"trees"}, "rate_reset": "1" + "0" * 20}, "GitHub's API rate limit is used up (HTTP 403)"),
+    ],
+)
+def test_a_malformed_answer_is_one_line_and_exit_2(local, site, capsys, hostile, says):
+    before = snapshot(local)
+    for name, value in hostile.items():
+        if name == "hostile":
+            value = {kind: getattr(fakegithub, how) for kind, how in value.items()}
+        setattr(site, name, value)
+    with FakeGitHub(site) as github:
+        assert run(local, github.url) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and says in err and len(err.strip().splitlines()) == 1
+    assert snapshot(local) == before
+
+
+def test_a_person_page_nested_50k_deep_leaves_that_slug_unresolved_and_the_sync_goes_on(local, site):
+    seed = f"_books/{SEED_ID}.md"
+    site.files[seed] = site.files[seed].replace(b"authors: [noahgift,", b"authors: [noah-gift,")
+    site.files["_people/noah-gift.md"] = b"---\ntitle: " + b"[" * 50_000 + b"]" * 50_000 + b"\n---\n"
+    with FakeGitHub(site) as github:
+        report = sync.sync(local, sync.GitHub(Repo(OWNER, NAME), github.url))
+    assert report.changed == [SEED_ID] and report.added == [NEW_WEEK] and report.people == {}

@@ -112,9 +112,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from slack_sdk.errors import SlackApiError
 
     from assistant.health import Metrics, health_routes, metrics_token
-    from assistant.live import LiveSearcher
+    from assistant.live import LiveSearcher, report_crashes
     from assistant.searcher import load_index
 
+    report_crashes()  # a served build's file truncated in place is a SIGBUS: say where, not nothing
     try:
         inputs = build_inputs(args.index, args.data, args.people)
         ensure_index(inputs, args.index)

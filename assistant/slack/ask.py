@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from assistant.searcher import Searcher
 from assistant.text import fold
-from assistant.web.contract import SearchRequest, parse_request
+from assistant.web.contract import MAX_RESULTS, SearchRequest, parse_request
 
 USAGE = (
     'Ask a question, e.g. `/ask-the-author should startups do MLOps?`, optionally with filters: '
@@ -106,10 +106,46 @@ class Asked:
         return value
 
     @classmethod
-    def decode(cls, value: str) -> Asked:
-        """The search a button value carries; ValueError when it is not one this app made."""
+    def decode(cls, value: object) -> Asked:
+        """The search a button value carries; ValueError when it is not one this app made (a value is user input)."""
+        state = _json_object(value, {"q", "a", "b", "c", "n", "id"})
+        question, seen, query_id = state["q"], state["n"], state["id"]
+        if not isinstance(question, str) or not question.strip():
+            raise ValueError("not a search: its question is not text")
+        if type(seen) is not int or not 0 <= seen < MAX_RESULTS:  # type(): True is an int too
+            raise ValueError(f"not a search: {str(seen)[:20]!r} is not a count of answers seen")
+        if not all(v is None or isinstance(v, str) for v in (state["a"], state["b"], query_id)):
+            raise ValueError("not a search: its filters or id are not text")
+        if type(state["c"]) is not bool:
+            raise ValueError("not a search: closest is not true or false")
+        return cls(SearchRequest(question, author=state["a"], book=state["b"], closest=state["c"]), query_id, seen)
+
+
+@dataclass(frozen=True)
+class Vote:
+    """What a Helpful / Not helpful button carries: the logged search, the answer and the verdict."""
+
+    query_id: str
+    answer_id: str
+    helpful: bool
+
+    @classmethod
+    def decode(cls, value: object) -> Vote:
+        """The vote a button value carries; ValueError when it is not one this app made."""
+        state = _json_object(value, {"id", "a", "h"})
+        if not (isinstance(state["id"], str) and isinstance(state["a"], str) and type(state["h"]) is bool):
+            raise ValueError("not a vote: it needs a search id, an answer id and true or false")
+        return cls(state["id"], state["a"], state["h"])
+
+
+def _json_object(value: object, keys: set[str]) -> dict:
+    """A button value as the JSON object with exactly `keys`; ValueError otherwise."""
+    if not isinstance(value, str) or len(value) > MAX_VALUE_CHARS:
+        raise ValueError("not a value this app made")
+    try:
         state = json.loads(value)
-        request = SearchRequest(state["q"], author=state["a"], book=state["b"], closest=bool(state["c"]))
-        if not isinstance(state["n"], int) or not isinstance(state["q"], str):
-            raise ValueError(f"not a search: {value[:100]!r}")
-        return cls(request, state["id"], state["n"])
+    except (ValueError, RecursionError):
+        raise ValueError("not a value this app made: not JSON") from None
+    if not isinstance(state, dict) or set(state) != keys:
+        raise ValueError("not a value this app made: other fields")
+    return state

@@ -2,20 +2,23 @@
 
 Every listener acknowledges first (Slack waits 3 seconds) and searches after, on Bolt's worker
 threads. Searches and votes go to the same query log as the web app, with source `slack`; a vote's
-voter is a keyed hash of the Slack team and user, never the user id itself.
+voter is a keyed hash of the Slack team and user, never the user id itself. Button values come back
+from Slack as the clicker sent them, so they are checked like any input; every search, share and vote
+counts against the clicker's rate limit, and every failure is answered in Slack and logged.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
+import logging
 import math
 import os
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -26,7 +29,7 @@ from assistant.health import Metrics
 from assistant.querylog import LogUnavailableError, QueryLog, UnknownIdError
 from assistant.ratelimit import RateLimit as SharedRateLimit
 from assistant.searcher import Searcher
-from assistant.slack.ask import AskError, Asked, parse_ask
+from assistant.slack.ask import AskError, Asked, Vote, parse_ask
 from assistant.slack.blocks import PAGE, escape, no_answer_message, notice_message, results_message
 from assistant.web.contract import MAX_RESULTS, SearchRequest, run
 from assistant.web.record import search_and_log
@@ -34,6 +37,8 @@ from assistant.web.record import search_and_log
 COMMAND = "/ask-the-author"
 DEFAULT_PER_MINUTE = 10
 _USER_ID = re.compile(r"[UW][A-Z0-9]{2,30}")  # a Slack user id, the only thing we ever put in <@…>
+FAILED = "Sorry, that did not work: something went wrong on our side, and it is logged. Please ask again."
+log_failures = logging.getLogger("assistant.slack")
 
 
 class RateLimit(SharedRateLimit):
@@ -146,11 +151,15 @@ def build_app(
             request = answerer.parse(command.get("text", ""))
         except AskError as error:
             return ack(**notice_message(escape(str(error))))
+        except Exception:
+            log_failures.exception("%s failed", COMMAND)
+            return ack(**notice_message(FAILED))
         wait = limited(command["user_id"])
         if wait:
             return ack(**limit.message(wait))
         ack()
-        respond(response_type="ephemeral", **answerer.answers(Asked(request, None, 0), share=True))
+        with answering(lambda message: respond(response_type="ephemeral", **message), COMMAND):
+            respond(response_type="ephemeral", **answerer.answers(Asked(request, None, 0), share=True))
 
     @app.event("app_mention")
     def ask_by_mention(event, client):
@@ -158,55 +167,100 @@ def build_app(
             return  # never answer a bot, ourselves included
         channel, user = event["channel"], event["user"]
         thread = event.get("thread_ts") or event["ts"]
-        try:
-            request = answerer.parse(event.get("text", ""))
-        except AskError as error:
-            return client.chat_postEphemeral(channel=channel, user=user, thread_ts=thread,
-                                             **notice_message(escape(str(error))))  # fmt: skip
-        wait = limited(user)
-        if wait:
-            return client.chat_postEphemeral(channel=channel, user=user, thread_ts=thread, **limit.message(wait))
-        client.chat_postMessage(channel=channel, thread_ts=thread, **answerer.answers(Asked(request, None, 0), False))
+
+        def privately(message: dict) -> None:
+            client.chat_postEphemeral(channel=channel, user=user, thread_ts=thread, **message)
+
+        with answering(privately, "a mention"):
+            try:
+                request = answerer.parse(event.get("text", ""))
+            except AskError as error:
+                return privately(notice_message(escape(str(error))))
+            wait = limited(user)
+            if wait:
+                return privately(limit.message(wait))
+            answers = answerer.answers(Asked(request, None, 0), share=False)
+            client.chat_postMessage(channel=channel, thread_ts=thread, **answers)
+
+    def button(what: str):
+        """A button's listener: acknowledged at once, counted against the clicker's limit, failures answered."""
+
+        def listener_for(handle: Callable[[str | None, dict, Callable, Callable[[dict], object]], object]):
+            def listener(ack, action, body, respond):  # the argument names are what Bolt passes
+                ack()
+                privately = _privately(respond)
+                with answering(privately, what):
+                    wait = limited(body["user"]["id"])
+                    if wait:
+                        return privately(limit.message(wait))
+                    handle(action.get("value"), body, respond, privately)
+
+            return listener
+
+        return listener_for
 
     @app.action("more")
-    def more_answers(ack, action, body, respond):
-        ack()
-        wait = limited(body["user"]["id"])
-        if wait:
-            return respond(response_type="ephemeral", replace_original=False, **limit.message(wait))
-        asked = Asked.decode(action["value"])
+    @button("More answers")
+    def more_answers(value, body, respond, privately):
+        asked = Asked.decode(value)
         if _ephemeral(body):
-            return respond(response_type="ephemeral", replace_original=False, **answerer.answers(asked, share=True))
+            return privately(answerer.answers(asked, share=True))
         message = body["message"]
-        respond(response_type="in_channel", replace_original=False, thread_ts=message.get("thread_ts") or message["ts"],
-                **answerer.answers(asked, share=False))  # fmt: skip
+        thread = message.get("thread_ts") or message["ts"]
+        answers = answerer.answers(asked, share=False)
+        respond(response_type="in_channel", replace_original=False, thread_ts=thread, **answers)
 
     @app.action("share")
-    def share_in_channel(ack, action, body, respond):
-        ack()
-        shared = answerer.shared(Asked.decode(action["value"]), body["user"]["id"])
+    @button("Share in channel")
+    def share_in_channel(value, body, respond, privately):
+        shared = answerer.shared(Asked.decode(value), body["user"]["id"])
         respond(response_type="in_channel", replace_original=False, **shared)
 
     @app.action(re.compile(r"^vote-\d+-(yes|no)$"))
-    def vote(ack, action, body, respond):
-        ack()
-        value = json.loads(action["value"])
+    @button("a vote")
+    def vote(value, body, respond, privately):
+        cast = Vote.decode(value)
         team = (body.get("team") or {}).get("id") or body["user"].get("team_id", "")
         voter = voter_hash(voter_secret, team, body["user"]["id"])
         try:
-            recorded = log is not None and log.vote(value["id"], value["a"], bool(value["h"]), voter)
+            recorded = log is not None and log.vote(cast.query_id, cast.answer_id, cast.helpful, voter)
         except (UnknownIdError, LogUnavailableError):
             recorded = False
         if recorded and metrics is not None:
-            metrics.voted(bool(value["h"]))
+            metrics.voted(cast.helpful)
         if recorded:
-            said = "helpful" if value["h"] else "not helpful"
+            said = "helpful" if cast.helpful else "not helpful"
             text = f"Thanks: recorded that this answer was {said}. Voting again changes your vote."
         else:
             text = "Sorry, the query log could not take your vote (it may be off, or the search is too old)."
-        respond(response_type="ephemeral", replace_original=False, **notice_message(text))
+        privately(notice_message(text))
 
     return app
+
+
+@contextmanager
+def answering(reply: Callable[[dict], object], what: str) -> Iterator[None]:
+    """Run a listener's work; a failure is logged and answered with `reply` (a short message), never silence.
+
+    A ValueError is the request's own fault (a tampered button, a book or author a later sync removed) and is
+    answered with its reason; anything else with FAILED.
+    """
+    try:
+        yield
+    except ValueError as error:
+        log_failures.warning("%s refused: %s", what, str(error)[:200])
+        reply(notice_message(f"Sorry, that cannot be answered: {escape(str(error)[:300])}. Please ask again."))
+    except Exception:
+        log_failures.exception("%s failed", what)
+        try:
+            reply(notice_message(FAILED))
+        except Exception:
+            log_failures.exception("%s: the failure could not be answered in Slack either", what)
+
+
+def _privately(respond) -> Callable[[dict], object]:
+    """Reply to the clicker only, under the clicked message."""
+    return lambda message: respond(response_type="ephemeral", replace_original=False, **message)
 
 
 def _ephemeral(body: dict) -> bool:

@@ -19,7 +19,7 @@ from assistant.health import Metrics, health_routes  # noqa: E402
 from assistant.live import LiveSearcher, as_live  # noqa: E402
 from assistant.querylog import QueryLog  # noqa: E402
 from assistant.searcher import Searcher  # noqa: E402
-from assistant.serving import RunningServer, listen, start_in_thread  # noqa: E402
+from assistant.serving import RunningServer, SlowClientGuard, listen, start_in_thread  # noqa: E402
 from assistant.text import invalid_text  # noqa: E402
 from assistant.web.api import api_routes, json_api  # noqa: E402
 from assistant.web.contract import RequestError  # noqa: E402
@@ -166,6 +166,7 @@ def _server(
         log_level="warning",
         timeout_graceful_shutdown=2,
         h11_max_incomplete_event_size=MAX_REQUEST_BYTES,
+        http=SlowClientGuard,  # a request not read within 20 s is cut off
     )
     return uvicorn.Server(config)
 
