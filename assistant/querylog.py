@@ -571,8 +571,11 @@ def _identity(path: Path) -> tuple[int, int] | None:
 
 def _private_folder(folder: Path) -> None:
     """Create the log's folder 0700; one that holds only log files is made 0700 too (never a shared folder)."""
-    if not folder.is_dir():
+    try:
         folder.mkdir(mode=0o700, parents=True)
+    except FileExistsError:
+        pass  # there already, or another process sharing the log made it a moment ago
+    else:
         os.chmod(folder, 0o700)  # mkdir's mode passes through the umask
         return
     if folder.stat().st_mode & 0o077 and all(".sqlite" in entry.name for entry in folder.iterdir()):
