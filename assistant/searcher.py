@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -15,7 +15,7 @@ from assistant.authors import name_tokens
 from assistant.confidence import Signals, confidence
 from assistant.embedding import Embedder, TextEncoder
 from assistant.encoder import OnnxEmbedder
-from assistant.passages import split_passages
+from assistant.passages import quoted_question, split_passages
 from assistant.query import clean_question, display_question, full_names
 from assistant.ranking import (
     answers_question,
@@ -242,7 +242,13 @@ class Searcher:
         texts, terms = self._passages(position)
         matches = np.array([text_match(wanted, passage_terms) for passage_terms in terms])
         best = int(np.argmax(with_term_match(passages, matches)))
-        return Answer.from_unit(unit, score, likely, best, texts[best])
+        answer = Answer.from_unit(unit, score, likely, best, texts[best])
+        quoted = quoted_question(texts[best], unit.question) if best > 0 else ""  # the first passage answers the thread's question
+        if not quoted:
+            return answer
+        # A later passage answers the question it quotes; its asker is known only when the thread asked it too.
+        asker = unit.asker if fold(quoted) in fold(unit.question) else ""
+        return replace(answer, question=quoted, asker=asker)
 
     def _passages(self, position: int) -> tuple[list[str], list[tuple[str, ...]]]:
         """The passages of the unit's answer and the BM25 terms of each, split on first use."""

@@ -43,7 +43,7 @@ from assistant.recipe import FIELDS
 from assistant.tuning import TuneRequest, remove_other_tunings, tune
 from assistant.units import AnswerUnit, ThreadMessage, thread_key
 
-FORMAT_VERSION = 7
+FORMAT_VERSION = 8  # 8: "[10:04 AM] …" copies of questions start passages
 PROJECT = Path(__file__).resolve().parents[1]  # so the defaults hold from any working directory
 DEFAULT_DATA = PROJECT / "data"
 DEFAULT_OUT = PROJECT / "index"
