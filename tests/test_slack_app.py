@@ -168,9 +168,10 @@ def test_more_answers_then_share_in_channel(slack):
     [first] = slack.fake.wait_for("/response/command")
     slack.click(buttons(first)["more"], user="U0ASKER", response="/response/more")
     [more] = slack.fake.wait_for("/response/more")
-    assert more["response_type"] == "ephemeral" and more["replace_original"] is False
+    assert more["response_type"] == "ephemeral" and more["replace_original"] is True  # the next page, in place
     assert len(answer_ids(more)) == PAGE and not set(answer_ids(more)) & set(answer_ids(first))
-    assert "More of the authors' answers to" in more["blocks"][0]["text"]["text"]
+    heading = more["blocks"][0]["text"]["text"]
+    assert heading.startswith("More of the ") and heading.endswith(("(from answer 4)", "answers it closely"))
     assert_within_slack_limits(more)
     ks = [row["k"] for row in slack.rows("SELECT k FROM queries ORDER BY time")]
     assert ks == [PAGE, 2 * PAGE]
@@ -215,12 +216,22 @@ def test_a_mention_is_answered_in_its_thread(slack):
     assert_within_slack_limits(posted)
     headers = [h for path, _, h in slack.fake.posts if path == "/api/chat.postMessage"][0]
     assert headers["Authorization"] == f"Bearer {BOT_TOKEN}"
+    slack.mention(f"<@U0BOT> {question}")  # Slack's retry of the same event (same event_id): answered once
     slack.mention(f"<@U0BOT> {question}", ts="1700000005.000300", thread_ts="1700000000.000100")
-    assert slack.fake.wait_for("/api/chat.postMessage", 2)[1]["thread_ts"] == "1700000000.000100"
+    posted_twice = slack.fake.wait_for("/api/chat.postMessage", 2)
+    assert posted_twice[1]["thread_ts"] == "1700000000.000100" and posted_twice[1]["text"] == posted["text"]
     slack.click(buttons(posted)["more"], user="U0ASKER", ephemeral=False, response="/response/thread-more")
     [more] = slack.fake.wait_for("/response/thread-more")
-    assert (more["response_type"], more["thread_ts"]) == ("in_channel", "1700000000.000100")
+    assert (more["response_type"], more["replace_original"]) == ("in_channel", True)  # the answer updated in place
     assert [row["source"] for row in slack.rows("SELECT source FROM queries")] == ["slack"] * 3
+    assert len(slack.fake.bodies("/api/chat.postMessage")) == 2  # the retried delivery was dropped before its ack
+
+
+def test_a_question_cut_to_what_the_search_reads_says_so(slack):
+    slack.command(seed_question(slack.searcher) + " and" * 700)
+    [reply] = slack.fake.wait_for("/response/command")
+    assert "Your question is longer than 1,000 characters: only its first 1,000 were searched." in json.dumps(reply)
+    assert_within_slack_limits(reply)
 
 
 def test_nothing_close_says_so_and_offers_the_closest(slack):

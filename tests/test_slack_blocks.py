@@ -28,6 +28,7 @@ from slackchecks import SLACK_ARCHIVES, XSS_ARCHIVES, assert_no_forged_controls,
 
 pytest_plugins = ["logfixtures"]  # the questions and unit_ids fixtures
 
+MARKDOWN_LINK = re.compile(r"\[((?:[^\[\]\n]|\[[^\[\]\n]*\])+)\]\((https?://[^\s<>|()\"'`]+)\)")
 HOSTILE = "<!channel> <!here|here> <@U024BE7LH> <#C024BE7LB|general> <https://evil.example|https://datatalks.club> & co"
 
 
@@ -48,6 +49,23 @@ def test_untrusted_text_is_escaped_and_links_show_their_own_address():
     )
     assert untrusted("see https://example.com/a?b=1&c=2.") == "see <https://example.com/a?b=1&amp;c=2>."
     assert untrusted("javascript:alert(1)") == "javascript:alert(1)"  # only http(s) becomes a link
+
+
+def test_every_link_in_the_archives_is_one_link_to_its_own_address(corpus, people):
+    """[url](url) (428 in the archives), [label](url) and bare addresses: each a link to its address, never one that
+    runs across the `](`; a label that says something else is kept beside its link."""
+    texts = [unit.text for book in corpus.books for unit in build_units(book, people)]
+    markdown = [(m.group(1), m.group(2)) for text in texts for m in MARKDOWN_LINK.finditer(text)]
+    assert sum(label == url for label, url in markdown) > 300 and sum(label != url for label, url in markdown) > 50
+    for text in texts:
+        shown = untrusted(text, 10**6)
+        links = re.findall(r"<([^<>]*)>", shown)
+        assert not [link for link in links if "](" in link or "%5D(" in link or not link.startswith("http")]
+        for label, url in MARKDOWN_LINK.findall(text):
+            assert f"<{escape(url)}>" in shown
+            assert url == label or escape(label.strip()) in shown
+    assert untrusted("[https://a.example/x](https://a.example/x).") == "<https://a.example/x>."
+    assert untrusted("see [Covariant AI](https://covariant.ai/)!") == "see Covariant AI (<https://covariant.ai/>)!"
 
 
 def test_long_untrusted_text_is_cut_within_the_limit_never_inside_an_entity_or_a_link():
@@ -121,6 +139,26 @@ def test_more_and_share_buttons_carry_the_search_and_nothing_close_offers_the_cl
     assert "answers *How do you announce a release?* closely" in nothing["blocks"][0]["text"]["text"]
     button = nothing["blocks"][1]["elements"][0]
     assert button["text"]["text"] == "Show the closest anyway" and Asked.decode(button["value"]).request.closest
+
+
+def test_weak_answers_are_headed_as_such_and_a_shared_later_page_stands_on_its_own(seed_book):
+    units = build_units(seed_book, {})[:PAGE]
+    strong = results_message(asked(), [as_answer(u, 0.9) for u in units], more=True, share=True)
+    weak = results_message(asked(), [as_answer(u, 0.05) for u in units], more=True, share=True)
+    assert strong["blocks"][0]["text"]["text"] == "The authors' answers to *How do you announce a release?*"
+    assert weak["blocks"][0]["text"]["text"] == (
+        "The closest answers to *How do you announce a release?*: none of them answers it closely"
+    )
+    later = Asked(asked().request, "5f0c3a9e1b7d2468", PAGE)
+    shared = results_message(later, [as_answer(u, 0.9) for u in units], more=False, sharer="U0SHARER")
+    assert shared["blocks"][0]["text"]["text"] == (
+        f"<@U0SHARER> shared more of the authors' answers to *How do you announce a release?* (from answer {PAGE + 1})"
+    )
+    for message in (strong, weak, shared):
+        assert_within_slack_limits(message)
+        labels = [b["accessibility_label"] for block in message["blocks"] if block["type"] == "actions"
+                  for b in block["elements"]]  # fmt: skip
+        assert len(set(labels)) == len(labels)  # each button says which answer it is about
 
 
 def test_a_button_value_fits_slacks_2000_characters_even_for_the_longest_question():
