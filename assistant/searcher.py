@@ -12,6 +12,17 @@ import faiss
 import numpy as np
 
 from assistant.authors import name_tokens
+from assistant.browse import (
+    BROWSE_PAGE,
+    AuthorShelf,
+    BookWeek,
+    Browsed,
+    author_shelves,
+    book_weeks,
+    in_weeks,
+    reading_order,
+    week_bound,
+)
 from assistant.confidence import Signals, confidence
 from assistant.embedding import Embedder, TextEncoder
 from assistant.encoder import OnnxEmbedder
@@ -167,17 +178,23 @@ class Searcher:
         author: str | None = None,
         book: str | None = None,
         min_score: float | None = None,
+        since: str | None = None,
+        until: str | None = None,
     ) -> list[Answer]:
         """The k best author answers to `question`, best first, spread across authors.
 
         min_score=None: [] when the corpus does not answer the question (ranking.answers_question); a
-        number: only answers scoring at least that.
+        number: only answers scoring at least that. `since` / `until`: only weeks from / to that year, month
+        or date ("2024", "2024-03", "2024-03-05").
         """
         question = self._cleaned(question)
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise ValueError(f"k must be a whole number of at least 1, got {k!r}")
         keys = self.index.keys
-        scores, matches = self._relevance(question, pool_size(k), self._filter(author, book))
+        allowed = self._filter(author, book, since, until)
+        if allowed is not None and not allowed.any():
+            return []  # weeks with no answers (the author and book filters name theirs as errors)
+        scores, matches = self._relevance(question, pool_size(k), allowed)
         ranked = [(i, s) for i, s in select(scores, self._authors, keys.duplicates, keys.threads, k) if np.isfinite(s)]
         query = self._embed(question)
         positions = [i for i, _ in ranked]
@@ -270,6 +287,8 @@ class Searcher:
         author: str | None = None,
         book: str | None = None,
         exclude: Iterable[str] = (),
+        since: str | None = None,
+        until: str | None = None,
     ) -> list[RelatedQuestion]:
         """Up to k past questions close to `question`, closest first, each once.
 
@@ -278,9 +297,9 @@ class Searcher:
         recipe.RELATED_MIN_SCORE; none when nothing there answers the question (`search` returns []).
         """
         question = self._prepare(question)
-        allowed = self._filter(author, book)
+        allowed = self._filter(author, book, since, until)
         count = len(self.units) if allowed is None else int(allowed.sum())
-        if not count or not self.answers_anything(question, author=author, book=book):
+        if not count or not self.search(question, 1, author=author, book=book, since=since, until=until):
             return []
         # FAISS ranks the past questions closest first; the loop stops at the first one too far away.
         query = self._embed(question)[None, :]
@@ -389,6 +408,10 @@ class Searcher:
         if book and not self._by_book(book).any():
             raise ValueError(f"book {book!r} is not in the index (give its title or id)")
 
+    def _by_weeks(self, since: str | None, until: str | None) -> np.ndarray:
+        first, last = week_bound(since, "since", end=False), week_bound(until, "until", end=True)
+        return np.array([in_weeks(unit.date, first, last) for unit in self.units], dtype=bool)
+
     def _by_author(self, author: str) -> np.ndarray:
         return self._author_keys == " ".join(name_tokens(author))
 
@@ -396,9 +419,11 @@ class Searcher:
         wanted = fold(book.strip())
         return np.array([wanted in keys for keys in self.index.keys.books], dtype=bool)
 
-    def _filter(self, author: str | None, book: str | None) -> np.ndarray | None:
-        """Which units pass the author and book filters (case-insensitive; a book by id or title)."""
-        if not author and not book:
+    def _filter(
+        self, author: str | None, book: str | None, since: str | None = None, until: str | None = None
+    ) -> np.ndarray | None:
+        """Which units pass the author, book and week filters (case-insensitive; a book by id or title)."""
+        if not (author or book or since or until):
             return None
         self.check_filters(author, book)
         keep = np.ones(len(self.units), dtype=bool)
@@ -406,7 +431,38 @@ class Searcher:
             keep &= self._by_author(author)
         if book:
             keep &= self._by_book(book)
+        if since or until:
+            keep &= self._by_weeks(since, until)
         return keep
+
+    @property
+    def book_weeks(self) -> list[BookWeek]:
+        """Every book with answers, newest week first: id, title, authors, week and number of answers."""
+        return book_weeks(self.units)
+
+    @property
+    def author_shelves(self) -> list[AuthorShelf]:
+        """Every author with answers, by name: their books newest first and number of answers."""
+        return author_shelves(self.units)
+
+    def browse(
+        self,
+        *,
+        author: str | None = None,
+        book: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        offset: int = 0,
+        limit: int = BROWSE_PAGE,
+    ) -> Browsed:
+        """Answers without a question: a book's week in thread order, an author's answers newest week first, or
+        every answer within the weeks; `limit` of them from `offset`. ValueError for a filter that keeps none."""
+        for value, name, least in ((offset, "offset", 0), (limit, "limit", 1)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ValueError(f"{name} must be a whole number of at least {least}, got {value!r}")
+        keep = self._filter(author, book, since, until)
+        positions = reading_order(self.units, range(len(self.units)) if keep is None else np.flatnonzero(keep))
+        return Browsed([self.units[i] for i in positions[offset : offset + limit]], len(positions), offset)
 
 
 _default: Searcher | None = None

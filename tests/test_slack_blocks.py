@@ -192,6 +192,15 @@ def test_filters_are_read_and_checked(fake_seed_searcher):
         parse_ask(searcher, "book:cooking what is MLOps?", PAGE)
     with pytest.raises(AskError, match="give `book:` once"):
         parse_ask(searcher, "book:a book:b what is MLOps?", PAGE)
+    dated = parse_ask(searcher, "since:2021 until:2021-08 should startups do MLOps?", PAGE)
+    assert (dated.question, dated.since, dated.until) == ("should startups do MLOps?", "2021-01-01", "2021-08-31")
+    carried = Asked.decode(Asked(dated, None, PAGE).encode()).request
+    assert (carried.since, carried.until) == ("2021-01-01", "2021-08-31")
+    assert "(since 2021-01-01, until 2021-08-31)" in results_message(Asked(dated, None, 0), [], more=False)["blocks"][0][
+        "text"
+    ]["text"]
+    with pytest.raises(AskError, match="Since must be a year"):
+        parse_ask(searcher, "since:lately what is MLOps?", PAGE)
 
 
 def test_the_rate_limit_allows_n_a_minute_per_user():

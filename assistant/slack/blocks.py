@@ -149,7 +149,9 @@ def _heading(asked: Asked, sharer: str | None, weak: bool) -> str:
     request = asked.request
     question = untrusted(_shorten(request.question, HEADING_CHARS))
     filters = [f"author: {untrusted(request.author, 200)}" if request.author else "",
-               f"book: {untrusted(request.book, 200)}" if request.book else ""]  # fmt: skip
+               f"book: {untrusted(request.book, 200)}" if request.book else "",
+               f"since {request.since}" if request.since else "",
+               f"until {request.until}" if request.until else ""]  # fmt: skip
     within = " (" + ", ".join(f for f in filters if f) + ")" if any(filters) else ""
     what = "the closest answers" if weak else "the authors' answers"
     what = f"more of {what}" if asked.seen else what

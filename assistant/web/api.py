@@ -1,4 +1,5 @@
-"""The plain JSON API for curl and scripts: `GET /api/search`, `/api/answer`, `/api/thread`, `POST /api/feedback`."""
+"""The plain JSON API for curl and scripts: `GET /api/search`, `/api/answer`, `/api/thread`, `/api/books`,
+`/api/authors`, `/api/browse`, `POST /api/feedback`."""
 
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ from assistant.web.contract import (
     parse_vote,
     related,
     shown,
+    weeks,
+    whole,
 )
 from assistant.web.record import record_vote, search_and_log
 
@@ -49,15 +52,21 @@ def json_api(
 
     @router.get("/search")
     async def search(
-        q: str = "", k: str = str(DEFAULT_RESULTS), author: str = "", book: str = "", closest: str = "false"
+        q: str = "",
+        k: str = str(DEFAULT_RESULTS),
+        author: str = "",
+        book: str = "",
+        closest: str = "false",
+        since: str = "",
+        until: str = "",
     ) -> Response:
-        return await anyio.to_thread.run_sync(run_search, q, k, author, book, closest, limiter=searches)
+        return await anyio.to_thread.run_sync(run_search, q, k, author, book, closest, since, until, limiter=searches)
 
-    def run_search(q: str, k: str, author: str, book: str, closest: str) -> Response:
+    def run_search(q: str, k: str, author: str, book: str, closest: str, since: str, until: str) -> Response:
         started = time.perf_counter()
         searcher = live.current()
         try:
-            request = parse_request(searcher, q, k, author, book, closest)
+            request = parse_request(searcher, q, k, author, book, closest, since, until)
         except RequestError as error:
             return error_response(str(error), 400)
         logged = search_and_log(searcher, request, log, "json", metrics)
@@ -81,6 +90,28 @@ def json_api(
         if found is None:
             return error_response(f"no answer has the id {shown(id.strip())}", 404)
         return JSONResponse(dataclasses.asdict(found))
+
+    @router.get("/books")
+    def books() -> Response:
+        return JSONResponse({"books": [vars(week) for week in live.current().book_weeks]})
+
+    @router.get("/authors")
+    def authors() -> Response:
+        return JSONResponse({"authors": [vars(shelf) for shelf in live.current().author_shelves]})
+
+    @router.get("/browse")
+    def browse(
+        author: str = "", book: str = "", since: str = "", until: str = "", offset: str = "0", limit: str = "20"
+    ) -> Response:
+        searcher = live.current()
+        try:
+            first, last = weeks(since, until)
+            shelf = searcher.browse(author=author.strip() or None, book=book.strip() or None, since=first, until=last,
+                                    offset=whole(offset, "offset", 0, 10**6), limit=whole(limit, "limit", 1, 100))
+        except ValueError as error:  # RequestError is one; so is a filter that keeps no answer
+            return error_response(str(error), 400)
+        found = {"answers": [vars(unit) for unit in shelf.answers], "total": shelf.total, "offset": shelf.offset}
+        return JSONResponse(found)  # fmt: skip
 
     @router.get("/answer")
     def answer(id: str = "") -> Response:

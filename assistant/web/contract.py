@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 from starlette.responses import Response
 
 from assistant.authors import name_tokens
+from assistant.browse import week_bound
 from assistant.searcher import MAX_QUESTION_CHARS, Answer, RelatedQuestion, Searcher
 from assistant.text import fold, invalid_text
 
@@ -108,6 +109,8 @@ class SearchRequest:
     book: str | None = None
     closest: bool = False
     cut: bool = False  # the question was longer than MAX_QUESTION_CHARS and was cut
+    since: str | None = None  # ISO date: only weeks from it (see assistant.browse.week_bound)
+    until: str | None = None  # ISO date: only weeks to it
 
 
 def _question(value: object) -> tuple[str, bool]:
@@ -136,6 +139,14 @@ def _k(value: object) -> int:
     return value
 
 
+def whole(value: object, name: str, least: int, most: int) -> int:
+    """A whole-number parameter from `least` to `most`; RequestError naming it otherwise."""
+    text = str(value).strip()
+    if not _WHOLE_NUMBER.fullmatch(text) or not least <= int(text) <= most:
+        raise RequestError(f"{name} must be a whole number from {least} to {most:,}, got {shown(value)}")
+    return int(text)
+
+
 def _closest(value: object) -> bool:
     if isinstance(value, bool):
         return value
@@ -155,15 +166,27 @@ def parse_request(
     author: object = None,
     book: object = None,
     closest: object = False,
+    since: object = None,
+    until: object = None,
 ) -> SearchRequest:
     """Check every value as search() would, plus the web's limits; an unknown author or book is an error."""
     text, cut = _question(question)
-    request = SearchRequest(text, _k(k), _filter(author, "author"), _filter(book, "book"), _closest(closest), cut)
+    request = SearchRequest(text, _k(k), _filter(author, "author"), _filter(book, "book"), _closest(closest), cut,
+                            *weeks(since, until))  # fmt: skip
     try:
         searcher.check_filters(request.author, request.book)
     except ValueError as error:
         raise RequestError(str(error)) from None
     return request
+
+
+def weeks(since: object, until: object) -> tuple[str | None, str | None]:
+    """`since` / `until` parameters (a year, month or date) as ISO dates; RequestError naming a bad one."""
+    try:
+        return (week_bound(_filter(since, "since"), "since", end=False),
+                week_bound(_filter(until, "until"), "until", end=True))  # fmt: skip
+    except ValueError as error:
+        raise RequestError(str(error)) from None
 
 
 @dataclass(frozen=True)
@@ -216,13 +239,20 @@ def run(searcher: Searcher, request: SearchRequest) -> list[Answer]:
         author=request.author,
         book=request.book,
         min_score=0 if request.closest else None,
+        since=request.since,
+        until=request.until,
     )
 
 
 def related(searcher: Searcher, request: SearchRequest, shown: list[Answer]) -> list[RelatedQuestion]:
     """Past questions near the request's, within its filters, other than those of the answers shown."""
     return searcher.related_questions(
-        request.question, author=request.author, book=request.book, exclude=[answer.id for answer in shown]
+        request.question,
+        author=request.author,
+        book=request.book,
+        exclude=[answer.id for answer in shown],
+        since=request.since,
+        until=request.until,
     )
 
 
