@@ -144,11 +144,12 @@ _AUTHOR_ROLE = ' <span class="ata-role">author</span>'
 def thread_html(thread: Thread, open_: bool = False) -> str:
     """The whole thread an answer came from, in archive order, the book's authors' messages marked; folded unless
     `open_`."""
+    # The speaker's name is a line of its own, also in the page's text (copied, read aloud): never "Agrita GaDo you…".
     messages = "".join(
         f'<li class="ata-message{" ata-by-author" if message.is_author else ""}">'
-        f'<p class="ata-speaker">{html.escape(message.name)}'
-        f"{_AUTHOR_ROLE if message.is_author else ''}</p>"
-        f"{safe_markdown(message.text)}</li>"
+        f'<p class="ata-speaker"><strong>{html.escape(message.name)}</strong>'
+        f"{_AUTHOR_ROLE if message.is_author else ''}<span class=\"ata-said\">:</span></p>\n"
+        f"{safe_markdown(message.text)}</li>\n"
         for message in thread.messages
     )
     return (
