@@ -43,6 +43,7 @@ from assistant.recipe import (
     RELATED_MIN_SCORE,
     content_terms,
     lexical_text,
+    relevance,
     term_sequence,
     tokenize,
 )
@@ -54,6 +55,7 @@ from assistant.units import AnswerUnit, ThreadMessage, thread_key
 
 # The model reads 256 tokens, fewer than 1,000 characters of text: longer questions are cut unread.
 MAX_QUESTION_CHARS = 1000
+KEYWORD_TERMS = 3  # a search of at most this many words and no question mark is a keyword search
 _FIRST_DEPTH = 4  # each field's nearest neighbours first fetched, as a multiple of select's pool
 _FITS_THE_MODEL_CHARS = 500  # shorter text always fits in 256 tokens; longer is cut by the tokenizer
 
@@ -112,6 +114,13 @@ class Thread:
     question: str  # the question the answer answers, as its Answer has it
     asker: str
     messages: tuple[ThreadMessage, ...]  # the top-level message, then its replies; is_author marks the authors'
+
+
+def keyword_terms(question: str) -> tuple[str, ...]:
+    """The terms of a keyword search ("kafka", "great expectations": a few words, no question), else ()."""
+    terms = content_terms(question)
+    few_words = len(question.split()) <= KEYWORD_TERMS and "?" not in question
+    return terms if few_words and len(terms) <= KEYWORD_TERMS else ()
 
 
 def _question_key(question: str) -> str:
@@ -205,6 +214,21 @@ class Searcher:
             return answers if answers and answers_question(answers[0].score, max(matches.values(), default=0.0)) else []
         return [answer for answer in answers if answer.score >= min_score]
 
+    def none_close(self, question: str, answers: Sequence[Answer], closest: bool = False) -> bool:
+        """Whether no answer is a close match: the one flag the page, the APIs, Slack and the log show.
+
+        None is close when every answer is labelled unlikely (or the reader asked for the closest anyway), unless
+        the search is a keyword search and an answer holds all its keywords: "kafka" answered about Kafka is what
+        the reader asked for, however low its confidence reads.
+        """
+        if not answers:
+            return True
+        if any(relevance(answer.confidence).slug != "unlikely" for answer in answers):
+            return False
+        keywords = set(keyword_terms(self._cleaned(question)))
+        held = bool(keywords) and any(keywords <= set(self._terms(self._index_of[a.id])) for a in answers)
+        return closest or not held
+
     def answers_anything(self, question: str, *, author: str | None = None, book: str | None = None) -> bool:
         """Whether the corpus (within the filters) answers the question: whether `search` returns any answer."""
         return bool(self.search(question, 1, author=author, book=book))
@@ -260,10 +284,11 @@ class Searcher:
         matches = np.array([text_match(wanted, passage_terms) for passage_terms in terms])
         best = int(np.argmax(with_term_match(passages, matches)))
         answer = Answer.from_unit(unit, score, likely, best, texts[best])
-        quoted = quoted_question(texts[best], unit.question) if best > 0 else ""  # the first passage answers the thread's question
+        # The first passage answers the thread's question; a later one may quote the question it answers.
+        quoted = quoted_question(texts[best], unit.question) if best > 0 else ""
         if not quoted:
             return answer
-        # A later passage answers the question it quotes; its asker is known only when the thread asked it too.
+        # Its asker is known only when the thread asked it too.
         asker = unit.asker if fold(quoted) in fold(unit.question) else ""
         return replace(answer, question=quoted, asker=asker)
 
@@ -308,12 +333,13 @@ class Searcher:
         similarities, ids = similarities[:, first_of_ties], ids[:, first_of_ties]
         shown = {self._question_keys[self._index_of[i]] for i in exclude if i in self._index_of}
         seen = {_question_key(question), ""} | shown  # "": answers not linked to a question
+        keywords = set(keyword_terms(question))
         related: list[RelatedQuestion] = []
         for similarity, i in zip(similarities[0], ids[0]):
             if len(related) == k or i < 0 or similarity < RELATED_MIN_SCORE:
                 break
-            if self._question_keys[i] in seen:
-                continue
+            if self._question_keys[i] in seen or not keywords <= set(term_sequence(self.units[i].question)):
+                continue  # a question near a keyword search holds its keywords: "kafka" is never near "Kaggle"
             seen.add(self._question_keys[i])
             unit = self.units[i]
             score = round(min(float(similarity), 1.0), 4)

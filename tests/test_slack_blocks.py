@@ -144,7 +144,7 @@ def test_more_and_share_buttons_carry_the_search_and_nothing_close_offers_the_cl
 def test_weak_answers_are_headed_as_such_and_a_shared_later_page_stands_on_its_own(seed_book):
     units = build_units(seed_book, {})[:PAGE]
     strong = results_message(asked(), [as_answer(u, 0.9) for u in units], more=True, share=True)
-    weak = results_message(asked(), [as_answer(u, 0.05) for u in units], more=True, share=True)
+    weak = results_message(asked(), [as_answer(u, 0.05) for u in units], more=True, share=True, weak=True)
     assert strong["blocks"][0]["text"]["text"] == "The authors' answers to *How do you announce a release?*"
     assert weak["blocks"][0]["text"]["text"] == (
         "The closest answers to *How do you announce a release?*: none of them answers it closely"

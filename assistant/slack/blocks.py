@@ -90,7 +90,7 @@ def _plain(text: str) -> dict:
 def _button(text: str, action_id: str, value: str, style: str | None = None, *, says: str = "") -> dict:
     """A button; `value` comes back to the app when it is clicked; `says` is what a screen reader reads for it."""
     button = {"type": "button", "text": _plain(text), "action_id": action_id, "value": value,
-              "accessibility_label": _shorten(says or text, ACCESSIBLE_CHARS - 1)}  # … may follow the cut  # fmt: skip
+              "accessibility_label": _shorten(says or text, ACCESSIBLE_CHARS - 1)}  # fmt: skip
     return button | ({"style": style} if style else {})
 
 
@@ -168,13 +168,15 @@ def results_message(
     web_url: str | None = None,
     share: bool = False,
     sharer: str | None = None,
+    weak: bool = False,
 ) -> dict:
     """A message of up to PAGE answers, numbered from asked.seen + 1, with More answers / Share in channel buttons.
 
     `more`: the search may have further answers; `share`: the message is visible to the asker only;
-    `sharer`: the Slack user id (already checked to be one) who shared it into the channel.
+    `sharer`: the Slack user id (already checked to be one) who shared it into the channel; `weak`: none of the
+    search's answers is a close match (Searcher.none_close), so the heading says so.
     """
-    weak = asked.request.closest or not any(relevance(a.confidence).slug == "answers" for a in answers[:PAGE])
+    weak = weak or asked.request.closest
     blocks: list[dict] = [{"type": "section", "text": mrkdwn(_heading(asked, sharer, weak))}]
     if asked.request.closest and asked.seen == 0:
         blocks.append({"type": "context", "elements": [mrkdwn(

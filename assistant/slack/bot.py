@@ -107,16 +107,19 @@ class Answerer:
         if not shown:
             return notice_message("There are no more answers to this question.")
         more = len(found.answers) == k and k + PAGE <= MAX_RESULTS
-        return results_message(page, shown, more=more, web_url=self.web_url, share=share)
+        return results_message(page, shown, more=more, web_url=self.web_url, share=share, weak=found.none_close)
 
     def shared(self, asked: Asked, sharer: str) -> dict:
         """The answers an ephemeral message showed, again, for the channel: same query id, so votes count on it."""
         request = replace(asked.request, k=min(asked.seen + PAGE, MAX_RESULTS))
-        answers = run(self.searcher_source(), request)[asked.seen :]
+        searcher = self.searcher_source()
+        found = run(searcher, request)
+        answers = found[asked.seen :]
         if not answers:
             return notice_message("These answers are no longer in the archives; ask again.")
         sharer = sharer if _USER_ID.fullmatch(sharer) else None
-        return results_message(asked, answers, more=False, web_url=self.web_url, sharer=sharer)
+        weak = searcher.none_close(request.question, found, request.closest)
+        return results_message(asked, answers, more=False, web_url=self.web_url, sharer=sharer, weak=weak)
 
 
 def build_app(

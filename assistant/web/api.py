@@ -76,6 +76,7 @@ def json_api(
             {
                 "answers": [vars(answer) for answer in logged.answers],  # flat dataclasses: vars is asdict
                 "related": [vars(question) for question in nearby],
+                "none_close": logged.none_close,  # the page's "None of these is a close match", the log's no answer
                 "query_id": logged.query_id,
                 "took_ms": took_ms,
             }

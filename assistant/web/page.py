@@ -17,7 +17,6 @@ import gradio as gr
 from assistant.health import Metrics
 from assistant.live import LiveSearcher, as_live
 from assistant.querylog import LogUnavailableError, QueryLog, UnknownIdError
-from assistant.recipe import relevance
 from assistant.searcher import MAX_QUESTION_CHARS, Searcher
 from assistant.web.contract import (
     DEFAULT_RESULTS,
@@ -130,7 +129,7 @@ def _searched(
     answers = logged.answers
     nearby = related_html(related(searcher, request, answers), request.k, request.author, request.book)
     if answers:
-        if request.closest or all(relevance(answer.confidence).slug == "unlikely" for answer in answers):
+        if logged.none_close:
             notes = [*notes, "None of these is a close match: they are just the nearest answers in the archive."]
         threads, marked = [searcher.thread(answer.id) for answer in answers], searcher.query_terms(request.question)
         return results_html(answers, notes, nearby, True, logged.query_id, threads, marked), gr.update(visible=False)
