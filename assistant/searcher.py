@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import threading
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -55,7 +57,9 @@ from assistant.units import AnswerUnit, ThreadMessage, thread_key
 
 # The model reads 256 tokens, fewer than 1,000 characters of text: longer questions are cut unread.
 MAX_QUESTION_CHARS = 1000
-KEYWORD_TERMS = 3  # a search of at most this many words and no question mark is a keyword search
+AUTHOR_NAMED_BOOST = 0.15  # added to the relevance of the answers of an author the question names (docs/authors-named.md)
+KEYWORD_TERMS = 3
+_WORD = re.compile(r"[\w'’-]+")  # a search of at most this many words and no question mark is a keyword search
 _FIRST_DEPTH = 4  # each field's nearest neighbours first fetched, as a multiple of select's pool
 _FITS_THE_MODEL_CHARS = 500  # shorter text always fits in 256 tokens; longer is cut by the tokenizer
 
@@ -154,6 +158,8 @@ class Searcher:
         self._author_keys = np.array(index.keys.authors)
         self._prior = substance_penalty(np.array(index.keys.words))
         self._owners = np.array(index.keys.passage_owners, dtype=int)
+        self._author_names = {name: name_tokens(name) for name in set(self._authors)}
+        self._surnames = Counter(tokens[-1] for tokens in self._author_names.values() if tokens)
         self._names = full_names(
             {name for unit in self.units for name in (unit.author, unit.author_as_written, unit.asker)}
         )
@@ -189,14 +195,17 @@ class Searcher:
         min_score: float | None = None,
         since: str | None = None,
         until: str | None = None,
+        boost: float = AUTHOR_NAMED_BOOST,
     ) -> list[Answer]:
         """The k best author answers to `question`, best first, spread across authors.
 
         min_score=None: [] when the corpus does not answer the question (ranking.answers_question); a
         number: only answers scoring at least that. `since` / `until`: only weeks from / to that year, month
-        or date ("2024", "2024-03", "2024-03-05").
+        or date ("2024", "2024-03", "2024-03-05"). Without an author filter, the answers of the authors the question
+        names ("what does Kleppmann think about …") rank `boost` higher (see named_authors).
         """
-        question = self._cleaned(question)
+        named = [] if author or not boost or not isinstance(question, str) else self.named_authors(question)
+        question = self._cleaned(question)  # without the full names it holds
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise ValueError(f"k must be a whole number of at least 1, got {k!r}")
         keys = self.index.keys
@@ -204,6 +213,13 @@ class Searcher:
         if allowed is not None and not allowed.any():
             return []  # weeks with no answers (the author and book filters name theirs as errors)
         scores, matches = self._relevance(question, pool_size(k), allowed)
+        if named:  # their answers ranked among their own, so each reaches the pool, then raised by `boost`
+            theirs = np.isin(self._author_keys, [" ".join(name_tokens(name)) for name in named])
+            theirs &= np.ones(len(self.units), dtype=bool) if allowed is None else allowed
+            if theirs.any():
+                own, own_matches = self._relevance(question, pool_size(k), theirs)
+                scores = np.where(np.isfinite(own), own + boost, scores)
+                matches |= own_matches
         ranked = [(i, s) for i, s in select(scores, self._authors, keys.duplicates, keys.threads, k) if np.isfinite(s)]
         query = self._embed(question)
         positions = [i for i, _ in ranked]
@@ -214,19 +230,32 @@ class Searcher:
             return answers if answers and answers_question(answers[0].score, max(matches.values(), default=0.0)) else []
         return [answer for answer in answers if answer.score >= min_score]
 
+    def named_authors(self, question: str) -> list[str]:
+        """The authors the question names by full name or by a capitalized surname no other author has ("Kleppmann's";
+        "a gift" names nobody)."""
+        words = {word.removesuffix("'s").removesuffix("’s") for word in name_tokens(question)}
+        capitalized = {fold(w).removesuffix("'s").removesuffix("’s") for w in _WORD.findall(question) if w[0].isupper()}
+
+        def named(tokens: tuple[str, ...]) -> bool:
+            surname = tokens[-1]
+            alone = len(surname) >= 4 and self._surnames[surname] == 1 and surname in capitalized
+            return set(tokens) <= words or alone
+
+        return sorted(name for name, tokens in self._author_names.items() if len(tokens) > 1 and named(tokens))
+
     def none_close(self, question: str, answers: Sequence[Answer], closest: bool = False) -> bool:
         """Whether no answer is a close match: the one flag the page, the APIs, Slack and the log show.
 
         None is close when every answer is labelled unlikely (or the reader asked for the closest anyway), unless
-        the search is a keyword search and an answer holds all its keywords: "kafka" answered about Kafka is what
+        the search is a keyword search and an answer holds its words (side by side): "kafka" answered about Kafka is what
         the reader asked for, however low its confidence reads.
         """
         if not answers:
             return True
         if any(relevance(answer.confidence).slug != "unlikely" for answer in answers):
             return False
-        keywords = set(keyword_terms(self._cleaned(question)))
-        held = bool(keywords) and any(keywords <= set(self._terms(self._index_of[a.id])) for a in answers)
+        keywords = keyword_terms(self._cleaned(question))
+        held = bool(keywords) and any(text_match(keywords, self._terms(self._index_of[a.id])) >= 1.0 for a in answers)
         return closest or not held
 
     def answers_anything(self, question: str, *, author: str | None = None, book: str | None = None) -> bool:
@@ -333,12 +362,12 @@ class Searcher:
         similarities, ids = similarities[:, first_of_ties], ids[:, first_of_ties]
         shown = {self._question_keys[self._index_of[i]] for i in exclude if i in self._index_of}
         seen = {_question_key(question), ""} | shown  # "": answers not linked to a question
-        keywords = set(keyword_terms(question))
+        keywords = keyword_terms(question)
         related: list[RelatedQuestion] = []
         for similarity, i in zip(similarities[0], ids[0]):
             if len(related) == k or i < 0 or similarity < RELATED_MIN_SCORE:
                 break
-            if self._question_keys[i] in seen or not keywords <= set(term_sequence(self.units[i].question)):
+            if self._question_keys[i] in seen or text_match(keywords, term_sequence(self.units[i].question)) < 1.0:
                 continue  # a question near a keyword search holds its keywords: "kafka" is never near "Kaggle"
             seen.add(self._question_keys[i])
             unit = self.units[i]

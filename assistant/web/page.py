@@ -38,6 +38,7 @@ from assistant.web.render import (
     corpus_line,
     header,
     missing_answer_html,
+    named_authors_note,
     notice,
     related_html,
     results_html,
@@ -129,6 +130,9 @@ def _searched(
     answers = logged.answers
     nearby = related_html(related(searcher, request, answers), request.k, request.author, request.book)
     if answers:
+        named = [] if request.author else searcher.named_authors(request.question)
+        if named:
+            notes = [*notes, named_authors_note(request, named)]
         if logged.none_close:
             notes = [*notes, "None of these is a close match: they are just the nearest answers in the archive."]
         threads, marked = [searcher.thread(answer.id) for answer in answers], searcher.query_terms(request.question)

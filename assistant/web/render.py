@@ -199,6 +199,16 @@ def notice(text: str) -> str:
     return f'<div class="ata-notice">{text}</div>'
 
 
+def named_authors_note(request: SearchRequest, named: Sequence[str]) -> str:
+    """Says that the authors the question names rank higher, with a link to only their answers for each."""
+    only = " · ".join(
+        _link(search_link(request.question, request.k, name, request.book), f"Only {name}’s answers", "ata-ask")
+        for name in named
+    )
+    names = html.escape(" and ".join(named))
+    return f"Your question names {names}: their answers are ranked higher. {only}"
+
+
 def _vote_buttons(answer_id: str | None) -> str:
     """'Helpful' / 'Not helpful' for one answer, or (answer_id None) 'None of these answer my question'."""
     if answer_id is None:
