@@ -1,0 +1,64 @@
+"""The usefulness model: its file, its features, and how it orders and labels a search's answers."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from assistant.recipe import relevance
+from assistant.usefulness import FEATURES, MODEL_FILE, feature_rows, load_model
+
+
+def test_the_committed_model_loads_with_the_features_search_computes():
+    model = load_model()
+    assert model.features == FEATURES and len(model.coefficients) == len(FEATURES)
+    assert 0.0 <= model.related_floor <= model.answers_floor <= 1.0
+
+
+def test_a_model_fitted_on_other_features_or_not_json_is_refused_naming_the_file(tmp_path):
+    row = json.loads(MODEL_FILE.read_text())
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({**row, "features": list(FEATURES[:-1])}))
+    with pytest.raises(ValueError, match="other.json: fitted on features"):
+        load_model(other)
+    broken = tmp_path / "broken.json"
+    broken.write_text("{")
+    with pytest.raises(ValueError, match="broken.json: not a usefulness model"):
+        load_model(broken)
+
+
+def test_feature_rows_hold_the_gap_to_the_best_and_the_rank():
+    rows = feature_rows(
+        scores=[0.6, 0.5, 0.2],
+        both=[0.7, -0.1, 0.3],
+        question=[0.5, 0.4, 0.1],
+        lexical=[0.5, 0.3, 0.0],
+        term_match=[1.0, 0.5, 0.0],
+        passage=[0.8, 0.2, 0.3],
+        words=[40, 3, 0],
+        author_named=[True, False, False],
+    )
+    column = dict(zip(FEATURES, rows.T))
+    assert rows.shape == (3, len(FEATURES))
+    assert column["gap"].tolist() == pytest.approx([0.0, -0.1, -0.4])
+    assert column["rank"].tolist() == pytest.approx(np.log1p([0, 1, 2]).tolist())
+    assert column["both"][1] == 0.0 and column["author_named"].tolist() == [1.0, 0.0, 0.0]
+
+
+def test_search_orders_answers_by_the_estimate_it_shows(fake_seed_searcher):
+    answers = fake_seed_searcher.search("Should startups do MLOps?", 10, min_score=0)
+    assert len(answers) > 3
+    shown = [answer.confidence for answer in answers]
+    assert shown == sorted(shown, reverse=True)
+    strength = {"unlikely": 0, "related": 1, "answers": 2}
+    labels = [strength[relevance(c).slug] for c in shown]
+    assert labels == sorted(labels, reverse=True)  # a stronger label never below a weaker one
+
+
+def test_candidates_carry_the_features_the_estimate_came_from(fake_seed_searcher):
+    found = fake_seed_searcher.candidates("Should startups do MLOps?", 8)
+    predicted = fake_seed_searcher.model.predict(found.features)
+    assert [a.confidence for a in found.answers] == pytest.approx(predicted.tolist(), abs=1e-3)
+    assert found.best == pytest.approx(max(a.score for a in found.answers), abs=1e-4)
