@@ -312,9 +312,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"{len(asked)} real questions, {judged} judged candidates of {CANDIDATES}; {len(votes)} votes, {len(dev)} "
           f"paraphrase pairs (weight {DEV_WEIGHT})")
     before = score_only(asked)
-    print(f"before (the fused score, today's floors 0.6 / 0.3 on its calibration, {FOLDS}-fold CV not needed):")
-    from assistant.confidence import confidence  # today's calibration of the score
-
+    print("before (the fused score and its calibration, floors 0.6 / 0.3):")
     print(figures(asked, [confidence(b[:, None]) for b in before], 0.6, 0.3))
     predicted = cross_validated(asked, votes + dev)
     answers_floor, related_floor = choose_floors(asked, predicted)
