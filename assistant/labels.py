@@ -24,10 +24,11 @@ import numpy as np
 from assistant.confidence import Calibration, confidence, fit, reliability
 from assistant.eval import EVAL_DIR, read_labelled, reliability_table
 from assistant.judged import TOP, answer_key, read_real
+from assistant.ranking import answers_question
 from assistant.searcher import Searcher, load_index
 from assistant.store import IndexLoadError, default_index_path
 from assistant.tuning import answer_side, read_votes, vote_pairs
-from assistant.usefulness import CANDIDATES, FEATURES, MODEL_FILE, Model
+from assistant.usefulness import CANDIDATES, FEATURES, MODEL_FILE, Model, shown
 
 FOLDS = 5
 JUDGED = 8  # depth of the blind pairs written for judging
@@ -35,7 +36,7 @@ ANSWERS_USEFUL = 0.8  # "Answers this": at least this share of top answers usefu
 UNLIKELY_USEFUL = 0.25  # "Probably not what you asked": at most this share useful
 MARGIN = 0.0  # the floors are chosen this much inside the targets: an unseen set varies
 MIN_LABELLED = 10  # a floor is set on at least this many top answers
-DEV_WEIGHT = 1.0  # a paraphrase's pair counts this much in training: one known target, the rest unjudged
+DEV_WEIGHT = 2.0  # a paraphrase's pair counts this much in training: one known target, the rest unjudged
 DEV_DEPTH = 3
 
 
@@ -61,6 +62,8 @@ class Asked:
     general: bool
     pairs: tuple[Pair, ...]
     ideal: tuple[int, ...]  # its judged grades, best first (nDCG's ideal)
+    answered: bool  # ranking.answers_question of its candidates
+    by_meaning: bool  # its best answer scores at least recipe.MIN_SCORE
 
 
 def _judgment_rows(path: Path) -> list[dict]:
@@ -101,7 +104,11 @@ def collect(searcher: Searcher, real: Sequence[Path], judgments: Sequence[Path])
                 for rank, j in enumerate(by_score)
             )
             ideal = tuple(sorted(grades.values(), reverse=True))
-            asked.append(Asked(question.query, question.book, question.thread, question.general, pairs, ideal))
+            answered = answers_question(found.best, found.best_match)
+            by_meaning = answers_question(found.best, 0.0)
+            asked.append(
+                Asked(question.query, question.book, question.thread, question.general, pairs, ideal, answered, by_meaning)
+            )
     return asked
 
 
@@ -128,7 +135,8 @@ def dev_samples(searcher: Searcher, path: Path) -> list[Pair]:
     for question in read_labelled(path):
         if question.targets:
             found = searcher.candidates(searcher._prepare(question.query), CANDIDATES)
-            for answer, row in list(zip(found.answers, found.features))[:DEV_DEPTH]:
+            by_score = sorted(zip(found.answers, found.features), key=lambda pair: pair[1][FEATURES.index("rank")])
+            for answer, row in by_score[:DEV_DEPTH]:  # by score: the samples do not depend on the model in use
                 grade = int((answer.book, answer.thread) in question.targets)
                 samples.append(Pair(question.query, answer.id, row, grade, -1, DEV_WEIGHT))
     return samples
@@ -208,7 +216,7 @@ def figures(asked: Sequence[Asked], predicted: Sequence[np.ndarray], answers_flo
     useful_1 = full_1 = unjudged_top = unjudged_top3 = 0
     general = [(a, p) for a, p in zip(asked, predicted) if a.general]
     for a, p in general:
-        order = np.argsort(-p, kind="stable")
+        order, p = shown(p, a.answered, a.by_meaning, related_floor)
         grades = [a.pairs[j].grade for j in order]
         first = grades[0] if grades else None
         useful_1 += (first or 0) >= 1
@@ -244,8 +252,11 @@ def figures(asked: Sequence[Asked], predicted: Sequence[np.ndarray], answers_flo
 def choose_floors(asked: Sequence[Asked], predicted: Sequence[np.ndarray]) -> tuple[float, float]:
     """The lowest "Answers this" floor whose top answers are ANSWERS_USEFUL useful, and the highest "Probably not"
     floor below which at most UNLIKELY_USEFUL are (each MARGIN inside its target, on at least MIN_LABELLED tops)."""
-    tops = [(float(p.max()), (a.pairs[int(np.argmax(p))].grade or 0) >= 1) for a, p in zip(asked, predicted)
-            if a.general and len(p)]
+    tops = []
+    for a, p in zip(asked, predicted):
+        if a.general and len(p):
+            order, p = shown(p, True, a.by_meaning, 1.0)  # the no-answer cap only lowers: left out here
+            tops.append((float(p[order[0]]), (a.pairs[order[0]].grade or 0) >= 1))
     p = np.array([t[0] for t in tops])
     y = np.array([t[1] for t in tops], dtype=float)
     values = np.unique(np.round(p, 3))
@@ -268,8 +279,9 @@ def write_blind(asked: Sequence[Asked], model: Model, searcher: Searcher, folder
     for a in asked:
         if not a.general:
             continue
-        p = model.predict(np.stack([pair.rows for pair in a.pairs]))
-        for rank, j in enumerate(np.argsort(-p, kind="stable")[:JUDGED]):
+        order, _ = shown(model.predict(np.stack([pair.rows for pair in a.pairs])), a.answered, a.by_meaning,
+                         model.related_floor)
+        for rank, j in enumerate(order[:JUDGED]):
             pair = a.pairs[j]
             if pair.grade is None:
                 unit = searcher.unit(pair.unit)

@@ -39,7 +39,7 @@ from assistant.store import LoadedIndex, default_index_path, load_built_index
 from assistant.text import fold, invalid_text
 from assistant.threads import one_thread_per_search
 from assistant.units import AnswerUnit, ThreadMessage, thread_key
-from assistant.usefulness import CANDIDATES, Model, feature_rows, load_model
+from assistant.usefulness import CANDIDATES, Model, feature_rows, load_model, shown
 
 
 # The model reads 256 tokens, fewer than 1,000 characters of text: longer questions are cut unread.
@@ -84,7 +84,7 @@ class Candidates:
     """A search's answers before the cut to k: ordered by P(useful), with their features (rows in that order)."""
 
     answers: tuple[Answer, ...]
-    features: np.ndarray
+    features: np.ndarray  # of every candidate, not only the answers made
     best: float  # the best score: whether the corpus answers the question is judged on it (and best_match)
     best_match: float  # the best term match among the ranked units
 
@@ -143,6 +143,7 @@ class Searcher:
         self.model = model or load_model()
         self.units = index.units
         self._authors = [unit.author for unit in self.units]
+        self._surnames = [(name_tokens(author) or ("",))[-1] for author in self._authors]  # "" is never a name token
         self._author_keys = np.array(index.keys.authors)
         self._words = np.array(index.keys.words)
         self._prior = substance_penalty(self._words)
@@ -192,18 +193,27 @@ class Searcher:
         question = clean_question(asked, self._names)
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise ValueError(f"k must be a whole number of at least 1, got {k!r}")
-        candidates = self.candidates(asked, max(k, CANDIDATES), self._filter(author, book))
+        floor = -np.inf if min_score is None else min_score
+        candidates = self.candidates(asked, max(k, CANDIDATES), self._filter(author, book), keep=k, min_score=floor)
         if min_score is None and not (candidates.answers and answers_question(candidates.best, candidates.best_match)):
             return []
-        floor = -np.inf if min_score is None else min_score
-        return [answer for answer in candidates.answers if answer.score >= floor][:k]
+        return list(candidates.answers)
 
-    def candidates(self, asked: str, depth: int, allowed: np.ndarray | None = None) -> Candidates:
+    def candidates(
+        self,
+        asked: str,
+        depth: int,
+        allowed: np.ndarray | None = None,
+        *,
+        keep: int | None = None,
+        min_score: float = -np.inf,
+    ) -> Candidates:
         """The `depth` best answers by score (after the author spread) among the allowed units, ordered by the
-        model's P(useful), each with that estimate as its confidence and the features it came from.
+        model's P(useful), each with that estimate as its confidence, and the features of all `depth`.
 
-        `asked` is the question as prepared (names still in: the author named is a feature); offline training
-        and evaluation call this with their own `allowed` (a question's own book left out).
+        Answers are made for the first `keep` (default: all) scoring at least `min_score`. `asked` is the question
+        as prepared (names still in: the author named is a feature); offline training and evaluation call this
+        with their own `allowed` (a question's own book left out).
         """
         question = clean_question(asked, self._names)
         keys = self.index.keys
@@ -217,6 +227,7 @@ class Searcher:
         passages = [self._passage_cosines(int(i), query) for i in positions]
         dense = {field: index.reconstruct_batch(positions) @ query for field, index in self.index.vectors.items()}
         named = set(name_tokens(asked))
+        wanted = content_terms(question)
         rows = feature_rows(
             scores=[s for _, s in ranked],
             both=dense["both"],
@@ -225,15 +236,14 @@ class Searcher:
             term_match=[matches.get(int(i), 0.0) for i in positions],
             passage=[c.max() if len(c) else b for c, b in zip(passages, dense["both"])],
             words=self._words[positions],
-            author_named=[bool(name_tokens(self._authors[i])[-1:]) and name_tokens(self._authors[i])[-1] in named
-                          for i in positions],
+            author_named=[self._surnames[i] in named for i in positions],
+            query_terms=len(wanted),
+            asked_words=[len(self.units[i].question.split()) for i in positions],
         )
-        likely = self.model.predict(rows)
-        order = np.argsort(-likely, kind="stable")
-        wanted = content_terms(question)
-        answers = tuple(
-            self._answer(ranked[j][0], ranked[j][1], likely[j], passages[j], wanted) for j in order.tolist()
-        )
+        answered, by_meaning = answers_question(ranked[0][1], best_match), answers_question(ranked[0][1], 0.0)
+        order, likely = shown(self.model.predict(rows), answered, by_meaning, self.model.related_floor)
+        made = [j for j in order.tolist() if ranked[j][1] >= min_score][:keep]
+        answers = tuple(self._answer(ranked[j][0], ranked[j][1], likely[j], passages[j], wanted) for j in made)
         return Candidates(answers, rows[order], ranked[0][1], best_match)
 
     def answers_anything(self, question: str, *, author: str | None = None, book: str | None = None) -> bool:

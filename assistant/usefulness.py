@@ -28,6 +28,8 @@ FEATURES = (
     "gap",  # score less the best candidate's score
     "rank",  # log of 1 + the position by score
     "author_named",  # the question names the answer's author
+    "query_terms",  # log of 1 + the new question's content terms: a short question is more often answered
+    "asked_words",  # log of 1 + the words of the member's question the answer replies to: a long one asks much else
 )
 
 
@@ -76,6 +78,8 @@ def feature_rows(
     passage: np.ndarray,
     words: np.ndarray,
     author_named: np.ndarray,
+    query_terms: int,
+    asked_words: np.ndarray,
 ) -> np.ndarray:
     """One row of FEATURES per candidate, candidates in score order (best first)."""
     scores = np.asarray(scores, dtype=np.float64)
@@ -91,5 +95,26 @@ def feature_rows(
         scores - best,
         np.log1p(np.arange(len(scores))),
         np.asarray(author_named, dtype=np.float64),
+        np.full(len(scores), np.log1p(query_terms)),
+        np.log1p(asked_words),
     ]
     return np.column_stack([np.asarray(c, dtype=np.float64) for c in columns]).reshape(len(scores), len(FEATURES))
+
+
+def shown(likely: np.ndarray, answered: bool, by_meaning: bool, related_floor: float) -> tuple[np.ndarray, np.ndarray]:
+    """The order of candidates (in score order) and the estimate shown for each.
+
+    The model orders the list when the best answer scores as one that answers by meaning (recipe.MIN_SCORE): it
+    learned from whole questions. A keyword query answered only by its wording keeps the fused score's order (where
+    the term match decides), its estimates lowered so none rises down the list. When nothing answers the question
+    (ranking.answers_question), no estimate reaches "Related".
+    """
+    likely = np.asarray(likely, dtype=np.float64)
+    if not answered:
+        likely = np.minimum(likely, related_floor - 0.001)  # below the floor once shown to 3 places
+    if by_meaning:
+        return np.argsort(-likely, kind="stable"), likely
+    order = np.arange(len(likely))
+    lowered = likely.copy()
+    lowered[order] = np.minimum.accumulate(likely[order]) if len(likely) else likely
+    return order, lowered

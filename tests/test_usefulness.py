@@ -7,8 +7,11 @@ import json
 import numpy as np
 import pytest
 
+from assistant.labels import vote_samples
+from assistant.querylog import QueryLog
 from assistant.recipe import relevance
 from assistant.usefulness import FEATURES, MODEL_FILE, feature_rows, load_model
+from loghelpers import logged
 
 
 def test_the_committed_model_loads_with_the_features_search_computes():
@@ -39,12 +42,15 @@ def test_feature_rows_hold_the_gap_to_the_best_and_the_rank():
         passage=[0.8, 0.2, 0.3],
         words=[40, 3, 0],
         author_named=[True, False, False],
+        query_terms=4,
+        asked_words=[10, 0, 250],
     )
     column = dict(zip(FEATURES, rows.T))
     assert rows.shape == (3, len(FEATURES))
     assert column["gap"].tolist() == pytest.approx([0.0, -0.1, -0.4])
     assert column["rank"].tolist() == pytest.approx(np.log1p([0, 1, 2]).tolist())
     assert column["both"][1] == 0.0 and column["author_named"].tolist() == [1.0, 0.0, 0.0]
+    assert column["query_terms"].tolist() == pytest.approx([np.log1p(4)] * 3)
 
 
 def test_search_orders_answers_by_the_estimate_it_shows(fake_seed_searcher):
@@ -62,3 +68,22 @@ def test_candidates_carry_the_features_the_estimate_came_from(fake_seed_searcher
     predicted = fake_seed_searcher.model.predict(found.features)
     assert [a.confidence for a in found.answers] == pytest.approx(predicted.tolist(), abs=1e-3)
     assert found.best == pytest.approx(max(a.score for a in found.answers), abs=1e-4)
+
+
+def test_votes_become_judged_pairs_capped_as_tuning_caps_them(fake_seed_searcher, tmp_path):
+    question = "Should startups do MLOps?"
+    found = fake_seed_searcher.candidates(question, 12)
+    ids = [answer.id for answer in found.answers]
+    log = QueryLog(tmp_path / "queries.sqlite")
+    for _ in range(5):  # one client re-asking and re-voting counts once
+        query = log.record(logged(question, ids[:4]))
+        for answer_id in ids[:3]:
+            log.vote(query, answer_id, True)
+        log.vote(query, ids[3], False)
+    log.close()
+    pairs = vote_samples(fake_seed_searcher, tmp_path / "queries.sqlite")
+    helpful = [pair for pair in pairs if pair.grade == 1]
+    assert len(helpful) == 2 and {pair.unit for pair in helpful} <= set(ids[:3])  # VOTES_PER_QUESTION
+    assert [pair.unit for pair in pairs if pair.grade == 0] == [ids[3]] * 2  # the hard negative beside each
+    rows = dict(zip(ids, found.features))
+    assert all(np.array_equal(pair.rows, rows[pair.unit]) for pair in pairs)
