@@ -273,19 +273,22 @@ def score_only(asked: Sequence[Asked]) -> list[np.ndarray]:
     return [np.array([p.rows[0] for p in a.pairs]) for a in asked]
 
 
-def write_blind(asked: Sequence[Asked], model: Model, searcher: Searcher, folder: Path) -> int:
-    """The unjudged top-JUDGED answers of the model's order, general questions, as shuffled blind pairs."""
+def write_blind(
+    asked: Sequence[Asked], model: Model, predicted: Sequence[np.ndarray], searcher: Searcher, folder: Path
+) -> int:
+    """The unjudged top-JUDGED answers of general questions as shuffled blind pairs: those of the model's order and
+    of the cross-validated order (`predicted`) the report measures; rank is the answer's place in the model's."""
     rows = []
-    for a in asked:
+    for a, held_out in zip(asked, predicted):
         if not a.general:
             continue
         order, _ = shown(model.predict(np.stack([pair.rows for pair in a.pairs])), a.answered, a.by_meaning,
                          model.related_floor)
-        for rank, j in enumerate(order[:JUDGED]):
-            pair = a.pairs[j]
-            if pair.grade is None:
-                unit = searcher.unit(pair.unit)
-                rows.append((a, unit, rank))
+        cross, _ = shown(held_out, a.answered, a.by_meaning, model.related_floor)
+        ranks = {int(j): rank for rank, j in enumerate(order)}
+        for j in sorted({int(j) for j in [*order[:JUDGED], *cross[:JUDGED]]}, key=ranks.__getitem__):
+            if a.pairs[j].grade is None:
+                rows.append((a, searcher.unit(a.pairs[j].unit), ranks[j]))
     random.Random(28).shuffle(rows)
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / "pairs.jsonl", "w", encoding="utf-8") as pairs, open(folder / "key.jsonl", "w") as key:
@@ -339,7 +342,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.model.write_text(model.to_json(), encoding="utf-8")
         print(f"model written to {args.model}: {note}")
     if args.blind:
-        print(f"{write_blind(asked, model, searcher, args.blind)} unjudged pairs written to {args.blind}")
+        print(f"{write_blind(asked, model, predicted, searcher, args.blind)} unjudged pairs written to {args.blind}")
     return 0
 
 

@@ -7,7 +7,18 @@ import json
 import numpy as np
 import pytest
 
-from assistant.labels import vote_samples
+from assistant.confidence import confidence
+from assistant.labels import (
+    ANSWERS_USEFUL,
+    UNLIKELY_USEFUL,
+    choose_floors,
+    collect,
+    cross_validated,
+    dev_samples,
+    figures,
+    score_only,
+    vote_samples,
+)
 from assistant.querylog import QueryLog
 from assistant.recipe import relevance
 from assistant.usefulness import FEATURES, MODEL_FILE, feature_rows, load_model, shown
@@ -98,3 +109,22 @@ def test_the_model_orders_answers_by_meaning_and_keyword_matches_keep_the_score_
     assert order.tolist() == [0, 1, 2] and estimate.tolist() == [0.3, 0.3, 0.3]  # never rising down the list
     _, estimate = shown(likely, answered=False, by_meaning=False, related_floor=0.3)
     assert all(relevance(e).slug == "unlikely" for e in estimate.round(3))  # nothing answers it
+
+
+@pytest.mark.slow
+def test_cross_validated_figures_beat_the_fused_score_and_the_committed_floors_hold(full_searcher, eval_dir):
+    """The figures `python -m assistant.labels report` prints (README, Quality), on the full index."""
+    real = [eval_dir / "real-dev.jsonl", eval_dir / "real-more.jsonl"]
+    asked = collect(full_searcher, real, [eval_dir / "judgments.jsonl"])
+    before = figures(asked, [confidence(b[:, None]) for b in score_only(asked)], 0.6, 0.3)
+    dev = dev_samples(full_searcher, eval_dir / "dev.jsonl")
+    predicted = cross_validated(asked, dev)
+    model = load_model()
+    after = figures(asked, predicted, model.answers_floor, model.related_floor)
+    assert after.questions == before.questions == 235
+    assert after.auc_top3 >= before.auc_top3 + 0.01 and after.auc_top3 >= 0.645
+    assert after.useful_at_1 >= before.useful_at_1 and after.ndcg_at_3 >= before.ndcg_at_3 + 0.01
+    assert choose_floors(asked, predicted) == pytest.approx((model.answers_floor, model.related_floor), abs=0.005)
+    tops, useful = after.labels["unlikely"]
+    assert tops >= 10 and useful <= UNLIKELY_USEFUL
+    assert after.labels["answers"][0] == 0 or after.labels["answers"][1] >= ANSWERS_USEFUL
