@@ -96,7 +96,7 @@ def collect(searcher: Searcher, real: Sequence[Path], judgments: Sequence[Path])
                 continue
             seen.add((question.book, question.thread))
             grades = {**extra.get((question.book, question.thread), {}), **question.grades}
-            found = searcher.candidates(searcher._prepare(question.query), CANDIDATES, books != question.book)
+            found = searcher.candidates(searcher.prepared(question.query), CANDIDATES, books != question.book)
             by_score = sorted(range(len(found.answers)), key=lambda j: found.features[j][FEATURES.index("rank")])
             pairs = tuple(
                 Pair(question.query, found.answers[j].id, found.features[j],
@@ -107,7 +107,10 @@ def collect(searcher: Searcher, real: Sequence[Path], judgments: Sequence[Path])
             answered = answers_question(found.best, found.best_match)
             by_meaning = answers_question(found.best, 0.0)
             asked.append(
-                Asked(question.query, question.book, question.thread, question.general, pairs, ideal, answered, by_meaning)
+                Asked(
+                    question.query, question.book, question.thread, question.general, pairs, ideal, answered,
+                    by_meaning,
+                )
             )
     return asked
 
@@ -119,7 +122,7 @@ def vote_samples(searcher: Searcher, log: Path) -> list[Pair]:
     by_side = {answer_side(unit): unit.id for unit in searcher.units}
     samples = []
     for pair in vote_pairs(read_votes(log), units):
-        found = searcher.candidates(searcher._prepare(pair.question), CANDIDATES)
+        found = searcher.candidates(searcher.prepared(pair.question), CANDIDATES)
         rows = {answer.id: row for answer, row in zip(found.answers, found.features)}
         for side, grade in ((pair.answer, 1), (pair.negative, 0)):
             unit = by_side.get(side)
@@ -134,7 +137,7 @@ def dev_samples(searcher: Searcher, path: Path) -> list[Pair]:
     samples = []
     for question in read_labelled(path):
         if question.targets:
-            found = searcher.candidates(searcher._prepare(question.query), CANDIDATES)
+            found = searcher.candidates(searcher.prepared(question.query), CANDIDATES)
             by_score = sorted(zip(found.answers, found.features), key=lambda pair: pair[1][FEATURES.index("rank")])
             for answer, row in by_score[:DEV_DEPTH]:  # by score: the samples do not depend on the model in use
                 grade = int((answer.book, answer.thread) in question.targets)
@@ -225,11 +228,11 @@ def figures(asked: Sequence[Asked], predicted: Sequence[np.ndarray], answers_flo
         unjudged_top3 += sum(g is None for g in grades[:TOP])
         top_p.append(p[order[0]] if len(order) else 0.0)
         top_y.append((first or 0) >= 1)
-        for j, g in zip(order[:JUDGED], grades[:JUDGED]):
+        for rank, (j, g) in enumerate(zip(order[:JUDGED], grades[:JUDGED])):
             if g is not None:
                 all_p.append(p[j])
                 all_y.append(g >= 1)
-                if len(top3_p) >= 0 and list(order).index(j) < TOP:
+                if rank < TOP:
                     top3_p.append(p[j])
                     top3_y.append(g >= 1)
         best = sum((2**g - 1) / np.log2(r + 2) for r, g in enumerate(a.ideal[:TOP]))

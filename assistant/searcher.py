@@ -218,7 +218,8 @@ class Searcher:
         question = clean_question(asked, self._names)
         keys = self.index.keys
         scores, matches, lexical = self._relevance(question, pool_size(depth), allowed)
-        ranked = [(i, s) for i, s in select(scores, self._authors, keys.duplicates, keys.threads, depth) if np.isfinite(s)]
+        picked = select(scores, self._authors, keys.duplicates, keys.threads, depth)
+        ranked = [(i, s) for i, s in picked if np.isfinite(s)]
         best_match = max(matches.values(), default=0.0)
         if not ranked:
             return Candidates((), np.zeros((0, len(self.model.features))), 0.0, best_match)
@@ -375,6 +376,10 @@ class Searcher:
     def query_terms(self, question: str) -> frozenset[str]:
         """The BM25 terms of the question's content words, as matched (no greetings, thanks, names): what to mark."""
         return frozenset(content_terms(self._cleaned(question)))
+
+    def prepared(self, question: str) -> str:
+        """The question as `candidates` takes it (see _prepare)."""
+        return self._prepare(question)
 
     def _cleaned(self, question: str) -> str:
         """The question as matched: prepared, without greetings, thanks and the names of people addressed."""
