@@ -219,7 +219,7 @@ class Searcher:
         keys = self.index.keys
         scores, matches, lexical = self._relevance(question, pool_size(depth), allowed)
         picked = select(scores, self._authors, keys.duplicates, keys.threads, depth)
-        ranked = [(i, s) for i, s in picked if np.isfinite(s)]
+        ranked = [(i, s) for i, s in picked if np.isfinite(scores[i])]  # select lifts an unranked -inf to 0
         best_match = max(matches.values(), default=0.0)
         if not ranked:
             return Candidates((), np.zeros((0, len(self.model.features))), 0.0, best_match)
