@@ -184,13 +184,12 @@ class Searcher:
         book: str | None = None,
         min_score: float | None = None,
     ) -> list[Answer]:
-        """The k best author answers to `question`, best first, spread across authors.
+        """The k best author answers to `question`, most likely useful first (see candidates), spread across authors.
 
         min_score=None: [] when the corpus does not answer the question (ranking.answers_question); a
         number: only answers scoring at least that.
         """
         asked = self._prepare(question)
-        question = clean_question(asked, self._names)
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise ValueError(f"k must be a whole number of at least 1, got {k!r}")
         floor = -np.inf if min_score is None else min_score
@@ -241,11 +240,12 @@ class Searcher:
             query_terms=len(wanted),
             asked_words=[len(self.units[i].question.split()) for i in positions],
         )
-        answered, by_meaning = answers_question(ranked[0][1], best_match), answers_question(ranked[0][1], 0.0)
+        best = round(ranked[0][1], 4)  # as the first Answer.score has it
+        answered, by_meaning = answers_question(best, best_match), answers_question(best, 0.0)
         order, likely = shown(self.model.predict(rows), answered, by_meaning, self.model.related_floor)
         made = [j for j in order.tolist() if ranked[j][1] >= min_score][:keep]
         answers = tuple(self._answer(ranked[j][0], ranked[j][1], likely[j], passages[j], wanted) for j in made)
-        return Candidates(answers, rows[order], ranked[0][1], best_match)
+        return Candidates(answers, rows[order], best, best_match)
 
     def answers_anything(self, question: str, *, author: str | None = None, book: str | None = None) -> bool:
         """Whether the corpus (within the filters) answers the question: whether `search` returns any answer."""
