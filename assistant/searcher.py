@@ -444,7 +444,8 @@ class Searcher:
         for similarity, i in zip(similarities[0], ids[0]):
             if len(related) == k or i < 0 or similarity < RELATED_MIN_SCORE:
                 break
-            if self._question_keys[i] in seen or text_match(keywords, term_sequence(self.units[i].question)) < 1.0:
+            off_keyword = bool(keywords) and text_match(keywords, term_sequence(self.units[i].question)) < 1.0
+            if self._question_keys[i] in seen or off_keyword:
                 continue  # a question near a keyword search holds its keywords: "kafka" is never near "Kaggle"
             seen.add(self._question_keys[i])
             unit = self.units[i]

@@ -558,3 +558,27 @@ def test_axe_finds_nothing_serious_on_any_view(logged_app, open_page, viewport):
         expect(page.locator("#summary")).to_contain_text("since", timeout=WAIT_MS)
         views["dashboard"] = serious_violations(page)
     assert views == {view: [] for view in views}
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_a_books_week_and_an_authors_answers_open_by_link_and_from_a_card_in_pages(seed_app, open_page, viewport):
+    page, blocked = open_page(f"{seed_app}?book={SEED_ID}", viewport)
+    expect(page.locator("#results .ata-browse-title")).to_have_text(
+        "Practical MLOps, week of 30 Aug 2021: its threads in order", timeout=WAIT_MS
+    )
+    expect(page.locator("#results .ata-card")).to_have_count(20)
+    assert serious_violations(page) == [] and blocked == []
+    page.get_by_role("link", name="Next page →").click()
+    expect(page).to_have_url(f"{seed_app}?book={SEED_ID}&offset=20", timeout=WAIT_MS)
+    expect(page.locator("#results .ata-browsing .ata-muted").first).to_contain_text("Answers 21–")
+    author = page.locator("#results .ata-card .ata-author").first.inner_text()
+    page.locator("#results .ata-card").first.get_by_role("link", name=f"All of {author}’s answers").click()
+    expect(page.locator("#results .ata-browse-title")).to_have_text(
+        f"{author}’s answers, newest week first", timeout=WAIT_MS
+    )
+    expect(page).to_have_url(f"{seed_app}?author={quote_plus(author)}")
+    assert {a.strip() for a in page.locator("#results .ata-author").all_inner_texts()} == {author}
+    assert serious_violations(page) == []
+    if viewport == PHONE:
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")

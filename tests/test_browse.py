@@ -94,3 +94,21 @@ def _app(searcher) -> FastAPI:
     app = FastAPI()
     app.include_router(json_api(searcher))
     return app
+
+
+def test_the_page_opens_a_books_week_and_an_authors_answers_by_link_in_pages(fake_seed_searcher):
+    from assistant.web.page import open_link
+
+    searcher = fake_seed_searcher
+    _, _, book, _, body, _, link = open_link(searcher, {"book": "practical mlops"})  # by title, any case
+    assert book == SEED_ID and link == f"?book={SEED_ID}"
+    assert "Practical MLOps, week of 30 Aug 2021: its threads in order" in body
+    assert f"Answers 1–{BROWSE_PAGE} of {len(searcher.units)}" in body
+    assert f'href="?book={SEED_ID}&amp;offset={BROWSE_PAGE}" data-ata-nav>Next page →' in body
+    assert 'href="?author=Noah+Gift" data-ata-nav>All of Noah Gift’s answers' in body  # from every card
+    _, _, _, _, second, _, link = open_link(searcher, {"book": SEED_ID, "offset": str(BROWSE_PAGE)})
+    assert link == f"?book={SEED_ID}&offset={BROWSE_PAGE}" and "← Earlier page" in second
+    _, author, _, _, noah, _, link = open_link(searcher, {"author": "noah gift"})
+    assert (author, link) == ("Noah Gift", "?author=Noah+Gift") and "Noah Gift’s answers, newest week first" in noah
+    _, _, _, _, ignored, _, _ = open_link(searcher, {"author": "Noah Gift", "since": "soon", "offset": "-3"})
+    assert "This link's since, offset could not be used and were ignored." in ignored

@@ -257,12 +257,25 @@ def related(searcher: Searcher, request: SearchRequest, shown: list[Answer]) -> 
 
 
 @dataclass(frozen=True)
+class BrowseRequest:
+    """Reading without a question: a book's week or an author's answers (or both), within weeks, from `offset`."""
+
+    author: str | None = None
+    book: str | None = None
+    since: str | None = None
+    until: str | None = None
+    offset: int = 0
+
+
+@dataclass(frozen=True)
 class PageLink:
-    """What a page address asks for: a search, one answer by id, or neither; and the parameters it dropped."""
+    """What a page address asks for: a search, one answer by id, a book's or author's answers to browse, or none;
+    and the parameters it dropped."""
 
     search: SearchRequest | None = None
     answer_id: str | None = None
     ignored: tuple[str, ...] = ()  # parameter names, never their values
+    browse: BrowseRequest | None = None
 
 
 def _canonical_author(searcher: Searcher, author: str) -> str | None:
@@ -285,7 +298,7 @@ def read_link(searcher: Searcher, params: Mapping[str, str]) -> PageLink:
             return PageLink(answer_id=answer_id)
         return PageLink(ignored=("answer",))
     if not str(params.get("q", "")).strip():
-        return PageLink()
+        return _browse_link(searcher, params) if params.get("author") or params.get("book") else PageLink()
     ignored = []
     try:
         question, cut = _question(str(params["q"]))
@@ -309,6 +322,42 @@ def read_link(searcher: Searcher, params: Mapping[str, str]) -> PageLink:
         ignored.append("closest")
     request = SearchRequest(question, k, filters["author"], filters["book"], closest, cut)
     return PageLink(request, ignored=tuple(ignored))
+
+
+def _browse_link(searcher: Searcher, params: Mapping[str, str]) -> PageLink:
+    """`?book=ID` or `?author=Name` without a question: that week's or author's answers; bad values ignored."""
+    ignored, found = [], {}
+    for name, canonical in (("author", _canonical_author), ("book", _canonical_book)):
+        value = str(params.get(name, "")).strip()
+        found[name] = canonical(searcher, value) if value and len(value) <= MAX_ID_CHARS else None
+        if value and found[name] is None:
+            ignored.append(name)
+    for name, end in (("since", False), ("until", True)):
+        try:
+            found[name] = week_bound(str(params.get(name, "")), name, end=end)
+        except ValueError:
+            found[name] = None
+            ignored.append(name)
+    try:
+        offset = whole(params.get("offset", "0"), "offset", 0, 10**6)
+    except RequestError:
+        offset = 0
+        ignored.append("offset")
+    if not (found["author"] or found["book"]):
+        return PageLink(ignored=tuple(ignored))
+    return PageLink(browse=BrowseRequest(offset=offset, **found), ignored=tuple(ignored))
+
+
+def browse_link(
+    author: str | None = None,
+    book: str | None = None,
+    offset: int = 0,
+    since: str | None = None,
+    until: str | None = None,
+) -> str:
+    """The page address of a book's week or an author's answers, '?book=…' or '?author=…', from `offset`."""
+    params = {"author": author, "book": book, "since": since, "until": until, "offset": str(offset) if offset else None}
+    return "?" + urlencode({name: value for name, value in params.items() if value}, safe="/")
 
 
 def search_link(

@@ -22,9 +22,11 @@ from assistant.web.contract import (
     DEFAULT_RESULTS,
     MAX_REQUEST_CHARS,
     MAX_RESULTS,
+    BrowseRequest,
     RequestError,
     SearchRequest,
     answer_link,
+    browse_link,
     gone_answer_search,
     is_unit_id,
     parse_request,
@@ -35,6 +37,8 @@ from assistant.web.contract import (
 )
 from assistant.web.record import log_opened_answer, record_vote, search_and_log
 from assistant.web.render import (
+    _week as week_label,
+    browse_html,
     corpus_line,
     header,
     missing_answer_html,
@@ -191,11 +195,28 @@ def open_link(
             nearby_html = related_html(nearby, DEFAULT_RESULTS, None, None)
             body = single_answer_html(unit, nearby_html, searcher.thread(unit.id), log_opened_answer(unit, log))
         return "", "", "", DEFAULT_RESULTS, body, hidden, answer_link(link.answer_id)
+    if link.browse is not None:
+        wanted = link.browse
+        browsed = searcher.browse(author=wanted.author, book=wanted.book, since=wanted.since, until=wanted.until,
+                                  offset=wanted.offset)  # fmt: skip
+        title = _browse_title(searcher, wanted)
+        body = "".join(notice(n) for n in notes) + browse_html(browsed, wanted, title)
+        address = browse_link(wanted.author, wanted.book, wanted.offset, wanted.since, wanted.until)
+        return "", wanted.author or "", wanted.book or "", DEFAULT_RESULTS, body, hidden, address
     if link.search is None:
         return "", "", "", DEFAULT_RESULTS, results_html([], notes) if notes else "", hidden, ""
     request = link.search
     body, closest = _searched(searcher, request, notes, log, metrics)
     return request.question, request.author or "", request.book or "", request.k, body, closest, request_link(request)
+
+
+def _browse_title(searcher: Searcher, wanted: BrowseRequest) -> str:
+    """'Noah Gift’s answers, newest week first', 'Practical MLOps, week of 30 Aug 2021', or both."""
+    week = next((w for w in searcher.book_weeks if w.id == wanted.book), None)
+    book = f"{week.title}, {week_label(week.week) or 'undated week'}" if week else ""
+    if wanted.author:
+        return f"{wanted.author}’s answers in {book}" if book else f"{wanted.author}’s answers, newest week first"
+    return f"{book}: its threads in order"
 
 
 def _navigated_to(event: gr.EventData) -> dict[str, str]:

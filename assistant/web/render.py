@@ -17,7 +17,8 @@ from markdown_it import MarkdownIt
 from assistant.recipe import relevance, term
 from assistant.searcher import Answer, RelatedQuestion, Thread
 from assistant.units import AnswerUnit
-from assistant.web.contract import SearchRequest, answer_link, request_link, search_link
+from assistant.browse import BROWSE_PAGE, Browsed
+from assistant.web.contract import BrowseRequest, SearchRequest, answer_link, browse_link, request_link, search_link
 
 SUMMARY_CHARS = 160  # the asker's question is shortened to this in the card, the rest behind <details>
 
@@ -184,14 +185,37 @@ def answer_card(
     )
     ranked = isinstance(answer, Answer)
     permalink = _link(answer_link(answer.id), "Link to this answer", "ata-permalink") if ranked else ""
+    shelves = (
+        _link(browse_link(author=answer.author), f"All of {answer.author}’s answers", "ata-browse")
+        + _link(browse_link(book=answer.book), f"The {answer.book_title} week", "ata-browse")
+    )
     return (
         f'<article class="ata-card{"" if ranked else " ata-single"}">'
         f'<header><div><h3 class="ata-author">{html.escape(answer.author)}</h3>'
         f'<p class="ata-meta">{meta}</p></div>{_relevance(answer.confidence) if ranked else ""}</header>'
         f"{_asked(answer, in_full=not ranked)}{_answer_body(answer, marked)}"
         f"{thread_html(thread, open_=not ranked) if thread else ''}"
-        f"<footer>{link}{permalink}{_vote_buttons(answer.id) if votes else ''}</footer></article>"
+        f"<footer>{link}{permalink}{shelves}{_vote_buttons(answer.id) if votes else ''}</footer></article>"
     )
+
+
+def browse_html(browsed: Browsed, request: BrowseRequest, title: str) -> str:
+    """A page of a book's week or an author's answers: what it is, which answers of how many, the cards, and
+    links to the pages before and after (shareable, opened in place)."""
+    if not browsed.total:
+        return results_html([], [f"No answers in {html.escape(title)} within these weeks."])
+    first, last = browsed.offset + 1, browsed.offset + len(browsed.answers)
+    heading = f'<h2 class="ata-browse-title">{html.escape(title)}</h2>'
+    where = f'<p class="ata-muted">Answers {first}–{last} of {browsed.total}</p>'
+
+    def page(offset: int, text: str) -> str:
+        return _link(browse_link(request.author, request.book, offset, request.since, request.until), text, "ata-page")
+
+    pages = [page(max(browsed.offset - BROWSE_PAGE, 0), "← Earlier page") if browsed.offset else "",
+             page(last, "Next page →") if last < browsed.total else ""]  # fmt: skip
+    pager = f'<nav class="ata-pager" aria-label="Pages">{"".join(pages)}</nav>' if any(pages) else ""
+    cards = "".join(answer_card(unit) for unit in browsed.answers)
+    return f'<div class="ata-results ata-browsing">{_SHARE}{heading}{where}{cards}{pager}</div>'
 
 
 def notice(text: str) -> str:
