@@ -27,6 +27,9 @@ def test_the_named_authors_answers_rank_higher_and_the_page_says_so(fake_seed_se
 
 
 @pytest.mark.slow
-def test_on_the_full_archive_kleppmann_named_comes_first(full_searcher):
-    answers = full_searcher.search("what does Kleppmann think about stream processing?", 5, min_score=0.0)
-    assert answers[0].author == "Martin Kleppmann"
+def test_on_the_full_archive_named_authors_reach_the_top_three(full_searcher):
+    """Chip Huyen's answers were not in the top 5 at all without the lift (docs/authors-named.md)."""
+    for question, author in [("what does Kleppmann think about stream processing?", "Martin Kleppmann"),
+                             ("what would Chip Huyen say about feature stores?", "Chip Huyen")]:  # fmt: skip
+        answers = full_searcher.search(question, 5, min_score=0.0)
+        assert author in {a.author for a in answers[:3]}, [a.author for a in answers]

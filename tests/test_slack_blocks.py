@@ -19,13 +19,13 @@ from assistant.recipe import relevance
 from assistant.searcher import Answer
 from assistant.slack.__main__ import SettingError, credentials
 from assistant.slack.ask import USAGE, AskError, Asked, parse_ask, typed_text
-from assistant.slack.blocks import MAX_TEXT_CHARS, PAGE, escape, no_answer_message, results_message, untrusted
+from assistant.slack.blocks import MAX_TEXT_CHARS, PAGE, PASSAGE_CHARS, escape, no_answer_message, results_message, untrusted
 from assistant.slack.bot import RateLimit, voter_hash, voter_key
 from assistant.units import build_units
 from assistant.web.contract import SearchRequest
 from helpers import REPO
 from loghelpers import Clock, logged, rows
-from slackchecks import SLACK_ARCHIVES, XSS_ARCHIVES, assert_no_forged_controls, assert_within_slack_limits
+from slackchecks import SLACK_ARCHIVES, XSS_ARCHIVES, assert_no_forged_controls, assert_within_slack_limits, texts
 
 pytest_plugins = ["logfixtures"]  # the questions and unit_ids fixtures
 
@@ -88,7 +88,20 @@ def test_the_longest_archive_messages_fit_slacks_limits(corpus, people):
     assert_within_slack_limits(message)
     assert_no_forged_controls(message)
     passages = [block["text"]["text"] for block in message["blocks"] if block["type"] == "section"][1:][1::2]
-    assert len(passages) == PAGE and passages[-1].endswith("…") and len(passages[-1]) > MAX_TEXT_CHARS - 100
+    assert len(passages) == PAGE and all(len(passage) < 2 * PASSAGE_CHARS for passage in passages)  # cut to read
+
+
+def test_three_answers_read_at_a_glance_each_cut_at_a_sentence(corpus, people):
+    """A page of three cards: author, book, week, the matched passage cut at a sentence, a link; under ~1,500
+    characters of text however long the replies (the archive's longest ones here)."""
+    units = [unit for book in corpus.books for unit in build_units(book, people)]
+    for chosen in (sorted(units, key=lambda unit: len(unit.text))[-PAGE:], units[:PAGE], units[1000 : 1000 + PAGE]):
+        message = results_message(asked(), [as_answer(u) for u in chosen], more=True, web_url="https://ask.example")
+        read = [re.sub(r"<[^<>|]+\|([^<>]*)>", r"\1", text) for text in texts(message)[1:]]  # a link as its label
+        shown = sum(len(text) for text in read)  # what the reader reads: the blocks
+        assert shown < 1500, shown
+        passages = [block["text"]["text"] for block in message["blocks"] if block["type"] == "section"][1:][1::2]
+        assert all(p.rstrip("…").endswith((".", "!", "?", ">", ")")) or len(p) < PASSAGE_CHARS for p in passages)
 
 
 def test_hostile_archive_messages_never_ping_or_forge_links():
@@ -116,7 +129,7 @@ def test_a_card_says_who_where_to_whom_the_passage_its_label_and_links_the_whole
                         and e["type"] == "mrkdwn")  # fmt: skip
     assert f"*{unit.author}* in _Practical MLOps_ · week of 30 Aug 2021" in text
     assert "the passage that matched" in text and unit.text[:200] not in text
-    assert f"asked by {unit.asker}:" in context and f"*{relevance(0.7).label}* (about 70% likely to answer it)" in context
+    assert f"asked by {unit.asker}:" in context and f"*{relevance(0.7).label}* (70% likely)" in context
     assert f"<{unit.url}|Read the whole answer>" in context
     linked = results_message(asked(), [answer], more=False, web_url="https://ask.example/")
     assert f"<https://ask.example/?answer={unit.id}|Read the whole answer>" in json.dumps(linked)

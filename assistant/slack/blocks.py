@@ -12,19 +12,22 @@ import json
 import re
 from dataclasses import replace
 
+from assistant.query import cut_at_sentence
 from assistant.recipe import relevance
 from assistant.searcher import MAX_QUESTION_CHARS, Answer
 from assistant.slack.ask import Asked
 from assistant.web.contract import answer_link
-from assistant.web.render import SUMMARY_CHARS, _shorten, _week
+from assistant.web.render import _shorten, _week
 
 PAGE = 3  # answers per message
 MAX_TEXT_CHARS = 3000  # Slack's limit on a section's or a context element's text
 HEADING_CHARS = 300
+ASKED_CHARS = 100  # the question an answer answers, on one line
+PASSAGE_CHARS = 220  # the matched passage as a card shows it, cut at a sentence: three cards read at a glance
 ACCESSIBLE_CHARS = 75  # Slack's limit on a button's accessibility label  # the question as repeated above its answers
 _LINKED = re.compile(
     r"\[(?P<label>(?:[^\[\]\n]|\[[^\[\]\n]*\]){1,500})\]\((?P<url>https?://[^\s<>|()\"'`]+)\)"
-    r"|(?P<bare>https?://[^\s<>|\"'`]+)"
+    r"|(?P<bare>https?://[^\s<>|\"'`\]]+)"  # never across a "](": a Markdown link cut short is two pieces
 )  # a Markdown link [label](url), or a bare address
 _URL_TRAILER = ".,;:!?)]}*_~"  # punctuation that ends a sentence rather than the address
 _MARKS = {"answers": ":large_green_circle:", "related": ":large_yellow_circle:", "unlikely": ":white_circle:"}
@@ -111,13 +114,13 @@ def _asked(answer: Answer) -> str:
     if not answer.question.strip():
         return "_said in the discussion, not in reply to one question_"
     asker = f"asked by {untrusted(answer.asker, 200)}:" if answer.asker else "asked:"
-    return f"{asker} {untrusted(_shorten(answer.question, SUMMARY_CHARS))}"
+    return f"{asker} {untrusted(_shorten(answer.question, ASKED_CHARS))}"
 
 
 def _label(answer: Answer) -> str:
     """The confidence as the web page labels it, with the chance in words."""
     shown = relevance(answer.confidence)
-    return f"{_MARKS[shown.slug]} *{shown.label}* (about {round(100 * answer.confidence)}% likely to answer it)"
+    return f"{_MARKS[shown.slug]} *{shown.label}* ({round(100 * answer.confidence)}% likely)"
 
 
 def answer_blocks(answer: Answer, rank: int, web_url: str | None, vote_query_id: str | None) -> list[dict]:
@@ -127,10 +130,11 @@ def answer_blocks(answer: Answer, rank: int, web_url: str | None, vote_query_id:
     where = f"_{untrusted(answer.book_title, 500)}_" + (f" · {week}" if week else "")
     link = _link(whole_answer_url(answer, web_url), "Read the whole answer")
     passage = answer.passage_text if answer.passage >= 0 and answer.passage_text else answer.text
+    short = cut_at_sentence(" ".join(passage.split()), PASSAGE_CHARS)
     blocks = [
         {"type": "section", "text": mrkdwn(f"*{untrusted(answer.author, 200)}* in {where}")},
         {"type": "context", "elements": [mrkdwn(_asked(answer))]},
-        {"type": "section", "text": mrkdwn(untrusted(passage))},
+        {"type": "section", "text": mrkdwn(untrusted(short))},
         {"type": "context", "elements": [mrkdwn(_label(answer) + (f" · {link}" if link else ""))]},
     ]
     if vote_query_id is not None:
