@@ -112,3 +112,15 @@ def test_the_page_opens_a_books_week_and_an_authors_answers_by_link_in_pages(fak
     assert (author, link) == ("Noah Gift", "?author=Noah+Gift") and "Noah Gift’s answers, newest week first" in noah
     _, _, _, _, ignored, _, _ = open_link(searcher, {"author": "Noah Gift", "since": "soon", "offset": "-3"})
     assert "This link's since, offset could not be used and were ignored." in ignored
+
+
+def test_a_page_link_searches_within_weeks_and_keeps_them(fake_seed_searcher):
+    from assistant.web.page import open_link
+
+    question = "should startups do MLOps?"
+    _, _, _, _, body, _, link = open_link(fake_seed_searcher, {"q": question, "since": "2022", "closest": "true"})
+    assert link.endswith("&since=2022-01-01") and "ata-card" not in body  # the seed's one week is 2021
+    _, _, _, _, body, _, link = open_link(fake_seed_searcher, {"q": question, "until": "2021-12", "closest": "true"})
+    assert link.endswith("&until=2021-12-31") and "ata-card" in body
+    _, _, _, _, body, _, _ = open_link(fake_seed_searcher, {"q": question, "since": "someday"})
+    assert "This link's since could not be used and was ignored." in body

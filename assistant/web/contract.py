@@ -320,7 +320,14 @@ def read_link(searcher: Searcher, params: Mapping[str, str]) -> PageLink:
     except RequestError:
         closest = False
         ignored.append("closest")
-    request = SearchRequest(question, k, filters["author"], filters["book"], closest, cut)
+    bounds = []
+    for name, end in (("since", False), ("until", True)):
+        try:
+            bounds.append(week_bound(str(params.get(name, "")), name, end=end))
+        except ValueError:
+            bounds.append(None)
+            ignored.append(name)
+    request = SearchRequest(question, k, filters["author"], filters["book"], closest, cut, *bounds)
     return PageLink(request, ignored=tuple(ignored))
 
 
@@ -371,8 +378,10 @@ def search_link(
 
 
 def request_link(request: SearchRequest) -> str:
-    """The page address that runs this request again."""
-    return search_link(request.question, request.k, request.author, request.book, request.closest)
+    """The page address that runs this request again, its weeks too."""
+    link = search_link(request.question, request.k, request.author, request.book, request.closest)
+    weeks = {name: value for name, value in (("since", request.since), ("until", request.until)) if value}
+    return link + ("&" + urlencode(weeks) if weeks else "")
 
 
 def answer_link(answer_id: str) -> str:
