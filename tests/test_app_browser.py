@@ -609,3 +609,18 @@ def test_a_books_week_and_an_authors_answers_open_by_link_and_from_a_card_in_pag
     assert serious_violations(page) == []
     if viewport == PHONE:
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+@pytest.mark.browser
+def test_typing_into_a_filter_replaces_all_and_books_show_their_week(seed_app, open_page):
+    page, _ = open_page(seed_app)
+    for label, typed, option in [("Author", "Deza", "Alfredo Deza"),
+                                 ("Book", "Aug 2021", "Practical MLOps · week of 30 Aug 2021")]:  # fmt: skip
+        box = page.get_by_label(label)
+        expect(box).to_have_value(f"All {label.lower()}s")
+        box.click()
+        page.keyboard.type(typed)
+        expect(box).to_have_value(typed)  # not "All authorsDeza"
+        expect(page.get_by_role("option", name=option)).to_be_visible(timeout=WAIT_MS)
+        page.get_by_role("option", name=option).click()
+        expect(box).to_have_value(option)

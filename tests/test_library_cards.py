@@ -13,7 +13,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_noah_gifts_reply_is_shown_answering_the_question_he_quoted(full_searcher):
-    """Thread 9 asks "How to decide which tools…"; his reply quotes "[10:04 AM] Do small startups…" and answers it."""
+    """Thread 9 asks "How to decide which tools…"; his reply quotes "[10:04 AM] Do small startups…", answers it."""
     answers = full_searcher.search("Do small startups really need MLOps or is it over engineering?", 5)
     noah = next(a for a in answers if a.id == "20210830-practical-mlops/9/noah-gift/0")
     assert noah.question == "Do small startups really need MLOps or is it over engineering?"

@@ -66,6 +66,12 @@ LOGGED_LINE = "Questions are logged, with no IP address or cookie, to improve th
 NAV_JS = """
 const results = () => document.getElementById('results');
 if (location.search) trigger('click', {query: location.search});
+// A filter showing "All authors" / "All books" has its text selected when focused, so typing replaces it: typing
+// "Kleppmann" filters by it, never by "All authorsKleppmann".
+document.addEventListener('focusin', (event) => {
+  const filter = event.target;
+  if (filter.matches('input[role=combobox]') && /^All (authors|books)$/.test(filter.value)) filter.select();
+});
 document.addEventListener('keydown', (event) => {
   // Tab out of a filter leaves its options open (Gradio reopens them on any key but Escape): once the focus
   // has moved on, close them, as Escape does.
@@ -303,7 +309,9 @@ def _author_choices(searcher: Searcher) -> list[tuple[str, str]]:
 
 
 def _book_choices(searcher: Searcher) -> list[tuple[str, str]]:
-    return [("All books", ""), *((t, i) for i, t in searcher.books)]
+    """Every week, newest first, as its title and date: typing a title, a month or a year finds it."""
+    weeks = searcher.book_weeks
+    return [("All books", ""), *((f"{w.title} · {week_label(w.week) or 'undated'}", w.id) for w in weeks)]
 
 
 def _header(searcher: Searcher) -> str:
