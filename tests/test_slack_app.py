@@ -506,3 +506,18 @@ def test_shares_and_votes_count_against_the_per_user_limit(tmp_path, fake_seed_s
         votes = slack.fake.wait_for("/response/vote", 5)
         assert sum(r["text"].startswith("Thanks: recorded") for r in votes) == 3
         assert sum(r["text"].startswith("You are asking quickly") for r in votes) == 2
+
+
+def test_three_more_answers_update_one_message_in_place(slack):
+    slack.command(seed_question(slack.searcher))
+    [message] = slack.fake.wait_for("/response/command")
+    seen = set(answer_ids(message))
+    for page in range(1, 4):
+        slack.click(buttons(message)["more"], user="U0ASKER", response=f"/response/more-{page}")
+        [message] = slack.fake.wait_for(f"/response/more-{page}")
+        assert message["replace_original"] is True and message["response_type"] == "ephemeral"  # the same message
+        assert f"(from answer {page * PAGE + 1})" in message["blocks"][0]["text"]["text"]
+        assert not seen & set(answer_ids(message))
+        seen |= set(answer_ids(message))
+        assert_within_slack_limits(message)
+    assert len(seen) == 4 * PAGE
