@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import dataclasses
 import datetime as dt
 import hashlib
 import http.client
@@ -438,7 +439,7 @@ def _rebuild(data: Path, index: Path) -> int:
 
     inputs = build_inputs(index)
     if data.resolve() not in {folder.resolve() for folder in inputs.data}:
-        inputs = build_inputs(index, [data])
+        inputs = dataclasses.replace(inputs, data=(*inputs.data, data))
     try:
         ensure_index(inputs, index)
     except (IndexLoadError, IndexWriteError, FileNotFoundError, ValueError) as error:

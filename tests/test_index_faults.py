@@ -187,6 +187,16 @@ def test_full_disk_is_one_error_line_and_leaves_no_partial_build(fake_index, see
     assert _load(fake_index).units == before
 
 
+def test_tuning_that_cannot_write_its_folder_is_the_same_error(tmp_path, seed_copy, capsys):
+    """Issue 26, bug 6: an OSError from tuning (here: encoders/ is a file) is one line and exit 2, no traceback."""
+    out = tmp_path / "index"
+    out.mkdir()
+    (out / "encoders").write_text("not a folder", encoding="utf-8")
+    assert index_cli.main(["--data", str(seed_copy), "--out", str(out), "--tune"]) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"error: cannot write the index to {out}") and "previous index is unchanged" in line
+
+
 def test_faiss_failing_to_write_is_the_same_error(fake_index, seed_copy, monkeypatch, capsys):
     def faiss_disk_full(index, path):
         raise RuntimeError(f"Error in faiss::FileIOWriter: could not write {path}: No space left on device")
