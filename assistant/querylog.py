@@ -250,6 +250,17 @@ class QueryLog:
         self._stopping = True
         self._queue.put(_STOP)
         self._writer.join()
+        self._drop_queued()  # jobs queued by a submitter that checked before the stop; later ones drop themselves
+
+    def _drop_queued(self) -> None:
+        """Release every job still queued after the writer stopped, uncounted (the log is closed)."""
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if item is not _STOP:
+                self._drop([item], count=False)
 
     def _submit(self, job: _Job, block: bool = False) -> bool:
         """Queue a job; False (the row dropped and counted) when the log is closed, down or its queue full."""
@@ -260,6 +271,8 @@ class QueryLog:
         except queue.Full:
             self._warn(f"its queue of {QUEUE_ROWS:,} rows is full (the file is slow or locked)")
             return self._drop([job])
+        if self._stopping and not self._writer.is_alive():  # closed between the check and the put: nobody takes it
+            self._drop_queued()
         return True
 
     def _wait(self, query_id: str, action: Callable[[sqlite3.Connection], bool]) -> bool:

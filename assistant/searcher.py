@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 
 import faiss
@@ -117,6 +117,12 @@ def query_embedder(index: LoadedIndex) -> TextEncoder:
     return Embedder(index.manifest["model"])
 
 
+def _embed_question(embedder: TextEncoder, question: str) -> np.ndarray:
+    vector = embedder.encode([question])[0]
+    vector.flags.writeable = False
+    return vector
+
+
 def _selector(allowed: np.ndarray | None) -> faiss.SearchParameters | None:
     """FAISS search parameters keeping only the allowed units; None for all."""
     return None if allowed is None else faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.flatnonzero(allowed)))
@@ -143,7 +149,8 @@ class Searcher:
         self._index_of = {unit.id: i for i, unit in enumerate(self.units)}
         # The page asks for answers and related questions to one question, and re-asks it when a filter
         # changes: each distinct question is embedded once.
-        self._embed = lru_cache(maxsize=256)(self._embed_uncached)
+        # The cache holds the embedder, not the searcher: a swapped-out index is freed when its last user lets go.
+        self._embed = lru_cache(maxsize=256)(partial(_embed_question, self.embedder))
         self._lock = threading.Lock()  # the tokenizer and the BM25 scorer are not thread-safe
 
     def forget_questions(self) -> None:
@@ -326,11 +333,6 @@ class Searcher:
         if problem:
             raise ValueError(problem)
         return self.embedder.truncate(question) if len(question) > _FITS_THE_MODEL_CHARS else question
-
-    def _embed_uncached(self, question: str) -> np.ndarray:
-        vector = self.embedder.encode([question])[0]
-        vector.flags.writeable = False
-        return vector
 
     def score(self, question: str, pool: int, allowed: np.ndarray | None = None) -> np.ndarray:
         """Relevance per unit (fused signals less the substance prior, in [0, 1]), exact for every unit that
