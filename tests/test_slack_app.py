@@ -455,6 +455,17 @@ def test_more_answers_for_an_author_a_later_sync_removed_says_why(slack):
     assert reply["response_type"] == "ephemeral"
 
 
+@pytest.mark.parametrize("action", ["more", "share"])
+@pytest.mark.parametrize("removed", [{"book": "20190101-a-week-a-sync-removed"}, {"author": "Someone Removed"}])
+def test_old_more_and_share_buttons_for_a_book_or_author_a_rebuild_removed_say_why(slack, action, removed):
+    """Issue 26, bug 5: an old button whose book or author is gone is answered in Slack, never a crashed handler."""
+    gone = Asked(SearchRequest(seed_question(slack.searcher), **removed), None, 0)
+    slack.click({"action_id": action, "value": gone.encode()}, response=f"/response/{action}-gone")
+    [reply] = slack.fake.wait_for(f"/response/{action}-gone")
+    assert reply["text"].startswith("Sorry, that cannot be answered: ") and reply["response_type"] == "ephemeral"
+    assert next(iter(removed.values())) in reply["text"]
+
+
 TAMPERED = [
     ("more", '{"q":"what is MLOps?","a":null,"b":null,"c":false,"n":-3,"id":null}'),
     ("more", '{"q":"what is MLOps?","a":null,"b":null,"c":false,"n":1.5,"id":null}'),
