@@ -159,7 +159,8 @@ class ConfigFile:
             message = str(error)
             where = re.search(r"\(at line (\d+), column \d+\)$", message)
             line = f":{where.group(1)}" if where else ""
-            raise ConfigError(f"{path}{line}: invalid TOML: {message[: where.start()].strip() if where else message}")
+            problem = message[: where.start()].strip() if where else message
+            raise ConfigError(f"{path}{line}: invalid TOML: {problem}") from None
         return cls(path, text, data)
 
     def check_layout(self) -> None:
@@ -177,7 +178,9 @@ class ConfigFile:
         """The section's value for `key`, else [common]'s, checked against the option; None when neither sets it."""
         for table in (section, COMMON):
             if key in self.data.get(table, {}):
-                return _from_toml(action, self.data[table][key], lambda: self._where(table, key), table, key)
+                return _from_toml(
+                    action, self.data[table][key], lambda table=table: self._where(table, key), table, key
+                )
         return None
 
     def check_keys(self, section: str, keys: Mapping[str, argparse.Action]) -> None:

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.confidence import CALIBRATION, Bin, Signals, confidence, cross_validated, fit, reliability
+from assistant.indexing.store import IndexLoadError, default_index_path
 from assistant.judged import CONFIDENT, JUDGED, Sample, evaluate_real, read_real
-from assistant.store import IndexLoadError, default_index_path
-from assistant.searcher import Searcher, load_index
+from assistant.search.confidence import CALIBRATION, Bin, Signals, confidence, cross_validated, fit, reliability
+from assistant.search.searcher import Searcher, load_index
 
 # Dev questions are paraphrases with one known target: they count a quarter in calibration (at a half, the
 # judged real answers scoring 0.4-0.8 were over-confident by 0.1-0.2).
@@ -168,14 +168,22 @@ def _optional_path(value: str) -> Path | None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m assistant.eval", description=__doc__.splitlines()[0])
     parser.add_argument(
-        "file", type=Path, nargs="?", default=EVAL_DIR / "dev.jsonl", help="labelled questions (default: eval/dev.jsonl)"
+        "file",
+        type=Path,
+        nargs="?",
+        default=EVAL_DIR / "dev.jsonl",
+        help="labelled questions (default: eval/dev.jsonl)",
     )
     parser.add_argument(
-        "--real", type=_optional_path, default=EVAL_DIR / "real-dev.jsonl", help="real questions with judged answers "
-        "(default: eval/real-dev.jsonl; --real '' skips them)"
+        "--real",
+        type=_optional_path,
+        default=EVAL_DIR / "real-dev.jsonl",
+        help="real questions with judged answers (default: eval/real-dev.jsonl; --real '' skips them)",
     )
     parser.add_argument(
-        "--judgments", type=Path, default=EVAL_DIR / "judgments.jsonl",
+        "--judgments",
+        type=Path,
+        default=EVAL_DIR / "judgments.jsonl",
         help="further judgments of answers to them (default: eval/judgments.jsonl)",
     )
     parser.add_argument("--fit", action="store_true", help="refit the confidence calibration (needs --real)")

@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from assistant import config
-from assistant.logdb import log_target
-from assistant.store import IndexWriteError, build_index, build_inputs, default_index_path
-from assistant.tuning import TuneRequest, read_excluded
+from assistant.indexing.store import IndexWriteError, build_index, build_inputs, default_index_path
+from assistant.indexing.tuning import TuneRequest, read_excluded
+from assistant.service.logdb import log_target
 
 
 def add_data_argument(

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.confidence import Signals
-from assistant.searcher import Answer, Searcher
+from assistant.search.confidence import Signals
+from assistant.search.searcher import Answer, Searcher
 
 TOP = 3
 JUDGED = 8  # answers per question judged blind (eval/judgments.jsonl): the depth of the calibration samples
@@ -118,8 +118,8 @@ def evaluate_real(
     for question in questions:
         judged = protocol_answers(searcher, question, JUDGED)
         grades = [question.grades.get(answer_key(a.text)) for a in judged]
-        missing += [(question, a) for a, g in zip(judged, grades) if g is None]
-        for rank, (answer, g) in enumerate(zip(judged, grades)):
+        missing += [(question, a) for a, g in zip(judged, grades, strict=False) if g is None]
+        for rank, (answer, g) in enumerate(zip(judged, grades, strict=False)):
             useful = None if g is None else g >= 1
             top = rank == 0 and question.general
             samples.append(Sample(question.query, Signals(answer.score).vector(), useful, top))

@@ -27,8 +27,8 @@ from starlette.middleware import Middleware  # noqa: E402
 
 from assistant import config  # noqa: E402
 from assistant.feedback import question_key  # noqa: E402
-from assistant.logdb import LogTarget, is_url, log_target, redact, scrub  # noqa: E402
-from assistant.querylog import DB_ERRORS, connect_readonly, default_log_path  # noqa: E402
+from assistant.service.logdb import LogTarget, is_url, log_target, redact, scrub  # noqa: E402
+from assistant.service.querylog import DB_ERRORS, connect_readonly, default_log_path  # noqa: E402
 from assistant.web.guard import Guard, Policy, allowed_hosts  # noqa: E402
 
 DEFAULT_HOST = "127.0.0.1"

@@ -11,7 +11,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from assistant.store import index_lock, load_built_index
+from assistant.indexing.store import index_lock, load_built_index
 from fakes import FAKE_MODEL_ID
 from helpers import DATA, REPO, deadline
 
@@ -19,7 +19,7 @@ BUILD = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from assistant.store import build_index
+    from assistant.indexing.store import build_index
     from fakes import HashedWordsEmbedder
     print(build_index([Path(sys.argv[1])], Path(sys.argv[2]), embedder=HashedWordsEmbedder()), flush=True)
     """

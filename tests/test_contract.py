@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.searcher import MAX_QUESTION_CHARS
-from assistant.web.contract import MAX_REQUEST_CHARS, MAX_RESULTS, RequestError, SearchRequest, parse_request
+from assistant.search.searcher import MAX_QUESTION_CHARS
+from assistant.service.contract import MAX_REQUEST_CHARS, MAX_RESULTS, RequestError, SearchRequest, parse_request
 
 QUESTION = "Should startups do MLOps?"
 
@@ -26,7 +26,9 @@ def test_k_outside_the_range_or_not_whole_is_refused(fake_seed_searcher, k):
         parse_request(fake_seed_searcher, QUESTION, k)
 
 
-@pytest.mark.parametrize(("closest", "expected"), [(True, True), (False, False), ("false", False), ("TRUE", True), ("0", False)])
+@pytest.mark.parametrize(
+    ("closest", "expected"), [(True, True), (False, False), ("false", False), ("TRUE", True), ("0", False)]
+)
 def test_closest_reads_booleans_and_their_spellings(fake_seed_searcher, closest, expected):
     assert parse_request(fake_seed_searcher, QUESTION, closest=closest).closest is expected
 

@@ -18,8 +18,8 @@ import pytest
 
 import app
 from assistant import index as index_cli
-from assistant import store
-from assistant.store import IndexLoadError, build_index, load_built_index
+from assistant.indexing import store
+from assistant.indexing.store import IndexLoadError, build_index, load_built_index
 from fakes import FAKE_MODEL_ID, HashedWordsEmbedder
 from helpers import SEED_ID, deadline
 

@@ -11,11 +11,11 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import expect
 
-from assistant.logdb import LogTarget, redact
 from assistant.monitor import answer_source, every_query, is_loopback, main, read_dashboard
-from assistant.querylog import QueryLog
-from assistant.web.contract import parse_request
-from assistant.web.record import search_and_log
+from assistant.service.contract import parse_request
+from assistant.service.logdb import LogTarget, redact
+from assistant.service.querylog import QueryLog
+from assistant.service.record import search_and_log
 from helpers import screenshot_path
 from load import QUESTIONS
 from loghelpers import DAY, T0, Clock, logged, serving_dashboard

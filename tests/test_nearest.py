@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from assistant.confidence import Signals, confidence
-from assistant.ranking import fuse, substance_penalty
-from assistant.recipe import tokenize
+from assistant.indexing.recipe import tokenize
+from assistant.search.confidence import Signals, confidence
+from assistant.search.ranking import fuse, substance_penalty
 
 QUESTIONS = ["Should startups do MLOps?", "which tools first", "kubernetes", "how do I cook onions", "book"]
 

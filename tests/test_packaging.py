@@ -1,4 +1,4 @@
-"""Installing the project: `pip install -e .` (what `make` runs) warns about nothing; the wheel ships the page assets."""
+"""Installing the project: `pip install -e .` (what `make` runs) warns about nothing; the wheel ships page assets."""
 
 from __future__ import annotations
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.logdb import MIGRATIONS, is_url, redact, scrub
-from assistant.querylog import LogUnavailableError, QueryLog, UnknownIdError, connect_readonly
+from assistant.service.logdb import MIGRATIONS, is_url, redact, scrub
+from assistant.service.querylog import LogUnavailableError, QueryLog, UnknownIdError, connect_readonly
 from helpers import deadline
 from loghelpers import DAY, T0, Clock, logged, rows
 

@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from assistant.recipe import RELATED_MIN_SCORE
-from assistant.searcher import RelatedQuestion
-from assistant.text import content_words
+from assistant.corpus.text import content_words
+from assistant.indexing.recipe import RELATED_MIN_SCORE
+from assistant.search.searcher import RelatedQuestion
 from helpers import REPO, SEED_ID
 
 MLOPS = "should startups do MLOps?"

@@ -23,14 +23,14 @@ import pytest
 import yaml
 from slack_sdk import WebClient
 
-from assistant.querylog import QueryLog
-from assistant.searcher import Searcher
+from assistant.indexing.store import build_index, load_built_index
+from assistant.search.searcher import Searcher
+from assistant.service.contract import SearchRequest
+from assistant.service.querylog import QueryLog
 from assistant.slack.ask import Asked
 from assistant.slack.blocks import PAGE
 from assistant.slack.bot import COMMAND, RateLimit, build_app, voter_hash
 from assistant.slack.serve import socket_mode, start_http
-from assistant.store import build_index, load_built_index
-from assistant.web.contract import SearchRequest
 from fakes import FAKE_MODEL_ID, HashedWordsEmbedder
 from helpers import REPO
 from loghelpers import rows

@@ -9,14 +9,14 @@ import sys
 import time
 from pathlib import Path
 
-import fakegithub
 import pytest
 
+import fakegithub
 from assistant import sync
-from assistant.archive import read_archive
-from assistant.authors import load_people, unresolved_slugs
-from assistant import store
-from assistant.store import build_index, load_built_index, read_manifest
+from assistant.corpus.archive import read_archive
+from assistant.corpus.authors import load_people, unresolved_slugs
+from assistant.indexing import store
+from assistant.indexing.store import build_index, load_built_index, read_manifest
 from assistant.sync import Repo, git_blob_sha
 from fakegithub import NAME, OWNER, FakeGitHub, FakeRepo
 from fakes import FAKE_MODEL_ID, HashedWordsEmbedder

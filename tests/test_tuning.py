@@ -9,25 +9,25 @@ from pathlib import Path
 import pytest
 
 from assistant import index
-from assistant.embedding import BUNDLED_MODEL_ID
-from assistant.logdb import is_url, log_target, redact
-from assistant.querylog import QueryLog
-from assistant.tuning import (
+from assistant.corpus.units import build_units
+from assistant.indexing.embedding import BUNDLED_MODEL_ID
+from assistant.indexing.tuning import (
     VOTES_PER_ANSWER,
     VOTES_PER_QUESTION,
+    TuneRequest,
     TuneSettings,
     Vote,
     answer_side,
     batches,
     corpus_pairs,
     read_excluded,
-    TuneRequest,
     read_votes,
     training_key,
     tuning_record,
     vote_pairs,
 )
-from assistant.units import build_units
+from assistant.service.logdb import is_url, log_target, redact
+from assistant.service.querylog import QueryLog
 from helpers import EVAL
 from loghelpers import logged
 from pgserver import PASSWORD

@@ -12,12 +12,12 @@ import json
 import re
 from dataclasses import dataclass
 
-from assistant.searcher import Searcher
-from assistant.text import fold
-from assistant.web.contract import MAX_RESULTS, SearchRequest, parse_request
+from assistant.corpus.text import fold
+from assistant.search.searcher import Searcher
+from assistant.service.contract import MAX_RESULTS, SearchRequest, parse_request
 
 USAGE = (
-    'Ask a question, e.g. `/ask-the-author should startups do MLOps?`, optionally with filters: '
+    "Ask a question, e.g. `/ask-the-author should startups do MLOps?`, optionally with filters: "
     '`author:"Noah Gift"` or `book:practical-mlops` (a book id or title), e.g. '
     '`/ask-the-author author:"Noah Gift" book:practical-mlops should startups do MLOps?`'
 )

@@ -12,10 +12,10 @@ import json
 import re
 from dataclasses import replace
 
-from assistant.recipe import relevance
-from assistant.searcher import Answer
+from assistant.indexing.recipe import relevance
+from assistant.search.searcher import Answer
+from assistant.service.contract import answer_link
 from assistant.slack.ask import Asked
-from assistant.web.contract import answer_link
 from assistant.web.render import SUMMARY_CHARS, _shorten, _week
 
 PAGE = 3  # answers per message

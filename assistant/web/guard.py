@@ -30,8 +30,8 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from assistant.ratelimit import RateLimit
-from assistant.web.contract import MAX_BODY_BYTES, MAX_JSON_DEPTH, error_response, json_depth, shown
+from assistant.service.contract import MAX_BODY_BYTES, MAX_JSON_DEPTH, error_response, json_depth, shown
+from assistant.service.ratelimit import RateLimit
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 ANY_HOST = "*"

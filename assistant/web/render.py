@@ -14,10 +14,10 @@ from collections.abc import Sequence
 import nh3
 from markdown_it import MarkdownIt
 
-from assistant.recipe import relevance, term
-from assistant.searcher import Answer, RelatedQuestion, Thread
-from assistant.units import AnswerUnit
-from assistant.web.contract import SearchRequest, answer_link, request_link, search_link
+from assistant.corpus.units import AnswerUnit
+from assistant.indexing.recipe import relevance, term
+from assistant.search.searcher import Answer, RelatedQuestion, Thread
+from assistant.service.contract import SearchRequest, answer_link, request_link, search_link
 
 SUMMARY_CHARS = 160  # the asker's question is shortened to this in the card, the rest behind <details>
 
@@ -134,7 +134,8 @@ def _answer_body(answer: Answer | AnswerUnit, marked: frozenset[str] = frozenset
         return f'<div class="ata-answer">{safe_markdown(answer.text, marked)}</div>'
     return (
         f'<div class="ata-answer"><div class="ata-passage">{safe_markdown(answer.passage_text, marked)}</div>'
-        f'<details class="ata-whole"><summary>Show the whole reply</summary>{safe_markdown(answer.text)}</details></div>'
+        '<details class="ata-whole"><summary>Show the whole reply</summary>'
+        f"{safe_markdown(answer.text)}</details></div>"
     )
 
 
@@ -177,7 +178,8 @@ def answer_card(
     week = _week(answer.date)
     meta = f"{book} · {week}" if week else book
     link = (
-        f'<a class="ata-source" href="{url}" target="_blank" rel="noopener noreferrer">Book page on DataTalks.Club →</a>'
+        f'<a class="ata-source" href="{url}" target="_blank" rel="noopener noreferrer">'
+        "Book page on DataTalks.Club →</a>"
         if url
         else ""
     )
@@ -236,7 +238,9 @@ def results_html(
     """
     votes = query_id is not None and bool(answers)
     threads = list(threads) or [None] * len(answers)
-    cards = "".join(answer_card(answer, votes, thread, marked) for answer, thread in zip(answers, threads))
+    cards = "".join(
+        answer_card(answer, votes, thread, marked) for answer, thread in zip(answers, threads, strict=False)
+    )
     share = _SHARE if shareable else ""
     query = f' data-query-id="{html.escape(query_id, quote=True)}"' if query_id is not None else ""
     under = f'<div class="ata-none">{_vote_buttons(None)}</div>' if votes else ""

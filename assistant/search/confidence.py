@@ -2,7 +2,7 @@
 
 One relevance, one order: confidence is a calibrated, increasing function of the score the results
 are ordered by (the fused dense + BM25 score with the term match, less the author spread's
-penalty: assistant.ranking), so a card never carries a stronger label than a card above it. A
+penalty: assistant.search.ranking), so a card never carries a stronger label than a card above it. A
 logistic fit of that score on judged real questions and the dev set (`python -m assistant.eval
 --fit`, see docs/keywords-and-order.md); the fitted numbers live below as `CALIBRATION`. The
 score, and so the confidence, is for the index it was fitted on (all shared archives): on a

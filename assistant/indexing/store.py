@@ -2,11 +2,11 @@
 
 Layout of an index folder:
     cache.sqlite       embeddings by (model, text hash), reused across builds
-    parsed/            each archive's answer units and keys, by content (assistant.parsed): a rebuild
+    parsed/            each archive's answer units and keys, by content (assistant.indexing.parsed): a rebuild
                        parses only the archives that changed
     encoders/<model>/  the model exported to ONNX (model.onnx, tokenizer.json, encoder.json), made by
                        the first build with that model; search embeds questions with it, without torch
-    encoders/<model>-tuned-<key>/  the model tuned on this corpus (`--tune`, assistant.tuning), keyed by
+    encoders/<model>-tuned-<key>/  the model tuned on this corpus (`--tune`, assistant.indexing.tuning), keyed by
                        a hash of its training inputs; only the live one is kept
     builds/<id>/       manifest.json, units.json, keys.json, threads.json (the messages of every thread
                        with an answer), one <field>.faiss per embedded field,
@@ -18,9 +18,9 @@ Layout of an index folder:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
-import contextlib
 import errno
 import fcntl
 import json
@@ -37,17 +37,17 @@ import bm25s
 import faiss
 import numpy as np
 
-from assistant.archive import archive_paths, file_hash
-from assistant.build import BuiltIndex, SearchKeys, build, load_corpus, people_files, people_for
-from assistant.embedding import MODEL_ENV, Embedder, EmbeddingCache, TextEncoder, default_model
-from assistant.encoder import OnnxEmbedder, exported_embedder, model_slug, reusable_export
-from assistant.parsed import ParsedCache
-from assistant.recipe import FIELDS
-from assistant.tuning import TuneRequest, remove_other_tunings, tune
-from assistant.units import AnswerUnit, ThreadMessage, thread_key
+from assistant.corpus.archive import archive_paths, file_hash
+from assistant.corpus.units import AnswerUnit, ThreadMessage, thread_key
+from assistant.indexing.build import BuiltIndex, SearchKeys, build, load_corpus, people_files, people_for
+from assistant.indexing.embedding import MODEL_ENV, Embedder, EmbeddingCache, TextEncoder, default_model
+from assistant.indexing.encoder import OnnxEmbedder, exported_embedder, model_slug, reusable_export
+from assistant.indexing.parsed import ParsedCache
+from assistant.indexing.recipe import FIELDS
+from assistant.indexing.tuning import TuneRequest, remove_other_tunings, tune
 
 FORMAT_VERSION = 7
-PROJECT = Path(__file__).resolve().parents[1]  # so the defaults hold from any working directory
+PROJECT = Path(__file__).resolve().parents[2]  # so the defaults hold from any working directory
 DEFAULT_DATA = PROJECT / "data"
 DEFAULT_OUT = PROJECT / "index"
 INDEX_ENV = "ASSISTANT_INDEX"
@@ -204,9 +204,7 @@ def _recorded_inputs(manifest: dict | None) -> BuildInputs | None:
         tuned = {**tuned, "encoder": manifest["encoder"]}
     else:
         tuned = None
-    return BuildInputs(
-        tuple(map(Path, manifest["data"])), Path(people) if people else None, manifest["model"], tuned
-    )
+    return BuildInputs(tuple(map(Path, manifest["data"])), Path(people) if people else None, manifest["model"], tuned)
 
 
 def build_index(
@@ -223,7 +221,7 @@ def build_index(
 
     Without an `embedder`, the model is exported to ONNX inside `out` on the first build and every
     later build and search runs that export; a model that does not export runs in sentence-transformers.
-    With `tuning`, the model is first tuned on the corpus (assistant.tuning) and the tuned export is used;
+    With `tuning`, the model is first tuned on the corpus (assistant.indexing.tuning) and the tuned export is used;
     with `kept_tuning` (a manifest's record), the tuned export the last build used is used again.
     One build writes `out` at a time: a second one waits for the first (index_lock).
     """

@@ -24,11 +24,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from assistant.encoder import NotExportable, OnnxEmbedder, export, model_slug
-from assistant.embedding import resolve_model_location
-from assistant.logdb import is_url, redact, scrub
-from assistant.querylog import DB_ERRORS, connect_readonly
-from assistant.units import AnswerUnit
+from assistant.corpus.units import AnswerUnit
+from assistant.indexing.embedding import resolve_model_location
+from assistant.indexing.encoder import NotExportable, OnnxEmbedder, export, model_slug
+from assistant.service.logdb import is_url, redact, scrub
+from assistant.service.querylog import DB_ERRORS, connect_readonly
 
 Thread = tuple[str, int]  # (book id, thread position)
 
@@ -301,9 +301,7 @@ def tuning_record(
     }
 
 
-def tune(
-    model_id: str, encoders: Path, units: Sequence[AnswerUnit], request: TuneRequest
-) -> tuple[OnnxEmbedder, dict]:
+def tune(model_id: str, encoders: Path, units: Sequence[AnswerUnit], request: TuneRequest) -> tuple[OnnxEmbedder, dict]:
     """The tuned encoder for these units and the manifest's record of how it was trained."""
     started = time.perf_counter()
     pairs = corpus_pairs(units, request.excluded)

@@ -21,9 +21,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from assistant.live import LiveSearcher
-from assistant.querylog import QueryLog
-from assistant.web.contract import error_response
+from assistant.search.live import LiveSearcher
+from assistant.service.contract import error_response
+from assistant.service.querylog import QueryLog
 from assistant.web.guard import forwarded
 
 TOKEN_ENV = "ASSISTANT_METRICS_TOKEN"

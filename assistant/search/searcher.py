@@ -11,35 +11,34 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from assistant.authors import name_tokens
-from assistant.confidence import Signals, confidence
-from assistant.embedding import Embedder, TextEncoder
-from assistant.encoder import OnnxEmbedder
-from assistant.passages import split_passages
-from assistant.query import clean_question, display_question, full_names
-from assistant.ranking import (
-    answers_question,
-    fuse,
-    pool_size,
-    select,
-    substance_penalty,
-    side_by_side,
-    term_match,
-    text_match,
-    with_term_match,
-)
-from assistant.recipe import (
+from assistant.corpus.authors import name_tokens
+from assistant.corpus.passages import split_passages
+from assistant.corpus.text import fold, invalid_text
+from assistant.corpus.units import AnswerUnit, ThreadMessage, thread_key
+from assistant.indexing.embedding import Embedder, TextEncoder
+from assistant.indexing.encoder import OnnxEmbedder
+from assistant.indexing.recipe import (
     RELATED_MIN_SCORE,
     content_terms,
     lexical_text,
     term_sequence,
     tokenize,
 )
-from assistant.store import LoadedIndex, default_index_path, load_built_index
-from assistant.text import fold, invalid_text
-from assistant.threads import one_thread_per_search
-from assistant.units import AnswerUnit, ThreadMessage, thread_key
-
+from assistant.indexing.store import LoadedIndex, default_index_path, load_built_index
+from assistant.indexing.threads import one_thread_per_search
+from assistant.search.confidence import Signals, confidence
+from assistant.search.query import clean_question, display_question, full_names
+from assistant.search.ranking import (
+    answers_question,
+    fuse,
+    pool_size,
+    select,
+    side_by_side,
+    substance_penalty,
+    term_match,
+    text_match,
+    with_term_match,
+)
 
 # The model reads 256 tokens, fewer than 1,000 characters of text: longer questions are cut unread.
 MAX_QUESTION_CHARS = 1000
@@ -63,7 +62,7 @@ class Answer:
     score: float
     author_as_written: str
     id: str
-    confidence: float  # estimated chance a person finds this answers the question (assistant.confidence)
+    confidence: float  # estimated chance a person finds this answers the question (assistant.search.confidence)
     passage: int  # which of split_passages(text) matched best; -1 when the answer is one passage
     passage_text: str  # that passage; "" when the answer is one passage
 
@@ -190,7 +189,7 @@ class Searcher:
         positions = [i for i, _ in ranked]
         passages = [self._passage_cosines(i, query) for i in positions]
         wanted = content_terms(question)
-        answers = [self._answer(i, s, cosines, wanted) for (i, s), cosines in zip(ranked, passages)]
+        answers = [self._answer(i, s, cosines, wanted) for (i, s), cosines in zip(ranked, passages, strict=False)]
         if min_score is None:
             return answers if answers and answers_question(answers[0].score, max(matches.values(), default=0.0)) else []
         return [answer for answer in answers if answer.score >= min_score]
@@ -221,7 +220,7 @@ class Searcher:
         matches = term_match(held[ranked], pairs)
         relevance = np.full(len(fused), -np.inf, dtype=np.float32)
         relevance[ranked] = with_term_match(fused[ranked], matches)
-        return relevance, dict(zip(ranked.tolist(), matches.tolist()))
+        return relevance, dict(zip(ranked.tolist(), matches.tolist(), strict=False))
 
     def _holders(self, wanted_term: str) -> np.ndarray:
         """The units whose lexical text holds the BM25 term: its postings in the BM25 index (a sparse column)."""
@@ -291,7 +290,7 @@ class Searcher:
         shown = {self._question_keys[self._index_of[i]] for i in exclude if i in self._index_of}
         seen = {_question_key(question), ""} | shown  # "": answers not linked to a question
         related: list[RelatedQuestion] = []
-        for similarity, i in zip(similarities[0], ids[0]):
+        for similarity, i in zip(similarities[0], ids[0], strict=False):
             if len(related) == k or i < 0 or similarity < RELATED_MIN_SCORE:
                 break
             if self._question_keys[i] in seen:

@@ -16,9 +16,9 @@ from urllib.parse import urlencode
 
 from starlette.responses import Response
 
-from assistant.authors import name_tokens
-from assistant.searcher import MAX_QUESTION_CHARS, Answer, RelatedQuestion, Searcher
-from assistant.text import fold, invalid_text
+from assistant.corpus.authors import name_tokens
+from assistant.corpus.text import fold, invalid_text
+from assistant.search.searcher import MAX_QUESTION_CHARS, Answer, RelatedQuestion, Searcher
 
 MAX_RESULTS = 20
 DEFAULT_RESULTS = 5

@@ -14,7 +14,7 @@ A vote waits for the writer (at most VOTE_WAIT_S) and says whether it was record
 rollback journal, never WAL: WAL maps the `-shm` file into memory, and a `-shm` that cannot grow
 killed the app with SIGBUS.
 
-The same log can live in a PostgreSQL database (`--log postgresql://...`, see assistant/logdb.py), which
+The same log can live in a PostgreSQL database (`--log postgresql://...`, see assistant/service/logdb.py), which
 several app processes on several hosts write at once. There the writer holds one connection; while the
 server is down, restarting or refusing it, rows wait in the queue (dropped and counted only when it is
 full), the writer reconnects once a second and one line per outage says so. A batch cut off by a lost
@@ -41,8 +41,8 @@ from pathlib import Path
 
 import psycopg
 
-from assistant import logdb
-from assistant.logdb import LogTarget, is_url, log_target, redact, scrub
+from assistant.service import logdb
+from assistant.service.logdb import LogTarget, is_url, log_target, redact, scrub
 
 DEFAULT_LOG = Path("state") / "queries.sqlite"
 LOG_ENV = "ASSISTANT_LOG"
