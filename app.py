@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from assistant import config
-from assistant.index import add_data_argument, add_people_argument
+from assistant.config import add_data_argument, add_people_argument
 from assistant.indexing.store import IndexLoadError, IndexWriteError, build_inputs, default_index_path, ensure_index
 from assistant.search.live import LiveSearcher, report_crashes
 from assistant.search.searcher import Searcher, load_index

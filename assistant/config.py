@@ -345,3 +345,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def add_data_argument(
+    parser: argparse.ArgumentParser, default: str = "default: the folders the index was built from, else data/"
+) -> None:
+    """`--data DIR`, repeatable, as the indexer and the app both take it; None when not given."""
+    parser.add_argument(
+        "--data",
+        action="append",
+        type=Path,
+        metavar="DIR",
+        help=f"folder of *.md archives; repeat for several ({default})",
+    )
+
+
+def add_people_argument(parser: argparse.ArgumentParser, default: str = "") -> None:
+    """`--people FILE`, as the indexer and the app both take it."""
+    text = "YAML map of people slug -> display name for `authors:` lists (each data folder's people.yaml is read too)"
+    parser.add_argument("--people", type=Path, metavar="FILE", help=f"{text}; {default}" if default else text)

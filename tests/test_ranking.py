@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from assistant.corpus.text import duplicate_key
 from assistant.indexing.recipe import WEIGHTS
 from assistant.search.ranking import (
     answers_question,
-    duplicate_key,
     fuse,
     select,
     side_by_side,

@@ -17,9 +17,8 @@ from pathlib import Path
 from assistant.corpus.archive import file_hash, read_archive
 from assistant.corpus.authors import name_tokens, unresolved_slugs
 from assistant.corpus.passages import split_passages
-from assistant.corpus.text import content_words, fold
+from assistant.corpus.text import content_words, duplicate_key, fold
 from assistant.corpus.units import AnswerUnit, ThreadMessage, answered_threads, build_units
-from assistant.search.ranking import duplicate_key
 
 _PROGRAM = Path(__file__).parents[1]  # the assistant package: every module's source goes into the cache key
 

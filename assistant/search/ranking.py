@@ -6,12 +6,10 @@ and thresholds they are called with live in `assistant.indexing.recipe`.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from assistant.corpus.text import fold
 from assistant.indexing.recipe import (
     AUTHOR_REPEAT_PENALTY,
     MIN_SCORE,
@@ -77,11 +75,6 @@ def answers_question(best_score: float, best_match: float, threshold: float = MI
     """Whether the corpus answers a question: its best answer scores at least `threshold`, or one of the best answers
     holds all of its wording (every content term, adjacent pairs side by side), as a keyword search expects."""
     return best_score >= threshold or best_match >= 1.0
-
-
-def duplicate_key(text: str) -> str:
-    """Texts equal up to case, accents, spacing and punctuation are the same answer posted twice."""
-    return " ".join(re.findall(r"\w+", fold(text)))
 
 
 def pool_size(k: int) -> int:

@@ -8,6 +8,7 @@ rules, except that a bad value is dropped rather than refused: a shared link alw
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from collections.abc import Mapping
@@ -310,3 +311,24 @@ def gone_answer_search(searcher: Searcher, answer_id: str) -> SearchRequest | No
     author = _canonical_author(searcher, parts[2].replace("-", " ")) if len(parts) == 4 else None
     words = " ".join(_ID_WORD.findall(parts[0] if author else answer_id[:MAX_ID_CHARS]))
     return SearchRequest(words, author=author) if words else None
+
+
+# How an answer is shown, on the page and in Slack.
+SUMMARY_CHARS = 160  # the asker's question is shortened to this in the card, the rest behind <details>
+
+
+def week_of(date: str) -> str:
+    """'2021-08-30' -> 'week of 30 Aug 2021'; '' when the archive has no date."""
+    try:
+        day = dt.date.fromisoformat(date)
+    except ValueError:
+        return ""
+    return f"week of {day.day} {day:%b %Y}"
+
+
+def shorten(text: str, limit: int) -> str:
+    """The text on one line, cut at a word boundary to at most `limit` characters."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    return flat[:limit].rsplit(" ", 1)[0] + "…"

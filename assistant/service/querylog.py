@@ -38,11 +38,15 @@ from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
 
 from assistant.service import logdb
 from assistant.service.logdb import LogTarget, is_url, log_target, redact, scrub
+
+if TYPE_CHECKING:
+    from assistant.indexing.tuning import Vote
 
 DEFAULT_LOG = Path("state") / "queries.sqlite"
 LOG_ENV = "ASSISTANT_LOG"
@@ -635,3 +639,25 @@ def _first_line(error: BaseException) -> str:
 def _is_locked(error: sqlite3.Error) -> bool:
     """Whether another connection held the lock for longer than the busy timeout."""
     return (getattr(error, "sqlite_errorcode", 0) & 0xFF) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+def log_name(log: Path | str) -> str:
+    """The votes' log as the manifest names it: a file's full path, a database's URL without its password."""
+    return redact(log) if is_url(log) else str(Path(log).resolve())
+
+
+def read_votes(log: Path | str) -> list[Vote]:
+    """Every vote on an answer in the query log, with the question it was asked for (what `--tune-log` learns from)."""
+    from assistant.indexing.tuning import Vote  # here: the web and Slack apps import the log without the trainer
+
+    connection = connect_readonly(log)
+    try:
+        rows = connection.execute(
+            "SELECT queries.question, votes.answer_id, votes.helpful FROM votes JOIN queries ON queries.id = "
+            "votes.query_id ORDER BY votes.time, votes.query_id, votes.answer_id"
+        ).fetchall()
+    except DB_ERRORS as error:
+        raise ValueError(scrub(f"{redact(log)}: not a readable query log ({error})", log)) from None
+    finally:
+        connection.close()
+    return [Vote(row["question"], row["answer_id"], bool(row["helpful"])) for row in rows]

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from assistant import config
-from assistant.index import add_data_argument, add_people_argument
+from assistant.config import add_data_argument, add_people_argument
 from assistant.indexing.store import IndexLoadError, IndexWriteError, build_inputs, default_index_path, ensure_index
 from assistant.service.logdb import is_url, log_target
 from assistant.service.querylog import DEFAULT_DAYS, QueryLog, default_log_path
