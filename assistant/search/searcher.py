@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -113,6 +114,9 @@ class Thread:
     messages: tuple[ThreadMessage, ...]  # the top-level message, then its replies; is_author marks the authors'
 
 
+_DATED_ID = re.compile(r"^\d{8}-")  # a book id is its week's date, then its name
+
+
 def _question_key(question: str) -> str:
     """A question as compared for 'the same question': case and spacing folded."""
     return " ".join(fold(question).split())
@@ -162,6 +166,11 @@ class Searcher:
         self._unit_terms: list[tuple[str, ...] | None] = [None] * len(self.units)
         self._passage_texts: dict[int, tuple[list[str], list[tuple[str, ...]]]] = {}
         self._index_of = {unit.id: i for i, unit in enumerate(self.units)}
+        self._unit_books = np.array([unit.book for unit in self.units])
+        self._books_named: dict[str, set[str]] = {}  # folded id, id without its date, title -> book ids
+        for book, title in {(unit.book, unit.book_title) for unit in self.units}:
+            for name in (book, _DATED_ID.sub("", book), title):
+                self._books_named.setdefault(fold(name), set()).add(book)
         # The page asks for answers and related questions to one question, and re-asks it when a filter
         # changes: each distinct question is embedded once.
         # The cache holds the embedder, not the searcher: a swapped-out index is freed when its last user lets go.
@@ -459,9 +468,14 @@ class Searcher:
     def _by_author(self, author: str) -> np.ndarray:
         return self._author_keys == " ".join(name_tokens(author))
 
+    def resolve_book(self, name: str) -> str | None:
+        """The id of the book named by its id, its id without the date or its title (any case); None when no book or
+        several are. The one way every way in (page, JSON API, MCP, Slack) reads a book filter."""
+        books = self._books_named.get(fold(name.strip()), set())
+        return next(iter(books)) if len(books) == 1 else None
+
     def _by_book(self, book: str) -> np.ndarray:
-        wanted = fold(book.strip())
-        return np.array([wanted in keys for keys in self.index.keys.books], dtype=bool)
+        return self._unit_books == self.resolve_book(book)
 
     def _filter(self, author: str | None, book: str | None) -> np.ndarray | None:
         """Which units pass the author and book filters (case-insensitive; a book by id or title)."""

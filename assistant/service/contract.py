@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 from starlette.responses import Response
 
 from assistant.corpus.authors import name_tokens
-from assistant.corpus.text import fold, invalid_text
+from assistant.corpus.text import invalid_text
 from assistant.search.searcher import MAX_QUESTION_CHARS, Answer, RelatedQuestion, Searcher
 
 MAX_RESULTS = 20
@@ -242,12 +242,6 @@ def _canonical_author(searcher: Searcher, author: str) -> str | None:
     return next((name for name in searcher.authors if name_tokens(name) == wanted), None)
 
 
-def _canonical_book(searcher: Searcher, book: str) -> str | None:
-    """The id of the book named by id or title, or None when the index has no such book."""
-    wanted = fold(book.strip())
-    return next((id_ for id_, title in searcher.books if wanted in (fold(id_), fold(title))), None)
-
-
 def read_link(searcher: Searcher, params: Mapping[str, str]) -> PageLink:
     """The search or answer a page address asks for; a bad or unknown value is dropped and named in `ignored`."""
     if "answer" in params:
@@ -268,7 +262,10 @@ def read_link(searcher: Searcher, params: Mapping[str, str]) -> PageLink:
         k = DEFAULT_RESULTS
         ignored.append("k")
     filters = {}
-    for name, canonical in (("author", _canonical_author), ("book", _canonical_book)):
+    for name, canonical in (
+        ("author", _canonical_author),
+        ("book", lambda searcher, book: searcher.resolve_book(book)),
+    ):
         value = str(params.get(name, "")).strip()
         filters[name] = canonical(searcher, value) if value and len(value) <= MAX_ID_CHARS else None
         if value and filters[name] is None:
