@@ -343,29 +343,47 @@ class Searcher:
         author: str | None = None,
         book: str | None = None,
         exclude: Iterable[str] = (),
+        answered: bool | None = None,
     ) -> list[RelatedQuestion]:
         """Up to k past questions close to `question`, closest first, each once.
 
         Skips the question itself and the questions of the answers whose ids are in `exclude` (those
         already shown); only questions answered within the author and book filters, scoring at least
         recipe.RELATED_MIN_SCORE; none when nothing there answers the question (`search` returns []).
+        `answered`: whether `search` answers it, from a caller that just searched (None: searched here).
         """
         question = self._prepare(question)
         allowed = self._filter(author, book)
         count = len(self.units) if allowed is None else int(allowed.sum())
-        if not count or not self.answers_anything(question, author=author, book=book):
+        if answered is None:
+            answered = count > 0 and self.answers_anything(question, author=author, book=book)
+        if not count or not answered:
             return []
-        # FAISS ranks the past questions closest first; the loop stops at the first one too far away.
         query = self._embed(question)[None, :]
-        similarities, ids = self.index.vectors["question"].search(query, count, params=_selector(allowed))
-        first_of_ties = np.lexsort((ids[0], -similarities[0]))  # an answer posted first stands for its question
-        similarities, ids = similarities[:, first_of_ties], ids[:, first_of_ties]
         shown = {self._question_keys[self._index_of[i]] for i in exclude if i in self._index_of}
         seen = {_question_key(question), ""} | shown  # "": answers not linked to a question
+        # FAISS ranks the past questions closest first, to a depth that grows until the k found are final.
+        depth = min(count, 4 * (k + len(shown)) + 32)
+        while True:
+            related, final = self._closest_questions(query, k, depth, allowed, seen)
+            if final or depth == count:
+                return related
+            depth = min(count, depth * 4)
+
+    def _closest_questions(
+        self, query: np.ndarray, k: int, depth: int, allowed: np.ndarray | None, seen: set[str]
+    ) -> tuple[list[RelatedQuestion], bool]:
+        """Up to k past questions among the `depth` nearest, and whether they are final: a question beyond the depth
+        scores at most the last one fetched, so it cannot come before one that scores more, or below the floor."""
+        similarities, ids = self.index.vectors["question"].search(query, depth, params=_selector(allowed))
+        first_of_ties = np.lexsort((ids[0], -similarities[0]))  # an answer posted first stands for its question
+        similarities, ids = similarities[0, first_of_ties], ids[0, first_of_ties]
+        beyond = similarities[-1] if len(similarities) else -np.inf  # the most a question not fetched scores
+        seen = set(seen)
         related: list[RelatedQuestion] = []
-        for similarity, i in zip(similarities[0], ids[0], strict=False):
-            if len(related) == k or i < 0 or similarity < RELATED_MIN_SCORE:
-                break
+        for similarity, i in zip(similarities, ids, strict=True):
+            if i < 0 or similarity < RELATED_MIN_SCORE:
+                return related, True
             if self._question_keys[i] in seen:
                 continue
             seen.add(self._question_keys[i])
@@ -373,7 +391,9 @@ class Searcher:
             score = round(min(float(similarity), 1.0), 4)
             shown_as = display_question(unit.question, self._names)
             related.append(RelatedQuestion(shown_as, unit.asker, unit.book, unit.book_title, unit.id, score))
-        return related
+            if len(related) == k:
+                return related, bool(similarity > beyond)
+        return related, False
 
     def unit(self, answer_id: str) -> AnswerUnit | None:
         """The answer with this stable id (`book/thread/author/n`); None when the index has no such answer."""

@@ -221,9 +221,16 @@ def run(searcher: Searcher, request: SearchRequest) -> list[Answer]:
 
 
 def related(searcher: Searcher, request: SearchRequest, shown: list[Answer]) -> list[RelatedQuestion]:
-    """Past questions near the request's, within its filters, other than those of the answers shown."""
+    """Past questions near the request's, within its filters, other than those of the answers shown.
+
+    Without `closest`, the answers shown say whether the corpus answers the question: no second search for that.
+    """
     return searcher.related_questions(
-        request.question, author=request.author, book=request.book, exclude=[answer.id for answer in shown]
+        request.question,
+        author=request.author,
+        book=request.book,
+        exclude=[answer.id for answer in shown],
+        answered=None if request.closest else bool(shown),
     )
 
 
