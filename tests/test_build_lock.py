@@ -11,8 +11,16 @@ import sys
 import textwrap
 from pathlib import Path
 
-from assistant.indexing.store import index_lock, load_built_index
-from fakes import FAKE_MODEL_ID
+from assistant.indexing.store import (
+    LOCK,
+    build_index,
+    build_inputs,
+    ensure_index,
+    index_lock,
+    live_build,
+    load_built_index,
+)
+from fakes import FAKE_MODEL_ID, HashedWordsEmbedder
 from helpers import DATA, REPO, deadline
 
 BUILD = textwrap.dedent(
@@ -69,3 +77,13 @@ def test_a_build_that_finds_the_index_locked_says_so_and_waits_for_it(tmp_path):
         assert all(build.poll() is None for build in builds)
     outputs = _assert_one_good_index(out, builds)
     assert all("Index written to" in output for output in outputs)
+
+
+def test_an_index_that_is_up_to_date_is_only_read_never_locked(tmp_path, seed_dir):
+    """The apps start on an index that may be read-only: one that needs no build is never written, not even locked."""
+    out = tmp_path / "index"
+    build_index([seed_dir], out, embedder=HashedWordsEmbedder())
+    (out / LOCK).unlink()
+    before = live_build(out)
+    ensure_index(build_inputs(out), out, embedder=HashedWordsEmbedder())
+    assert live_build(out) == before and not (out / LOCK).exists()

@@ -677,16 +677,13 @@ def _hash_or_empty(path: Path) -> str:
 def ensure_index(inputs: BuildInputs, index: Path, embedder: TextEncoder | None = None) -> None:
     """Build the index from `inputs` when missing or stale; a damaged one raises IndexLoadError, never overwritten.
 
-    Staleness is judged with the build lock held, so a build that waited for another one builds only if still needed.
+    An index that is up to date is only read (it may be read-only). A stale one is judged again with the build lock
+    held, so a build that waited for another one builds only if it is still needed.
     """
+    if _why_stale(inputs, index) is None:
+        return
     with index_lock(index):
-        if (index / "current").exists():
-            model = read_manifest(index).get("model")
-            reason = stale_reason(inputs.data, index, inputs.people)
-            if reason is None and model != inputs.model:
-                reason = f"it was built with model {model!r}, {inputs.model!r} is configured"
-        else:
-            reason = "there is none yet"
+        reason = _why_stale(inputs, index)
         if reason is None:
             return
         print(f"Building the index at {index} ({reason}) ...", flush=True)
@@ -694,3 +691,14 @@ def ensure_index(inputs: BuildInputs, index: Path, embedder: TextEncoder | None 
             inputs.data, Path(index), inputs.people, inputs.model, True, embedder, None, inputs.tuned
         )
         print(summary, flush=True)
+
+
+def _why_stale(inputs: BuildInputs, index: Path) -> str | None:
+    """Why the index must be built from `inputs`; None when it is up to date."""
+    if not (index / "current").exists():
+        return "there is none yet"
+    model = read_manifest(index).get("model")
+    reason = stale_reason(inputs.data, index, inputs.people)
+    if reason is None and model != inputs.model:
+        reason = f"it was built with model {model!r}, {inputs.model!r} is configured"
+    return reason
