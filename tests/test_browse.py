@@ -6,7 +6,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from assistant.browse import BROWSE_PAGE, week_bound
+from assistant.search.browse import BROWSE_PAGE, week_bound
 from assistant.web.api import json_api
 from helpers import SEED_ID
 
@@ -129,7 +129,7 @@ def test_a_page_link_searches_within_weeks_and_keeps_them(fake_seed_searcher):
 def test_the_gradio_api_and_mcp_tool_take_since_and_until(fake_seed_searcher):
     import gradio as gr
 
-    from assistant.live import as_live
+    from assistant.search.live import as_live
     from assistant.web.page import _api_search
 
     search = _api_search(as_live(fake_seed_searcher), None, None)

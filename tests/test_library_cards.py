@@ -6,7 +6,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from assistant.text import fold
+from assistant.corpus.text import fold
 from assistant.web.api import json_api
 
 pytestmark = pytest.mark.slow

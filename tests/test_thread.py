@@ -10,7 +10,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from assistant.searcher import Thread
+from assistant.search.searcher import Thread
 from assistant.web.api import json_api
 from assistant.web.render import thread_html
 
@@ -86,7 +86,7 @@ def _text_content(html_text: str) -> str:
 
 def test_the_thread_view_keeps_each_speaker_apart_and_the_replies_line_breaks(fake_seed_searcher, books_by_id, people):
     """Engineering MLOps, Agrita Ga's question; Practical MLOps, Noah Gift's reply answering five quoted questions."""
-    from assistant.units import answered_threads, build_units
+    from assistant.corpus.units import answered_threads, build_units
 
     book = books_by_id["20210705-engineering-mlops"]
     threads = answered_threads(book, people, build_units(book, people))

@@ -12,12 +12,11 @@ import json
 import re
 from dataclasses import replace
 
-from assistant.query import cut_at_sentence
-from assistant.recipe import relevance
-from assistant.searcher import MAX_QUESTION_CHARS, Answer
+from assistant.indexing.recipe import relevance
+from assistant.search.query import cut_at_sentence
+from assistant.search.searcher import MAX_QUESTION_CHARS, Answer
+from assistant.service.contract import answer_link, shorten, week_of
 from assistant.slack.ask import Asked
-from assistant.web.contract import answer_link
-from assistant.web.render import _shorten, _week
 
 PAGE = 3  # answers per message
 MAX_TEXT_CHARS = 3000  # Slack's limit on a section's or a context element's text
@@ -93,7 +92,7 @@ def _plain(text: str) -> dict:
 def _button(text: str, action_id: str, value: str, style: str | None = None, *, says: str = "") -> dict:
     """A button; `value` comes back to the app when it is clicked; `says` is what a screen reader reads for it."""
     button = {"type": "button", "text": _plain(text), "action_id": action_id, "value": value,
-              "accessibility_label": _shorten(says or text, ACCESSIBLE_CHARS - 1)}  # fmt: skip
+              "accessibility_label": shorten(says or text, ACCESSIBLE_CHARS - 1)}  # fmt: skip
     return button | ({"style": style} if style else {})
 
 
@@ -114,7 +113,7 @@ def _asked(answer: Answer) -> str:
     if not answer.question.strip():
         return "_said in the discussion, not in reply to one question_"
     asker = f"asked by {untrusted(answer.asker, 200)}:" if answer.asker else "asked:"
-    return f"{asker} {untrusted(_shorten(answer.question, ASKED_CHARS))}"
+    return f"{asker} {untrusted(shorten(answer.question, ASKED_CHARS))}"
 
 
 def _label(answer: Answer) -> str:
@@ -126,7 +125,7 @@ def _label(answer: Answer) -> str:
 def answer_blocks(answer: Answer, rank: int, web_url: str | None, vote_query_id: str | None) -> list[dict]:
     """One answer as blocks: who answered in which week, to whom and what, the passage that matched, its label,
     a link to the whole answer and, when the search was logged, Helpful / Not helpful buttons."""
-    week = _week(answer.date)
+    week = week_of(answer.date)
     where = f"_{untrusted(answer.book_title, 500)}_" + (f" · {week}" if week else "")
     link = _link(whole_answer_url(answer, web_url), "Read the whole answer")
     passage = answer.passage_text if answer.passage >= 0 and answer.passage_text else answer.text
@@ -151,7 +150,7 @@ def answer_blocks(answer: Answer, rank: int, web_url: str | None, vote_query_id:
 def _heading(asked: Asked, sharer: str | None, weak: bool) -> str:
     """What was asked, with its filters, whether the answers are weak, which ones these are and who shared them."""
     request = asked.request
-    question = untrusted(_shorten(request.question, HEADING_CHARS))
+    question = untrusted(shorten(request.question, HEADING_CHARS))
     filters = [f"author: {untrusted(request.author, 200)}" if request.author else "",
                f"book: {untrusted(request.book, 200)}" if request.book else "",
                f"since {request.since}" if request.since else "",
@@ -196,7 +195,7 @@ def results_message(
         buttons.append(_button("Share in channel", "share", asked.encode(), says="Share these answers in the channel"))
     if buttons:
         blocks += [{"type": "divider"}, {"type": "actions", "block_id": "next", "elements": buttons}]
-    return {"text": escape(f"Answers to: {_shorten(asked.request.question, HEADING_CHARS)}"), "blocks": blocks}
+    return {"text": escape(f"Answers to: {shorten(asked.request.question, HEADING_CHARS)}"), "blocks": blocks}
 
 
 def _cut_notice(asked: Asked) -> list[dict]:
@@ -210,11 +209,11 @@ def _cut_notice(asked: Asked) -> list[dict]:
 
 def no_answer_message(asked: Asked) -> dict:
     """Nothing close: say so, and offer the closest answers anyway."""
-    question = untrusted(_shorten(asked.request.question, HEADING_CHARS))
+    question = untrusted(shorten(asked.request.question, HEADING_CHARS))
     text = f"Nothing in the Book of the Week archives answers *{question}* closely."
     closest = Asked(replace(asked.request, closest=True), asked.query_id, 0)
     return {
-        "text": escape(f"Nothing in the archives answers: {_shorten(asked.request.question, HEADING_CHARS)}"),
+        "text": escape(f"Nothing in the archives answers: {shorten(asked.request.question, HEADING_CHARS)}"),
         "blocks": [
             {"type": "section", "text": mrkdwn(text)},
             *_cut_notice(asked),

@@ -14,11 +14,9 @@ from urllib.parse import parse_qsl
 
 import gradio as gr
 
-from assistant.health import Metrics
-from assistant.live import LiveSearcher, as_live
-from assistant.querylog import LogUnavailableError, QueryLog, UnknownIdError
-from assistant.searcher import MAX_QUESTION_CHARS, Searcher
-from assistant.web.contract import (
+from assistant.search.live import LiveSearcher, as_live
+from assistant.search.searcher import MAX_QUESTION_CHARS, Searcher
+from assistant.service.contract import (
     DEFAULT_RESULTS,
     MAX_REQUEST_CHARS,
     MAX_RESULTS,
@@ -34,10 +32,12 @@ from assistant.web.contract import (
     read_link,
     related,
     request_link,
+    week_of,
 )
-from assistant.web.record import log_opened_answer, record_vote, search_and_log
+from assistant.service.health import Metrics
+from assistant.service.querylog import LogUnavailableError, QueryLog, UnknownIdError
+from assistant.service.record import log_opened_answer, record_vote, search_and_log
 from assistant.web.render import (
-    _week as week_label,
     browse_html,
     corpus_line,
     header,
@@ -219,7 +219,7 @@ def open_link(
 def _browse_title(searcher: Searcher, wanted: BrowseRequest) -> str:
     """'Noah Gift’s answers, newest week first', 'Practical MLOps, week of 30 Aug 2021', or both."""
     week = next((w for w in searcher.book_weeks if w.id == wanted.book), None)
-    book = f"{week.title}, {week_label(week.week) or 'undated week'}" if week else ""
+    book = f"{week.title}, {week_of(week.week) or 'undated week'}" if week else ""
     if wanted.author:
         return f"{wanted.author}’s answers in {book}" if book else f"{wanted.author}’s answers, newest week first"
     return f"{book}: its threads in order"
@@ -315,7 +315,7 @@ def _author_choices(searcher: Searcher) -> list[tuple[str, str]]:
 def _book_choices(searcher: Searcher) -> list[tuple[str, str]]:
     """Every week, newest first, as its title and date: typing a title, a month or a year finds it."""
     weeks = searcher.book_weeks
-    return [("All books", ""), *((f"{w.title} · {week_label(w.week) or 'undated'}", w.id) for w in weeks)]
+    return [("All books", ""), *((f"{w.title} · {week_of(w.week) or 'undated'}", w.id) for w in weeks)]
 
 
 def _header(searcher: Searcher) -> str:

@@ -8,8 +8,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from assistant.text import fold
-from assistant.units import AnswerUnit
+from assistant.corpus.text import fold
+from assistant.corpus.units import AnswerUnit
 
 BROWSE_PAGE = 20  # answers a browsing page shows
 _WEEK = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
