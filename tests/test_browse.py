@@ -125,16 +125,3 @@ def test_a_page_link_searches_within_weeks_and_keeps_them(fake_seed_searcher):
     _, _, _, _, body, _, _ = open_link(fake_seed_searcher, {"q": question, "since": "someday"})
     assert "This link's since could not be used and was ignored." in body
 
-
-def test_the_gradio_api_and_mcp_tool_take_since_and_until(fake_seed_searcher):
-    import gradio as gr
-
-    from assistant.search.live import as_live
-    from assistant.web.page import _api_search
-
-    search = _api_search(as_live(fake_seed_searcher), None, None)
-    question = "should startups do MLOps?"
-    assert search(question, 3, "", "", True, since="2021-08", until="2021") and not search(question, 3, "", "", True,
-                                                                                           since="2022")  # fmt: skip
-    with pytest.raises(gr.Error, match="until must be a year"):
-        search(question, 3, "", "", True, until="next week")

@@ -220,9 +220,8 @@ def test_filters_are_read_and_checked(fake_seed_searcher):
     assert (dated.question, dated.since, dated.until) == ("should startups do MLOps?", "2021-01-01", "2021-08-31")
     carried = Asked.decode(Asked(dated, None, PAGE).encode()).request
     assert (carried.since, carried.until) == ("2021-01-01", "2021-08-31")
-    assert "(since 2021-01-01, until 2021-08-31)" in results_message(Asked(dated, None, 0), [], more=False)["blocks"][0][
-        "text"
-    ]["text"]
+    heading = results_message(Asked(dated, None, 0), [], more=False)["blocks"][0]["text"]["text"]
+    assert "(since 2021-01-01, until 2021-08-31)" in heading
     with pytest.raises(AskError, match="Since must be a year"):
         parse_ask(searcher, "since:lately what is MLOps?", PAGE)
 

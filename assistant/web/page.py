@@ -247,8 +247,6 @@ def _api_search(live: LiveSearcher, log: QueryLog | None, metrics: Metrics | Non
         author: str = "",
         book: str = "",
         closest: bool = False,
-        since: str = "",
-        until: str = "",
         request: gr.Request = None,
     ) -> list[dict]:
         """Find the real answers DataTalks.Club Book-of-the-Week authors gave to questions like this one.
@@ -264,15 +262,13 @@ def _api_search(live: LiveSearcher, log: QueryLog | None, metrics: Metrics | Non
             author: only answers by this author (full name, e.g. "Noah Gift"); "" for all authors
             book: only answers from this book (its title or id); "" for all books
             closest: if true, return the closest answers even when none of them is a good match
-            since: only weeks from this year, month or date ("2024", "2024-03", "2024-03-05"); "" for no limit
-            until: only weeks up to this year, month or date; "" for no limit
 
         Returns:
             the answers, best first; an empty list when no author answered anything close to the question
         """
         searcher = live.current()
         try:
-            parsed = parse_request(searcher, question, k, author, book, closest, since, until)
+            parsed = parse_request(searcher, question, k, author, book, closest)
         except RequestError as error:
             raise gr.Error(str(error), print_exception=False) from None
         logged = search_and_log(searcher, parsed, log, _source(request), metrics)
