@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import faiss
 import numpy as np
 
+from assistant import vectorindex
 from assistant.authors import name_tokens
 from assistant.confidence import Signals, confidence
 from assistant.embedding import Embedder, TextEncoder
@@ -45,6 +45,8 @@ from assistant.units import AnswerUnit, ThreadMessage, thread_key
 MAX_QUESTION_CHARS = 1000
 _FIRST_DEPTH = 4  # each field's nearest neighbours first fetched, as a multiple of select's pool
 _FITS_THE_MODEL_CHARS = 500  # shorter text always fits in 256 tokens; longer is cut by the tokenizer
+_DEEPEST = 4096  # an approximate index is searched at most this deep: its bound is not exact anyway
+_RELATED_DEPTH = 400  # past questions an approximate index is asked for, nearest first
 
 
 @dataclass(frozen=True)
@@ -117,9 +119,15 @@ def query_embedder(index: LoadedIndex) -> TextEncoder:
     return Embedder(index.manifest["model"])
 
 
-def _selector(allowed: np.ndarray | None) -> faiss.SearchParameters | None:
-    """FAISS search parameters keeping only the allowed units; None for all."""
-    return None if allowed is None else faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.flatnonzero(allowed)))
+def _top(scores: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the k highest scores, highest first, ties by position (a full sort, without sorting a million)."""
+    if k < len(scores):
+        kept = np.argpartition(-scores, k - 1)[:k]
+        # Ties at the cut-off: the lowest positions win, as in a stable sort of every score.
+        cut = scores[kept].min()
+        kept = np.union1d(np.flatnonzero(scores > cut), np.flatnonzero(scores == cut)[: k - int((scores > cut).sum())])
+        return kept[np.lexsort((kept, -scores[kept]))]
+    return np.argsort(-scores, kind="stable")[:k]
 
 
 class Searcher:
@@ -203,7 +211,7 @@ class Searcher:
         held = np.zeros((len(fused), len(wanted)), dtype=bool)
         for column, wanted_term in enumerate(wanted):
             held[self._holders(wanted_term), column] = True
-        best = np.argsort(-fused, kind="stable")[:pool]
+        best = _top(fused, pool)
         every_term = np.flatnonzero(held.all(axis=1) & np.isfinite(fused)) if wanted else np.zeros(0, dtype=np.int64)
         every_term = every_term[np.argsort(-fused[every_term], kind="stable")[:pool]]
         ranked = np.union1d(best[np.isfinite(fused[best])], every_term).astype(np.int64)
@@ -278,7 +286,11 @@ class Searcher:
             return []
         # FAISS ranks the past questions closest first; the loop stops at the first one too far away.
         query = self._embed(question)[None, :]
-        similarities, ids = self.index.vectors["question"].search(query, count, params=_selector(allowed))
+        allowed_ids = None if allowed is None else np.flatnonzero(allowed)
+        questions = self.index.vectors["question"]
+        # An approximate index ranks only the lists it scans: a few hundred nearest are plenty for k questions.
+        depth = count if vectorindex.is_exact(questions) else min(count, _RELATED_DEPTH)
+        similarities, ids = vectorindex.search(questions, query, depth, allowed_ids)
         first_of_ties = np.lexsort((ids[0], -similarities[0]))  # an answer posted first stands for its question
         similarities, ids = similarities[:, first_of_ties], ids[:, first_of_ties]
         shown = {self._question_keys[self._index_of[i]] for i in exclude if i in self._index_of}
@@ -351,12 +363,15 @@ class Searcher:
             tokens = tokenize([question], vocabulary=False)[0]
             lexical = self.index.lexical.get_scores(tokens) if tokens and self.index.lexical else np.zeros(n)
         lexical = np.asarray(lexical, dtype=np.float32)
-        params = _selector(allowed)
+        allowed_ids = None if allowed is None else ids
+        exact = all(vectorindex.is_exact(index) for index in self.index.vectors.values())
         depth = _FIRST_DEPTH * pool
         while True:
             depth = min(depth, len(ids))
-            nearest = {field: index.search(query, depth, params=params) for field, index in self.index.vectors.items()}
-            lexical_best = ids[np.argsort(-lexical[ids], kind="stable")[:depth]]
+            nearest = {
+                field: vectorindex.search(index, query, depth, allowed_ids) for field, index in self.index.vectors.items()
+            }
+            lexical_best = ids[_top(lexical[ids], depth)]
             candidates = np.unique(np.concatenate([lexical_best, *(found_ids[0] for _, found_ids in nearest.values())]))
             candidates = candidates[candidates >= 0]
             dense = {
@@ -364,7 +379,7 @@ class Searcher:
             }
             # The prior only lowers scores, so the bound below, computed without it, stays an upper bound.
             fused = np.maximum(fuse(dense, lexical[candidates]) - self._prior[candidates], 0.0)
-            if depth == len(ids):
+            if depth == len(ids) or (not exact and depth >= _DEEPEST):
                 break
             bound = fuse(
                 {field: distances[0, -1:] for field, (distances, _) in nearest.items()},

@@ -42,6 +42,7 @@ from assistant.parsed import ParsedCache
 from assistant.recipe import FIELDS
 from assistant.tuning import TuneRequest, remove_other_tunings, tune
 from assistant.units import AnswerUnit, ThreadMessage, thread_key
+from assistant.vectorindex import vector_index
 
 FORMAT_VERSION = 7
 PROJECT = Path(__file__).resolve().parents[1]  # so the defaults hold from any working directory
@@ -283,7 +284,7 @@ def save(built: BuiltIndex, out: Path, manifest: dict) -> Path:
     final = staging.with_suffix("")
     try:
         staging.mkdir()
-        _write_vectors(staging, {**built.vectors, PASSAGES: built.passages})
+        write_vectors(staging, {**built.vectors, PASSAGES: built.passages})
         if built.corpus.units:
             built.lexical.save(str(staging / LEXICAL_DIR))
         _write_json(staging / "units.json", [vars(unit) for unit in built.corpus.units])  # flat: vars is asdict
@@ -301,12 +302,10 @@ def save(built: BuiltIndex, out: Path, manifest: dict) -> Path:
     return final
 
 
-def _write_vectors(folder: Path, vectors: dict) -> None:
-    """One flat inner-product FAISS file per field."""
+def write_vectors(folder: Path, vectors: dict) -> None:
+    """One FAISS file per field, of the kind its size asks for (assistant.vectorindex)."""
     for field, matrix in vectors.items():
-        flat = faiss.IndexFlatIP(matrix.shape[1])
-        flat.add(matrix)
-        faiss.write_index(flat, str(folder / f"{field}.faiss"))
+        faiss.write_index(vector_index(matrix), str(folder / f"{field}.faiss"))
 
 
 def build_embedder(model_id: str, out: Path) -> TextEncoder:
