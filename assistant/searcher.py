@@ -262,7 +262,11 @@ class Searcher:
 
     def _passage_cosines(self, position: int, query: np.ndarray) -> np.ndarray:
         """Cosine of the question with each passage of the unit's answer; empty when it does not split."""
-        return self.index.passages[self._owners == position] @ query
+        # Owners are in unit order: the unit's passages are one run of rows, read from the mapped file.
+        start, end = np.searchsorted(self._owners, [position, position + 1])
+        if start == end:
+            return np.zeros(0, dtype=np.float32)
+        return self.index.passages.reconstruct_batch(np.arange(start, end, dtype=np.int64)) @ query
 
     def related_questions(
         self,

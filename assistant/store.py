@@ -32,7 +32,6 @@ from pathlib import Path
 
 import bm25s
 import faiss
-import numpy as np
 
 from assistant.archive import archive_paths, file_hash
 from assistant.build import BuiltIndex, SearchKeys, build, load_corpus, people_files, people_for
@@ -149,7 +148,7 @@ class LoadedIndex:
     manifest: dict
     units: list[AnswerUnit]
     vectors: dict[str, faiss.Index]
-    passages: np.ndarray  # (passages, dimension), rows owned by keys.passage_owners
+    passages: faiss.Index  # memory-mapped passage vectors, rows owned by keys.passage_owners (in unit order)
     lexical: bm25s.BM25 | None  # None when the index has no answers
     keys: SearchKeys
     threads: dict[str, list[ThreadMessage]]  # thread_key -> the thread's messages, for every thread with answers
@@ -571,8 +570,7 @@ def _load_build(path: Path, folder: Path, model: str) -> LoadedIndex:
         raise _Damage(
             folder / f"{PASSAGES}.faiss", f"holds {passages.ntotal} passages for {len(keys.passage_owners)} owners"
         )
-    rows = passages.reconstruct_n(0, passages.ntotal) if passages.ntotal else np.zeros((0, passages.d), np.float32)
-    return LoadedIndex(path, manifest, units, vectors, rows, lexical, keys, threads, encoder, folder)
+    return LoadedIndex(path, manifest, units, vectors, passages, lexical, keys, threads, encoder, folder)
 
 
 def stale_reason(data: Sequence[Path], out: Path, people_file: Path | None = None) -> str | None:

@@ -48,7 +48,7 @@ def _real(index: Path) -> dict:
     owners = np.array(loaded.keys.passage_owners)
     return {
         "vectors": vectors,
-        "passages": loaded.passages,
+        "passages": loaded.passages.reconstruct_n(0, loaded.passages.ntotal),
         "owners": owners,
         "questions": [u.question for u in loaded.units],
         "texts": [u.text for u in loaded.units],
