@@ -26,6 +26,7 @@ from assistant.ranking import (
     side_by_side,
     term_match,
     text_match,
+    top,
     with_term_match,
 )
 from assistant.recipe import (
@@ -119,17 +120,6 @@ def query_embedder(index: LoadedIndex) -> TextEncoder:
     return Embedder(index.manifest["model"])
 
 
-def _top(scores: np.ndarray, k: int) -> np.ndarray:
-    """Positions of the k highest scores, highest first, ties by position (a full sort, without sorting a million)."""
-    if k < len(scores):
-        kept = np.argpartition(-scores, k - 1)[:k]
-        # Ties at the cut-off: the lowest positions win, as in a stable sort of every score.
-        cut = scores[kept].min()
-        kept = np.union1d(np.flatnonzero(scores > cut), np.flatnonzero(scores == cut)[: k - int((scores > cut).sum())])
-        return kept[np.lexsort((kept, -scores[kept]))]
-    return np.argsort(-scores, kind="stable")[:k]
-
-
 class Searcher:
     """A loaded index plus the model that embeds questions; build one per process and reuse it."""
 
@@ -211,7 +201,7 @@ class Searcher:
         held = np.zeros((len(fused), len(wanted)), dtype=bool)
         for column, wanted_term in enumerate(wanted):
             held[self._holders(wanted_term), column] = True
-        best = _top(fused, pool)
+        best = top(fused, pool)
         every_term = np.flatnonzero(held.all(axis=1) & np.isfinite(fused)) if wanted else np.zeros(0, dtype=np.int64)
         every_term = every_term[np.argsort(-fused[every_term], kind="stable")[:pool]]
         ranked = np.union1d(best[np.isfinite(fused[best])], every_term).astype(np.int64)
@@ -375,7 +365,7 @@ class Searcher:
             nearest = {
                 field: vectorindex.search(index, query, depth, allowed_ids) for field, index in self.index.vectors.items()
             }
-            lexical_best = ids[_top(lexical[ids], depth)]
+            lexical_best = ids[top(lexical[ids], depth)]
             candidates = np.unique(np.concatenate([lexical_best, *(found_ids[0] for _, found_ids in nearest.values())]))
             candidates = candidates[candidates >= 0]
             dense = {

@@ -33,6 +33,7 @@ sys.path.insert(0, str(REPO))
 from assistant import vectorindex  # noqa: E402
 from assistant.eval import read_labelled  # noqa: E402
 from assistant.recipe import tokenize  # noqa: E402
+from assistant.threads import one_thread_per_search  # noqa: E402
 from assistant.store import LEXICAL_DIR, build_inputs, ensure_index, load_built_index, write_vectors  # noqa: E402
 
 NOISE = 0.01  # per dimension: a noise vector of norm ~0.2 beside the unit-length mix
@@ -129,6 +130,7 @@ def _rss_gb() -> tuple[float, float]:
 
 def serve(folder: Path, work: Path) -> dict:
     """In a fresh process (this script with --serve): load as the app does, then time searches."""
+    one_thread_per_search()  # as the app's searcher does
     started = time.perf_counter()
     indexes = {f: faiss.read_index(str(folder / f"{f}.faiss"), faiss.IO_FLAG_MMAP) for f in FIELDS}
     lexical = bm25s.BM25.load(str(folder / LEXICAL_DIR), mmap=True)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from assistant import vectorindex
+from assistant.ranking import top
 from assistant.searcher import Searcher
 from assistant.store import build_index, load_built_index, write_vectors
 from fakes import FAKE_MODEL_ID, HashedWordsEmbedder
@@ -117,3 +118,11 @@ def test_search_with_filters_on_an_approximate_index_answers_as_the_exact_one(tm
 def _fake_searcher(data: Path, out: Path) -> Searcher:
     build_index([data], out, embedder=HashedWordsEmbedder())
     return Searcher(load_built_index(out, model=FAKE_MODEL_ID), HashedWordsEmbedder())
+
+
+def test_the_top_scores_come_in_the_order_a_stable_full_sort_gives():
+    rng = np.random.default_rng(8)
+    scores = np.round(rng.random(5000), 2).astype(np.float32)  # many ties
+    scores[rng.integers(5000, size=500)] = -np.inf
+    for k in (1, 10, 50, 4999, 5000, 6000):
+        assert top(scores, k).tolist() == np.argsort(-scores, kind="stable")[:k].tolist()
