@@ -22,8 +22,8 @@ from assistant.ranking import (
     fuse,
     pool_size,
     select,
-    substance_penalty,
     side_by_side,
+    substance_penalty,
     term_match,
     text_match,
     top,
@@ -40,7 +40,6 @@ from assistant.store import LoadedIndex, default_index_path, load_built_index
 from assistant.text import fold, invalid_text
 from assistant.threads import one_thread_per_search
 from assistant.units import AnswerUnit, ThreadMessage, thread_key
-
 
 # The model reads 256 tokens, fewer than 1,000 characters of text: longer questions are cut unread.
 MAX_QUESTION_CHARS = 1000
@@ -363,7 +362,8 @@ class Searcher:
         while True:
             depth = min(depth, len(ids))
             nearest = {
-                field: vectorindex.search(index, query, depth, allowed_ids) for field, index in self.index.vectors.items()
+                field: vectorindex.search(index, query, depth, allowed_ids)
+                for field, index in self.index.vectors.items()
             }
             lexical_best = ids[top(lexical[ids], depth)]
             candidates = np.unique(np.concatenate([lexical_best, *(found_ids[0] for _, found_ids in nearest.values())]))

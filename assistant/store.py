@@ -41,7 +41,7 @@ from assistant.parsed import ParsedCache
 from assistant.recipe import FIELDS
 from assistant.tuning import TuneRequest, remove_other_tunings, tune
 from assistant.units import AnswerUnit, ThreadMessage, thread_key
-from assistant.vectorindex import vector_index
+from assistant.vectorindex import extended, vector_index
 
 FORMAT_VERSION = 7
 PROJECT = Path(__file__).resolve().parents[1]  # so the defaults hold from any working directory
@@ -283,7 +283,7 @@ def save(built: BuiltIndex, out: Path, manifest: dict) -> Path:
     final = staging.with_suffix("")
     try:
         staging.mkdir()
-        write_vectors(staging, {**built.vectors, PASSAGES: built.passages})
+        write_vectors(staging, {**built.vectors, PASSAGES: built.passages}, live_build(out))
         if built.corpus.units:
             built.lexical.save(str(staging / LEXICAL_DIR))
         _write_json(staging / "units.json", [vars(unit) for unit in built.corpus.units])  # flat: vars is asdict
@@ -301,10 +301,12 @@ def save(built: BuiltIndex, out: Path, manifest: dict) -> Path:
     return final
 
 
-def write_vectors(folder: Path, vectors: dict) -> None:
-    """One FAISS file per field, of the kind its size asks for (assistant.vectorindex)."""
+def write_vectors(folder: Path, vectors: dict, previous: Path | None = None) -> None:
+    """One FAISS file per field, of the kind its size asks for (assistant.vectorindex); an approximate index of
+    the `previous` build whose rows are unchanged gets only the new rows, so adding a week costs that week."""
     for field, matrix in vectors.items():
-        faiss.write_index(vector_index(matrix), str(folder / f"{field}.faiss"))
+        index = extended(previous / f"{field}.faiss", matrix) if previous else None
+        faiss.write_index(index or vector_index(matrix), str(folder / f"{field}.faiss"))
 
 
 def build_embedder(model_id: str, out: Path) -> TextEncoder:

@@ -30,11 +30,11 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from assistant import vectorindex  # noqa: E402
-from assistant.eval import read_labelled  # noqa: E402
-from assistant.recipe import tokenize  # noqa: E402
-from assistant.threads import one_thread_per_search  # noqa: E402
-from assistant.store import LEXICAL_DIR, build_inputs, ensure_index, load_built_index, write_vectors  # noqa: E402
+from assistant import vectorindex
+from assistant.eval import read_labelled
+from assistant.recipe import tokenize
+from assistant.store import LEXICAL_DIR, build_inputs, ensure_index, load_built_index, write_vectors
+from assistant.threads import one_thread_per_search
 
 NOISE = 0.01  # per dimension: a noise vector of norm ~0.2 beside the unit-length mix
 FIELDS = ("question", "both", "passages")
@@ -151,7 +151,7 @@ def serve(folder: Path, work: Path) -> dict:
         for field in ("question", "both"):
             _, ids = vectorindex.search(indexes[field], query, DEPTH)
             candidates.append(ids[0])
-        _, passage_ids = vectorindex.search(indexes["passages"], query, DEPTH)
+        vectorindex.search(indexes["passages"], query, DEPTH)  # which passage matched: its own search
         union = np.unique(np.concatenate(candidates))
         union = union[union >= 0]
         for field in ("question", "both"):
@@ -180,14 +180,17 @@ def serve(folder: Path, work: Path) -> dict:
 
 
 def add_a_week(folder: Path, units: dict) -> float:
-    """Seconds to append a week's vectors to each field's index and write it back."""
+    """Seconds for the store to write a build holding one more week, the previous build beside it (the same
+    call a rebuild makes; the vectors and BM25 of the week's answers are counted apart)."""
     rng = np.random.default_rng(7)
+    grown = {}
+    for field, rows in units["vectors"].items():
+        grown[field] = np.concatenate([rows, rows[rng.integers(len(rows), size=WEEK)]])
+        units["vectors"][field] = None  # the old rows live on in `grown`: keep one copy in memory
+    following = folder.with_name("next")
+    following.mkdir()
     started = time.perf_counter()
-    for field in FIELDS:
-        index = faiss.read_index(str(folder / f"{field}.faiss"))
-        rows = units["vectors"][field][rng.integers(len(units["vectors"][field]), size=WEEK)]
-        vectorindex.add(index, rows)
-        faiss.write_index(index, str(folder / f"{field}.faiss"))
+    write_vectors(following, grown, previous=folder)
     return time.perf_counter() - started
 
 
@@ -257,7 +260,8 @@ def main(argv: list[str] | None = None) -> None:
             )
             row |= json.loads(served.stdout.splitlines()[-1])
             row["add_week_s"] = add_a_week(work / "build", units)
-            shutil.rmtree(work / "build")
+            for finished in ("build", "next"):
+                shutil.rmtree(work / finished)
             print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()}), flush=True)
             rows.append(row)
 

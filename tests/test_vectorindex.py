@@ -109,7 +109,10 @@ def test_search_with_filters_on_an_approximate_index_answers_as_the_exact_one(tm
     approximate_searcher = _fake_searcher(seed_dir, tmp_path / "ivf")
     assert not vectorindex.is_exact(approximate_searcher.index.vectors["both"])
     author = exact_searcher.authors[0]
-    for question, filters in [("should startups do MLOps?", {}), ("monitoring models in production", {"author": author})]:
+    for question, filters in [
+        ("should startups do MLOps?", {}),
+        ("monitoring models in production", {"author": author}),
+    ]:
         assert approximate_searcher.search(question, 5, **filters) == exact_searcher.search(question, 5, **filters)
         related = approximate_searcher.related_questions(question, 3, **filters)
         assert related == exact_searcher.related_questions(question, 3, **filters)
@@ -126,3 +129,24 @@ def test_the_top_scores_come_in_the_order_a_stable_full_sort_gives():
     scores[rng.integers(5000, size=500)] = -np.inf
     for k in (1, 10, 50, 4999, 5000, 6000):
         assert top(scores, k).tolist() == np.argsort(-scores, kind="stable")[:k].tolist()
+
+
+def test_a_rebuild_with_a_new_week_adds_it_to_the_previous_ivf_index(tmp_path: Path, rows, monkeypatch):
+    monkeypatch.setattr(vectorindex, "EXACT_UP_TO", 1000)
+    (tmp_path / "old").mkdir(), (tmp_path / "new").mkdir(), (tmp_path / "edited").mkdir()
+    write_vectors(tmp_path / "old", {"both": rows[:3000]})
+    old = faiss.read_index(str(tmp_path / "old" / "both.faiss"))
+    write_vectors(tmp_path / "new", {"both": rows[:3025]}, previous=tmp_path / "old")
+    new = faiss.read_index(str(tmp_path / "new" / "both.faiss"))
+    centroids = [
+        faiss.extract_index_ivf(i).quantizer.reconstruct_n(0, faiss.extract_index_ivf(i).nlist) for i in (old, new)
+    ]
+    assert np.array_equal(*centroids)  # not retrained: the week went into the trained lists
+    assert new.ntotal == 3025 and vectorindex.search(new, rows[3000:3025], 1)[1][:, 0].tolist() == list(
+        range(3000, 3025)
+    )
+    edited = rows[:3025].copy()
+    edited[10] = rows[11]  # an answer changed in an old week: the rows are not a prefix any more, so retrain
+    assert vectorindex.extended(tmp_path / "old" / "both.faiss", edited) is None
+    assert vectorindex.extended(tmp_path / "missing.faiss", edited) is None
+    assert vectorindex.extended(tmp_path / "old" / "both.faiss", np.concatenate([rows] * 4)) is None  # outgrown
