@@ -32,6 +32,7 @@ from pathlib import Path
 
 import bm25s
 import faiss
+import numpy as np
 
 from assistant.archive import archive_paths, file_hash
 from assistant.build import BuiltIndex, SearchKeys, build, load_corpus, people_files, people_for
@@ -554,7 +555,7 @@ def _load_build(path: Path, folder: Path, model: str) -> LoadedIndex:
     threads = _read_threads(folder / THREADS, units)
     vectors = {field: _read_vectors(folder / f"{field}.faiss", manifest["dimension"]) for field in manifest["fields"]}
     try:
-        lexical = bm25s.BM25.load(str(folder / LEXICAL_DIR), mmap=True) if units else None
+        lexical = load_lexical(folder / LEXICAL_DIR) if units else None
     except (OSError, ValueError, TypeError, KeyError) as error:
         raise _Damage(folder / LEXICAL_DIR, f"unreadable ({error})") from None
     encoder = path / manifest["encoder"] if manifest.get("encoder") else None
@@ -573,6 +574,23 @@ def _load_build(path: Path, folder: Path, model: str) -> LoadedIndex:
             folder / f"{PASSAGES}.faiss", f"holds {passages.ntotal} passages for {len(keys.passage_owners)} owners"
         )
     return LoadedIndex(path, manifest, units, vectors, passages, lexical, keys, threads, encoder, folder)
+
+
+def load_lexical(folder: Path) -> bm25s.BM25:
+    """The BM25 index, memory-mapped, scoring a question by adding each term's postings at once."""
+    lexical = bm25s.BM25.load(str(folder), mmap=True)
+    lexical._compute_relevance_from_scores = _add_postings  # where bm25s puts its numba scorer
+    return lexical
+
+
+def _add_postings(data, indptr, indices, num_docs, query_tokens_ids, dtype) -> np.ndarray:
+    """bm25s's scores, the same to the bit: a term's postings name each document once, so a plain fancy-index
+    add does what its np.add.at does, ~10x faster (a common term at 1M answers: 20 ms -> 2 ms)."""
+    scores = np.zeros(num_docs, dtype=dtype)
+    for token in query_tokens_ids:
+        start, end = indptr[token], indptr[token + 1]
+        scores[indices[start:end]] += data[start:end]
+    return scores
 
 
 def stale_reason(data: Sequence[Path], out: Path, people_file: Path | None = None) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import bm25s
 import faiss
 import numpy as np
 import pytest
@@ -11,7 +12,8 @@ import pytest
 from assistant import vectorindex
 from assistant.ranking import top
 from assistant.searcher import Searcher
-from assistant.store import build_index, load_built_index, write_vectors
+from assistant.recipe import tokenize
+from assistant.store import build_index, load_built_index, load_lexical, write_vectors
 from fakes import FAKE_MODEL_ID, HashedWordsEmbedder
 
 
@@ -150,3 +152,15 @@ def test_a_rebuild_with_a_new_week_adds_it_to_the_previous_ivf_index(tmp_path: P
     assert vectorindex.extended(tmp_path / "old" / "both.faiss", edited) is None
     assert vectorindex.extended(tmp_path / "missing.faiss", edited) is None
     assert vectorindex.extended(tmp_path / "old" / "both.faiss", np.concatenate([rows] * 4)) is None  # outgrown
+
+
+def test_bm25_scores_through_the_mapped_index_are_bm25s_own(tmp_path: Path):
+    texts = [f"spark kafka airflow {'dagster ' * (i % 4)}streaming number{i % 7}" for i in range(300)]
+    lexical = bm25s.BM25()
+    lexical.index(tokenize(texts), show_progress=False)
+    lexical.save(str(tmp_path / "lexical"))
+    loaded = load_lexical(tmp_path / "lexical")
+    for question in (["spark", "dagster", "dagster"], ["number3", "stream"], ["nothing"]):
+        ids = lexical.get_tokens_ids(question)
+        assert np.array_equal(loaded.get_scores_from_ids(ids), lexical.get_scores_from_ids(ids))
+    assert isinstance(loaded.scores["data"], np.memmap)
