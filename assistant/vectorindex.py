@@ -90,9 +90,13 @@ def search(
         return index.search(query, k, params=faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed)))
     if len(allowed) <= EXACT_SUBSET_UP_TO:
         return _exact_among(index, query, k, allowed)
-    ivf = faiss.extract_index_ivf(index)
-    params = faiss.SearchParametersIVF(sel=faiss.IDSelectorBatch(allowed), nprobe=ivf.nprobe)
-    return index.search(query, k, params=params)
+    # A bitmap, not a batch: a hash set of half a million ids costs 30 ms to build, its bitmap 1 ms.
+    bitmap = np.zeros(index.ntotal, dtype=bool)
+    bitmap[allowed] = True
+    bits = np.packbits(bitmap, bitorder="little")
+    selector = faiss.IDSelectorBitmap(index.ntotal, faiss.swig_ptr(bits))
+    params = faiss.SearchParametersIVF(sel=selector, nprobe=faiss.extract_index_ivf(index).nprobe)
+    return index.search(query, k, params=params)  # `bits` lives until here: the selector reads it
 
 
 def _exact_among(index: faiss.Index, query: np.ndarray, k: int, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
