@@ -11,7 +11,8 @@ Layout of an index folder:
     builds/<id>/       manifest.json, units.json, keys.json, threads.json (the messages of every thread
                        with an answer), one <field>.faiss per embedded field,
                        passages.faiss (passages of answers that split), lexical/ (the bm25s index);
-                       vectors and BM25 are memory-mapped when loaded
+                       vectors and BM25 are memory-mapped when loaded; each .faiss is exact (flat)
+                       or, above 50k vectors, IVF (assistant.vectorindex)
     current            symlink to the live build; replaced atomically when a build finishes
 """
 
