@@ -1,13 +1,10 @@
-"""Confidence: the estimated probability that a person finds an answer answers the question.
+"""The score's calibration: P(useful) as a logistic function of the fused score alone, and the fitting tools.
 
-One relevance, one order: confidence is a calibrated, increasing function of the score the results
-are ordered by (the fused dense + BM25 score with the term match, less the author spread's
-penalty: assistant.ranking), so a card never carries a stronger label than a card above it. A
-logistic fit of that score on judged real questions and the dev set (`python -m assistant.eval
---fit`, see docs/keywords-and-order.md); the fitted numbers live below as `CALIBRATION`. The
-score, and so the confidence, is for the index it was fitted on (all shared archives): on a
-one-book index BM25 weighs less and the same answer scores lower.
-"""
+Since issue 28 the confidence shown is assistant.usefulness's model (trained by `python -m
+assistant.labels`); this calibration is its baseline ("before" in the labels report), and `fit`,
+`reliability` are the tools both use. A logistic fit of the score on judged real questions and
+the dev set (`python -m assistant.eval --fit`, see docs/keywords-and-order.md); the fitted numbers
+live below as `CALIBRATION`."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.confidence import CALIBRATION, Bin, Signals, confidence, cross_validated, fit, reliability
+from assistant.confidence import Bin, Signals, cross_validated, fit, reliability
 from assistant.judged import CONFIDENT, JUDGED, Sample, evaluate_real, read_real
 from assistant.store import IndexLoadError, default_index_path
 from assistant.searcher import Searcher, load_index
@@ -178,7 +178,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--judgments", type=Path, default=EVAL_DIR / "judgments.jsonl",
         help="further judgments of answers to them (default: eval/judgments.jsonl)",
     )
-    parser.add_argument("--fit", action="store_true", help="refit the confidence calibration (needs --real)")
+    parser.add_argument("--fit", action="store_true", help="refit the score's calibration, the baseline of "
+                        "`python -m assistant.labels` (needs --real)")
     parser.add_argument("--unjudged", type=Path, metavar="OUT", help="write unjudged top answers for blind judging")
     parser.add_argument("--index", type=Path, default=default_index_path(), help="index folder (default: index/)")
     parser.add_argument("-k", type=int, default=10, help="results per question (default: 10)")
@@ -201,8 +202,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     real_report, samples, missing = evaluate_real(searcher, real)
     print(real_report)
     judged = [s for s in samples if s.useful is not None]
-    predicted = confidence(np.stack([s.features for s in judged]), CALIBRATION)
-    print(f"confidence of judged real answers (top {JUDGED}, every question):")
+    predicted = np.array([s.confidence for s in judged])
+    print(f"confidence shown for judged real answers (top {JUDGED}, every question; assistant.usefulness):")
     print(reliability_table(reliability(predicted, np.array([s.useful for s in judged], dtype=float))))
     if args.fit:
         print(_calibrate(samples, dev_samples(searcher, questions)))

@@ -17,6 +17,7 @@ import numpy as np
 
 from assistant.confidence import Signals
 from assistant.searcher import Answer, Searcher
+from assistant.usefulness import CANDIDATES
 
 TOP = 3
 JUDGED = 8  # answers per question judged blind (eval/judgments.jsonl): the depth of the calibration samples
@@ -45,6 +46,7 @@ class Sample:
     features: np.ndarray
     useful: bool | None
     top: bool  # first answer shown for a general question
+    confidence: float = 0.0  # the estimate shown (assistant.usefulness)
 
 
 @dataclass(frozen=True)
@@ -103,8 +105,10 @@ def read_real(path: Path, judgments: Path | None = None) -> list[RealQuestion]:
 
 
 def protocol_answers(searcher: Searcher, question: RealQuestion, top: int = TOP) -> list[Answer]:
-    """The `top` best answers from other books."""
-    return [a for a in searcher.search(question.query, 20, min_score=0) if a.book != question.book][:top]
+    """The `top` best answers from other books: the search runs without the question's own book, whose copy of the
+    question would otherwise set the gap to the best that the usefulness model reads."""
+    other_books = np.array([unit.book != question.book for unit in searcher.units])
+    return list(searcher.candidates(searcher.prepared(question.query), max(top, CANDIDATES), other_books).answers)[:top]
 
 
 def evaluate_real(
@@ -122,7 +126,7 @@ def evaluate_real(
         for rank, (answer, g) in enumerate(zip(judged, grades)):
             useful = None if g is None else g >= 1
             top = rank == 0 and question.general
-            samples.append(Sample(question.query, Signals(answer.score).vector(), useful, top))
+            samples.append(Sample(question.query, Signals(answer.score).vector(), useful, top, answer.confidence))
         answers, grades = judged[:TOP], grades[:TOP]
         if not question.general:
             continue

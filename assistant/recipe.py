@@ -16,6 +16,7 @@ from bm25s.stopwords import STOPWORDS_EN
 
 from assistant.text import content_words, fold
 from assistant.units import AnswerUnit
+from assistant.usefulness import load_model
 
 
 def field_texts(unit: AnswerUnit) -> dict[str, str]:
@@ -127,10 +128,12 @@ class Relevance:
     fill: float
 
 
-# Confidence is the estimated chance a person finds the answer answers the question (assistant.confidence).
+# Confidence is the estimated chance a person finds the answer answers the question (assistant.usefulness); the
+# floors were chosen with the model, on its cross-validated figures (`python -m assistant.labels train`).
+_MODEL = load_model()
 _LABELS = [
-    (0.6, "Answers this", "answers"),
-    (0.3, "Related", "related"),
+    (_MODEL.answers_floor, "Answers this", "answers"),
+    (_MODEL.related_floor, "Related", "related"),
     (-math.inf, "Probably not what you asked", "unlikely"),
 ]
 

@@ -12,7 +12,6 @@ import numpy as np
 
 from assistant import vectorindex
 from assistant.authors import name_tokens
-from assistant.confidence import Signals, confidence
 from assistant.embedding import Embedder, TextEncoder
 from assistant.encoder import OnnxEmbedder
 from assistant.passages import split_passages
@@ -31,6 +30,7 @@ from assistant.ranking import (
 )
 from assistant.recipe import (
     RELATED_MIN_SCORE,
+    WEIGHTS,
     content_terms,
     lexical_text,
     term_sequence,
@@ -40,6 +40,7 @@ from assistant.store import LoadedIndex, default_index_path, load_built_index
 from assistant.text import fold, invalid_text
 from assistant.threads import one_thread_per_search
 from assistant.units import AnswerUnit, ThreadMessage, thread_key
+from assistant.usefulness import CANDIDATES, Model, feature_rows, load_model, shown
 
 # The model reads 256 tokens, fewer than 1,000 characters of text: longer questions are cut unread.
 MAX_QUESTION_CHARS = 1000
@@ -65,7 +66,7 @@ class Answer:
     score: float
     author_as_written: str
     id: str
-    confidence: float  # estimated chance a person finds this answers the question (assistant.confidence)
+    confidence: float  # estimated chance a person finds this answers the question (assistant.usefulness)
     passage: int  # which of split_passages(text) matched best; -1 when the answer is one passage
     passage_text: str  # that passage; "" when the answer is one passage
 
@@ -78,6 +79,16 @@ class Answer:
             passage=passage,
             passage_text=passage_text,
         )
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """A search's answers before the cut to k: ordered by P(useful), with their features (rows in that order)."""
+
+    answers: tuple[Answer, ...]
+    features: np.ndarray  # of every candidate, not only the answers made
+    best: float  # the best score: whether the corpus answers the question is judged on it (and best_match)
+    best_match: float  # the best term match among the ranked units
 
 
 @dataclass(frozen=True)
@@ -122,15 +133,20 @@ def query_embedder(index: LoadedIndex) -> TextEncoder:
 class Searcher:
     """A loaded index plus the model that embeds questions; build one per process and reuse it."""
 
-    def __init__(self, index: LoadedIndex, embedder: TextEncoder | None = None):
+    def __init__(self, index: LoadedIndex, embedder: TextEncoder | None = None, model: Model | None = None):
         one_thread_per_search()
         self.index = index
         self.embedder = embedder or query_embedder(index)
+        self.model = model or load_model()
         self.units = index.units
         self._authors = [unit.author for unit in self.units]
+        self._surnames = [(name_tokens(author) or ("",))[-1] for author in self._authors]  # "" is never a name token
         self._author_keys = np.array(index.keys.authors)
-        self._prior = substance_penalty(np.array(index.keys.words))
-        self._owners = np.array(index.keys.passage_owners, dtype=int)
+        self._words = np.array(index.keys.words)
+        self._prior = substance_penalty(self._words)
+        owners = np.array(index.keys.passage_owners, dtype=int)
+        self._passage_order = np.argsort(owners, kind="stable")  # each unit's passages: a slice of this order
+        self._passage_starts = np.searchsorted(owners[self._passage_order], np.arange(len(index.units) + 1))
         self._names = full_names(
             {name for unit in self.units for name in (unit.author, unit.author_as_written, unit.asker)}
         )
@@ -165,37 +181,83 @@ class Searcher:
         book: str | None = None,
         min_score: float | None = None,
     ) -> list[Answer]:
-        """The k best author answers to `question`, best first, spread across authors.
+        """The k best author answers to `question`, most likely useful first (see candidates), spread across authors.
 
         min_score=None: [] when the corpus does not answer the question (ranking.answers_question); a
         number: only answers scoring at least that.
         """
-        question = self._cleaned(question)
+        asked = self._prepare(question)
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise ValueError(f"k must be a whole number of at least 1, got {k!r}")
+        floor = -np.inf if min_score is None else min_score
+        candidates = self.candidates(asked, max(k, CANDIDATES), self._filter(author, book), keep=k, min_score=floor)
+        if min_score is None and not (candidates.answers and answers_question(candidates.best, candidates.best_match)):
+            return []
+        return list(candidates.answers)
+
+    def candidates(
+        self,
+        asked: str,
+        depth: int,
+        allowed: np.ndarray | None = None,
+        *,
+        keep: int | None = None,
+        min_score: float = -np.inf,
+    ) -> Candidates:
+        """The `depth` best answers by score (after the author spread) among the allowed units, ordered by the
+        model's P(useful), each with that estimate as its confidence, and the features of all `depth`.
+
+        Answers are made for the first `keep` (default: all) scoring at least `min_score`. `asked` is the question
+        as prepared (names still in: the author named is a feature); offline training and evaluation call this
+        with their own `allowed` (a question's own book left out).
+        """
+        question = clean_question(asked, self._names)
         keys = self.index.keys
-        scores, matches = self._relevance(question, pool_size(k), self._filter(author, book))
-        ranked = [(i, s) for i, s in select(scores, self._authors, keys.duplicates, keys.threads, k) if np.isfinite(s)]
+        scores, matches, lexical = self._relevance(question, pool_size(depth), allowed)
+        picked = select(scores, self._authors, keys.duplicates, keys.threads, depth)
+        ranked = [(i, s) for i, s in picked if np.isfinite(scores[i])]  # select lifts an unranked -inf to 0
+        best_match = max(matches.values(), default=0.0)
+        if not ranked:
+            return Candidates((), np.zeros((0, len(self.model.features))), 0.0, best_match)
         query = self._embed(question)
-        positions = [i for i, _ in ranked]
-        passages = [self._passage_cosines(i, query) for i in positions]
+        positions = np.array([i for i, _ in ranked], dtype=np.int64)
+        passages = [self._passage_cosines(int(i), query) for i in positions]
+        dense = {field: index.reconstruct_batch(positions) @ query for field, index in self.index.vectors.items()}
+        named = set(name_tokens(asked))
         wanted = content_terms(question)
-        answers = [self._answer(i, s, cosines, wanted) for (i, s), cosines in zip(ranked, passages)]
-        if min_score is None:
-            return answers if answers and answers_question(answers[0].score, max(matches.values(), default=0.0)) else []
-        return [answer for answer in answers if answer.score >= min_score]
+        rows = feature_rows(
+            scores=[s for _, s in ranked],
+            both=dense["both"],
+            question=dense["question"],
+            lexical=lexical[positions] / (lexical[positions] + WEIGHTS.lexical_half_point),
+            term_match=[matches.get(int(i), 0.0) for i in positions],
+            passage=[c.max() if len(c) else b for c, b in zip(passages, dense["both"])],
+            words=self._words[positions],
+            author_named=[self._surnames[i] in named for i in positions],
+            query_terms=len(wanted),
+            asked_words=[len(self.units[i].question.split()) for i in positions],
+        )
+        best = round(ranked[0][1], 4)  # as the first Answer.score has it
+        answered, by_meaning = answers_question(best, best_match), answers_question(best, 0.0)
+        order, likely = shown(self.model.predict(rows), answered, by_meaning, self.model.related_floor)
+        made = [j for j in order.tolist() if ranked[j][1] >= min_score][:keep]
+        answers = tuple(self._answer(ranked[j][0], ranked[j][1], likely[j], passages[j], wanted) for j in made)
+        return Candidates(answers, rows[order], best, best_match)
 
     def answers_anything(self, question: str, *, author: str | None = None, book: str | None = None) -> bool:
         """Whether the corpus (within the filters) answers the question: whether `search` returns any answer."""
         return bool(self.search(question, 1, author=author, book=book))
 
-    def _relevance(self, question: str, pool: int, allowed: np.ndarray | None) -> tuple[np.ndarray, dict[int, float]]:
-        """Each ranked unit's relevance (see ranking.with_term_match), -inf for the rest, and the term match of each.
+    def _relevance(
+        self, question: str, pool: int, allowed: np.ndarray | None
+    ) -> tuple[np.ndarray, dict[int, float], np.ndarray]:
+        """Each ranked unit's relevance (see ranking.with_term_match), -inf for the rest, the term match of each, and
+        every unit's BM25 score.
 
         Ranked: the `pool` best by `score`, and every scored unit that holds all the question's content terms
         (a keyword query's best answers can score low: the cosines of one word with long answers are low).
         """
-        fused = self.score(question, pool, allowed)
+        fused, lexical = self._scores(question, pool, allowed)
         wanted = content_terms(question)
         held = np.zeros((len(fused), len(wanted)), dtype=bool)
         for column, wanted_term in enumerate(wanted):
@@ -211,7 +273,7 @@ class Searcher:
         matches = term_match(held[ranked], pairs)
         relevance = np.full(len(fused), -np.inf, dtype=np.float32)
         relevance[ranked] = with_term_match(fused[ranked], matches)
-        return relevance, dict(zip(ranked.tolist(), matches.tolist()))
+        return relevance, dict(zip(ranked.tolist(), matches.tolist())), lexical
 
     def _holders(self, wanted_term: str) -> np.ndarray:
         """The units whose lexical text holds the BM25 term: its postings in the BM25 index (a sparse column)."""
@@ -229,11 +291,12 @@ class Searcher:
             terms = self._unit_terms[position] = term_sequence(lexical_text(self.units[position]))
         return terms
 
-    def _answer(self, position: int, score: float, passages: np.ndarray, wanted: Sequence[str]) -> Answer:
-        """The unit as an Answer: its confidence, and when the answer splits, the passage that matched best (closest,
-        with its term match as in the score: a keyword query's passage is the one that holds its words)."""
+    def _answer(
+        self, position: int, score: float, likely: float, passages: np.ndarray, wanted: Sequence[str]
+    ) -> Answer:
+        """The unit as an Answer with its confidence, and when the answer splits, the passage that matched best
+        (closest, with its term match as in the score: a keyword query's passage is the one that holds its words)."""
         unit = self.units[position]
-        likely = confidence(Signals(round(score, 4)).vector())
         if not len(passages):
             return Answer.from_unit(unit, score, likely, -1, "")
         texts, terms = self._passages(position)
@@ -251,11 +314,11 @@ class Searcher:
 
     def _passage_cosines(self, position: int, query: np.ndarray) -> np.ndarray:
         """Cosine of the question with each passage of the unit's answer; empty when it does not split."""
-        # Owners are in unit order: the unit's passages are one run of rows, read from the mapped file.
-        start, end = np.searchsorted(self._owners, [position, position + 1])
+        start, end = self._passage_starts[position : position + 2]
         if start == end:
             return np.zeros(0, dtype=np.float32)
-        return self.index.passages.reconstruct_batch(np.arange(start, end, dtype=np.int64)) @ query
+        # Read from the memory-mapped file: only the passages of the answers shown.
+        return self.index.passages.reconstruct_batch(self._passage_order[start:end].astype(np.int64)) @ query
 
     def related_questions(
         self,
@@ -318,6 +381,10 @@ class Searcher:
         """The BM25 terms of the question's content words, as matched (no greetings, thanks, names): what to mark."""
         return frozenset(content_terms(self._cleaned(question)))
 
+    def prepared(self, question: str) -> str:
+        """The question as `candidates` takes it (see _prepare)."""
+        return self._prepare(question)
+
     def _cleaned(self, question: str) -> str:
         """The question as matched: prepared, without greetings, thanks and the names of people addressed."""
         return clean_question(self._prepare(question), self._names)
@@ -338,8 +405,12 @@ class Searcher:
         return vector
 
     def score(self, question: str, pool: int, allowed: np.ndarray | None = None) -> np.ndarray:
+        """Relevance per unit: see _scores."""
+        return self._scores(question, pool, allowed)[0]
+
+    def _scores(self, question: str, pool: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Relevance per unit (fused signals less the substance prior, in [0, 1]), exact for every unit that
-        can be among the `pool` best; -inf for the rest.
+        can be among the `pool` best; -inf for the rest. Also every unit's BM25 score.
 
         FAISS finds each field's nearest neighbours among the allowed units, BM25 its best matches;
         their union is fused exactly. No unit outside it can beat the fused bound of the last
@@ -351,7 +422,7 @@ class Searcher:
         scores = np.full(n, -np.inf, dtype=np.float32)
         ids = np.arange(n, dtype=np.int64) if allowed is None else np.flatnonzero(allowed).astype(np.int64)
         if not len(ids):
-            return scores
+            return scores, np.zeros(n, dtype=np.float32)
         with self._lock:
             tokens = tokenize([question], vocabulary=False)[0]
             lexical = self.index.lexical.get_scores(tokens) if tokens and self.index.lexical else np.zeros(n)
@@ -383,7 +454,7 @@ class Searcher:
                 break
             depth *= 4
         scores[candidates] = fused
-        return scores
+        return scores, lexical
 
     def check_filters(self, author: str | None, book: str | None) -> None:
         """ValueError naming the author or book filter that would keep no answer."""

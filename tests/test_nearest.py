@@ -1,11 +1,10 @@
-"""FAISS candidates rank like scoring every answer, filters included; one score orders and calibrates (fake model)."""
+"""FAISS candidates rank like scoring every answer, filters included; one estimate orders and labels (fake model)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from assistant.confidence import Signals, confidence
 from assistant.ranking import fuse, substance_penalty
 from assistant.recipe import tokenize
 
@@ -49,10 +48,13 @@ def test_related_questions_rank_like_every_question(fake_seed_searcher, question
 
 
 @pytest.mark.parametrize("question", QUESTIONS)
-def test_one_relevance_orders_the_answers_and_sets_their_confidence(fake_seed_searcher, question):
-    """Scores never rise down the list, and confidence is the calibrated function of each answer's score."""
+def test_one_estimate_orders_the_answers_and_is_their_confidence(fake_seed_searcher, question):
+    """The confidence never rises down the list and is the usefulness model's estimate of the answer's features (lowered
+    only to keep a keyword match's order or to say nothing answers the question)."""
     answers = fake_seed_searcher.search(question, 10, min_score=0)
-    scores = [answer.score for answer in answers]
-    assert scores == sorted(scores, reverse=True)
-    for answer in answers:
-        assert answer.confidence == pytest.approx(float(confidence(Signals(answer.score).vector())), abs=5e-4)
+    found = fake_seed_searcher.candidates(fake_seed_searcher.prepared(question), 12)
+    assert [a.id for a in answers] == [a.id for a in found.answers][: len(answers)]
+    shown = [answer.confidence for answer in answers]
+    assert shown == sorted(shown, reverse=True)
+    estimated = fake_seed_searcher.model.predict(found.features)
+    assert all(c <= e + 5e-4 for c, e in zip(shown, estimated))

@@ -43,9 +43,12 @@ def test_real_questions_get_useful_first_answers(full_searcher):
     assert report.ndcg_at_3 >= NDCG_AT_3
 
 
-def test_mlops_question_shows_both_practical_mlops_authors_one_card_per_answer(full_searcher):
+def test_mlops_question_shows_its_best_match_first_one_card_per_answer(full_searcher):
+    """Issue 28: "Should MLOps be a concern during early stages…?" (Emmanuel Raj, "the sooner the better") ranked
+    8th under the fused score; the usefulness model brings it into the top 5, beside Noah Gift's answer."""
     answers = full_searcher.search("Should startups do MLOps?", 5)
-    assert {"Noah Gift", "Alfredo Deza"} <= {a.author for a in answers[:5]}
+    assert any(a.author == "Emmanuel Raj" and "sooner the better" in a.text for a in answers)
+    assert "Noah Gift" in {a.author for a in answers}
     cards = [(a.book, a.thread, a.author) for a in answers]
     assert len(set(cards)) == len(cards)
 
@@ -87,21 +90,20 @@ def test_a_question_nothing_answers_gets_no_answer_and_no_nearby_question(full_s
     assert full_searcher.related_questions(query) == []
 
 
-def test_mlops_cards_are_in_label_order_with_both_practical_mlops_authors(full_searcher):
+def test_mlops_cards_are_in_label_order(full_searcher):
     answers = full_searcher.search("should startups do MLOps?", 5)
     strength = [LABEL_ORDER.index(relevance(a.confidence).slug) for a in answers]
     assert strength == sorted(strength)
-    assert {"Noah Gift", "Alfredo Deza"} <= {a.author for a in answers}
 
 
 def test_no_list_shows_a_stronger_label_or_a_higher_score_below_a_weaker_one(full_searcher):
-    """Dev, real and keyword questions: the order number (score) never rises, nor the confidence or the label."""
+    """Dev, real and keyword questions: the confidence the list is ordered by never rises, nor the label."""
     questions = [q.query for q in read_labelled(EVAL / "dev.jsonl")]
     questions += [q.query for q in read_real(EVAL / "real-dev.jsonl")] + list(KEYWORDS)
     for question in questions:
         answers = full_searcher.search(question, 10, min_score=0)
         for above, below in zip(answers, answers[1:]):
-            assert above.score >= below.score and above.confidence >= below.confidence, question
+            assert above.confidence >= below.confidence, question
             assert LABEL_ORDER.index(relevance(above.confidence).slug) <= LABEL_ORDER.index(
                 relevance(below.confidence).slug
             ), question

@@ -12,6 +12,7 @@ from assistant.archive import read_archive
 from assistant.recipe import content_terms
 from assistant.searcher import Answer, RelatedQuestion, Thread
 from assistant.units import ThreadMessage
+from assistant.usefulness import load_model
 from assistant.web.render import LEGEND, answer_card, related_html, results_html, safe_markdown
 
 
@@ -120,8 +121,16 @@ def test_copy_link_button_only_with_a_result_worth_sharing():
     assert "data-ata-copy" not in results_html([], ["Type a question"])
 
 
+_FLOORS = load_model()  # the label floors are the model's, chosen on its cross-validated figures
+
+
 @pytest.mark.parametrize(
-    "confidence, label", [(0.82, "Answers this"), (0.45, "Related"), (0.12, "Probably not what you asked")]
+    "confidence, label",
+    [
+        (_FLOORS.answers_floor, "Answers this"),
+        ((_FLOORS.answers_floor + _FLOORS.related_floor) / 2, "Related"),
+        (_FLOORS.related_floor - 0.01, "Probably not what you asked"),
+    ],
 )
 def test_card_label_and_bar_come_from_confidence(confidence, label):
     card = answer_card(_answer(confidence=confidence))

@@ -15,6 +15,7 @@ import pytest
 
 from assistant.archive import read_archive
 from assistant.querylog import QueryLog
+from assistant.recipe import relevance
 from assistant.searcher import Answer
 from assistant.slack.__main__ import SettingError, credentials
 from assistant.slack.ask import USAGE, AskError, Asked, parse_ask, typed_text
@@ -97,7 +98,7 @@ def test_a_card_says_who_where_to_whom_the_passage_its_label_and_links_the_whole
                         and e["type"] == "mrkdwn")  # fmt: skip
     assert f"*{unit.author}* in _Practical MLOps_ · week of 30 Aug 2021" in text
     assert "the passage that matched" in text and unit.text[:200] not in text
-    assert f"asked by {unit.asker}:" in context and "*Answers this* (about 70% likely to answer it)" in context
+    assert f"asked by {unit.asker}:" in context and f"*{relevance(0.7).label}* (about 70% likely to answer it)" in context
     assert f"<{unit.url}|Read the whole answer>" in context
     linked = results_message(asked(), [answer], more=False, web_url="https://ask.example/")
     assert f"<https://ask.example/?answer={unit.id}|Read the whole answer>" in json.dumps(linked)
