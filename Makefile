@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run sync monitor test test-fast index tune bench bench-scale load browser nginx systemd postgresql axe screenshots
+.PHONY: run sync monitor check test test-fast index tune bench bench-scale load browser nginx systemd postgresql axe screenshots
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -68,11 +68,17 @@ axe: $(AXE)
 $(AXE):
 	npm install --prefix .cache/axe --no-audit --no-fund --silent axe-core@$(AXE_VERSION)
 
-test: $(VENV)/.installed browser nginx systemd postgresql $(AXE)
+# The shape first (lint, format, the stages' import order in pyproject.toml), then the tests.
+check: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+
+test: check browser nginx systemd postgresql $(AXE)
 	$(PY) -m pytest -q
 
 # The fast tier: no model load, no browser; well under a minute.
-test-fast: $(VENV)/.installed nginx systemd postgresql
+test-fast: check nginx systemd postgresql
 	$(PY) -m pytest -q -m "not slow and not browser"
 
 # Refresh the README's images from the browser tests.

@@ -15,13 +15,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from assistant import config
-from assistant.index import add_data_argument, add_people_argument
-from assistant.live import LiveSearcher, report_crashes
-from assistant.logdb import log_target
-from assistant.querylog import DEFAULT_DAYS, QueryLog, default_log_path
+from assistant.config import add_data_argument, add_people_argument
+from assistant.indexing.store import IndexLoadError, IndexWriteError, build_inputs, default_index_path, ensure_index
+from assistant.search.live import LiveSearcher, report_crashes
+from assistant.search.searcher import Searcher, load_index
+from assistant.service.logdb import log_target
+from assistant.service.querylog import DEFAULT_DAYS, QueryLog, default_log_path
 from assistant.web.guard import DEFAULT_RATE_PER_MINUTE, public_origin, trusted_proxies
-from assistant.searcher import Searcher, load_index
-from assistant.store import IndexLoadError, IndexWriteError, build_inputs, default_index_path, ensure_index
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -107,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (IndexLoadError, IndexWriteError, FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    from assistant.health import metrics_token
+    from assistant.service.health import metrics_token
     from assistant.web.serve import Proxy, serve  # gradio loads only once there is something to serve
 
     log = None if args.no_log else QueryLog(args.log, args.log_days)

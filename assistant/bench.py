@@ -22,8 +22,8 @@ from pathlib import Path
 import httpx
 
 from assistant.eval import read_labelled
-from assistant.searcher import load_index
-from assistant.store import BuildSummary, build_index
+from assistant.indexing.store import BuildSummary, build_index
+from assistant.search.searcher import load_index
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -67,7 +67,7 @@ def time_builds(
 
 def time_search(index: Path, questions: Sequence[str], repeat: int) -> tuple[float, float]:
     """Median milliseconds of warm search() (each question embedded anew) and of bare torch encode(), interleaved."""
-    from assistant.embedding import Embedder
+    from assistant.indexing.embedding import Embedder
 
     searcher = load_index(index)
     encode = Embedder(searcher.index.manifest["model"]).model.encode

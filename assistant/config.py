@@ -159,7 +159,8 @@ class ConfigFile:
             message = str(error)
             where = re.search(r"\(at line (\d+), column \d+\)$", message)
             line = f":{where.group(1)}" if where else ""
-            raise ConfigError(f"{path}{line}: invalid TOML: {message[: where.start()].strip() if where else message}")
+            problem = message[: where.start()].strip() if where else message
+            raise ConfigError(f"{path}{line}: invalid TOML: {problem}") from None
         return cls(path, text, data)
 
     def check_layout(self) -> None:
@@ -177,7 +178,9 @@ class ConfigFile:
         """The section's value for `key`, else [common]'s, checked against the option; None when neither sets it."""
         for table in (section, COMMON):
             if key in self.data.get(table, {}):
-                return _from_toml(action, self.data[table][key], lambda: self._where(table, key), table, key)
+                return _from_toml(
+                    action, self.data[table][key], lambda table=table: self._where(table, key), table, key
+                )
         return None
 
     def check_keys(self, section: str, keys: Mapping[str, argparse.Action]) -> None:
@@ -342,3 +345,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def add_data_argument(
+    parser: argparse.ArgumentParser, default: str = "default: the folders the index was built from, else data/"
+) -> None:
+    """`--data DIR`, repeatable, as the indexer and the app both take it; None when not given."""
+    parser.add_argument(
+        "--data",
+        action="append",
+        type=Path,
+        metavar="DIR",
+        help=f"folder of *.md archives; repeat for several ({default})",
+    )
+
+
+def add_people_argument(parser: argparse.ArgumentParser, default: str = "") -> None:
+    """`--people FILE`, as the indexer and the app both take it."""
+    text = "YAML map of people slug -> display name for `authors:` lists (each data folder's people.yaml is read too)"
+    parser.add_argument("--people", type=Path, metavar="FILE", help=f"{text}; {default}" if default else text)

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.confidence import Bin, Signals, cross_validated, fit, reliability
+from assistant.indexing.store import IndexLoadError, default_index_path
 from assistant.judged import CONFIDENT, JUDGED, Sample, evaluate_real, read_real
-from assistant.store import IndexLoadError, default_index_path
-from assistant.searcher import Searcher, load_index
+from assistant.search.confidence import Bin, Signals, cross_validated, fit, reliability
+from assistant.search.searcher import Searcher, load_index
 
 # Dev questions are paraphrases with one known target: they count a quarter in calibration (at a half, the
 # judged real answers scoring 0.4-0.8 were over-confident by 0.1-0.2).
@@ -168,18 +168,29 @@ def _optional_path(value: str) -> Path | None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m assistant.eval", description=__doc__.splitlines()[0])
     parser.add_argument(
-        "file", type=Path, nargs="?", default=EVAL_DIR / "dev.jsonl", help="labelled questions (default: eval/dev.jsonl)"
+        "file",
+        type=Path,
+        nargs="?",
+        default=EVAL_DIR / "dev.jsonl",
+        help="labelled questions (default: eval/dev.jsonl)",
     )
     parser.add_argument(
-        "--real", type=_optional_path, default=EVAL_DIR / "real-dev.jsonl", help="real questions with judged answers "
-        "(default: eval/real-dev.jsonl; --real '' skips them)"
+        "--real",
+        type=_optional_path,
+        default=EVAL_DIR / "real-dev.jsonl",
+        help="real questions with judged answers (default: eval/real-dev.jsonl; --real '' skips them)",
     )
     parser.add_argument(
-        "--judgments", type=Path, default=EVAL_DIR / "judgments.jsonl",
+        "--judgments",
+        type=Path,
+        default=EVAL_DIR / "judgments.jsonl",
         help="further judgments of answers to them (default: eval/judgments.jsonl)",
     )
-    parser.add_argument("--fit", action="store_true", help="refit the score's calibration, the baseline of "
-                        "`python -m assistant.labels` (needs --real)")
+    parser.add_argument(
+        "--fit",
+        action="store_true",
+        help="refit the score's calibration, the baseline of `python -m assistant.labels` (needs --real)",
+    )
     parser.add_argument("--unjudged", type=Path, metavar="OUT", help="write unjudged top answers for blind judging")
     parser.add_argument("--index", type=Path, default=default_index_path(), help="index folder (default: index/)")
     parser.add_argument("-k", type=int, default=10, help="results per question (default: 10)")
@@ -203,7 +214,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(real_report)
     judged = [s for s in samples if s.useful is not None]
     predicted = np.array([s.confidence for s in judged])
-    print(f"confidence shown for judged real answers (top {JUDGED}, every question; assistant.usefulness):")
+    print(f"confidence shown for judged real answers (top {JUDGED}, every question; assistant.indexing.usefulness):")
     print(reliability_table(reliability(predicted, np.array([s.useful for s in judged], dtype=float))))
     if args.fit:
         print(_calibrate(samples, dev_samples(searcher, questions)))

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant.eval import read_labelled
-from assistant import logdb
-from assistant.logdb import LogTarget, is_url, log_target, scrub
-from assistant.querylog import DB_ERRORS, connect_readonly, default_log_path
+from assistant.service import logdb
+from assistant.service.logdb import LogTarget, is_url, log_target, scrub
+from assistant.service.querylog import DB_ERRORS, connect_readonly, default_log_path
 
 
 @dataclass

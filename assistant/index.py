@@ -8,28 +8,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from assistant import config
-from assistant.logdb import log_target
-from assistant.store import IndexWriteError, build_index, build_inputs, default_index_path
-from assistant.tuning import TuneRequest, read_excluded
-
-
-def add_data_argument(
-    parser: argparse.ArgumentParser, default: str = "default: the folders the index was built from, else data/"
-) -> None:
-    """`--data DIR`, repeatable, as the indexer and the app both take it; None when not given."""
-    parser.add_argument(
-        "--data",
-        action="append",
-        type=Path,
-        metavar="DIR",
-        help=f"folder of *.md archives; repeat for several ({default})",
-    )
-
-
-def add_people_argument(parser: argparse.ArgumentParser, default: str = "") -> None:
-    """`--people FILE`, as the indexer and the app both take it."""
-    text = "YAML map of people slug -> display name for `authors:` lists (each data folder's people.yaml is read too)"
-    parser.add_argument("--people", type=Path, metavar="FILE", help=f"{text}; {default}" if default else text)
+from assistant.config import add_data_argument, add_people_argument
+from assistant.indexing.store import IndexWriteError, build_index, build_inputs, default_index_path
+from assistant.indexing.tuning import TuneRequest, read_excluded
+from assistant.service.logdb import log_target
+from assistant.service.querylog import log_name, read_votes
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,7 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"Reading {', '.join(map(str, inputs.data))} (give --data to read other folders)", flush=True)
     try:
         excluded = frozenset().union(*(read_excluded(path) for path in args.tune_exclude or []))
-        tuning = TuneRequest(excluded=excluded, log=args.tune_log) if args.tune else None
+        votes = (tuple(read_votes(args.tune_log)), log_name(args.tune_log)) if args.tune_log else ((), None)
+        tuning = TuneRequest(excluded=excluded, votes=votes[0], votes_log=votes[1]) if args.tune else None
         summary = build_index(inputs.data, args.out, inputs.people, inputs.model, progress=True, tuning=tuning)
     except (FileNotFoundError, ValueError, IndexWriteError) as error:
         print(f"error: {error}", file=sys.stderr)

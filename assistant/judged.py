@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.confidence import Signals
-from assistant.searcher import Answer, Searcher
-from assistant.usefulness import CANDIDATES
+from assistant.indexing.usefulness import CANDIDATES
+from assistant.search.confidence import Signals
+from assistant.search.searcher import Answer, Searcher
 
 TOP = 3
 JUDGED = 8  # answers per question judged blind (eval/judgments.jsonl): the depth of the calibration samples
@@ -46,7 +46,7 @@ class Sample:
     features: np.ndarray
     useful: bool | None
     top: bool  # first answer shown for a general question
-    confidence: float = 0.0  # the estimate shown (assistant.usefulness)
+    confidence: float = 0.0  # the estimate shown (assistant.indexing.usefulness)
 
 
 @dataclass(frozen=True)
@@ -122,8 +122,8 @@ def evaluate_real(
     for question in questions:
         judged = protocol_answers(searcher, question, JUDGED)
         grades = [question.grades.get(answer_key(a.text)) for a in judged]
-        missing += [(question, a) for a, g in zip(judged, grades) if g is None]
-        for rank, (answer, g) in enumerate(zip(judged, grades)):
+        missing += [(question, a) for a, g in zip(judged, grades, strict=False) if g is None]
+        for rank, (answer, g) in enumerate(zip(judged, grades, strict=False)):
             useful = None if g is None else g >= 1
             top = rank == 0 and question.general
             samples.append(Sample(question.query, Signals(answer.score).vector(), useful, top, answer.confidence))

@@ -2,10 +2,10 @@
 
 Judged pairs are the real questions of eval/ (real-dev.jsonl with judgments.jsonl, real-more.jsonl, and any
 further --judgments file), each searched as eval/REAL.md does (own book left out, CANDIDATES deep), plus the
-query log's votes, capped as tuning caps them (assistant.tuning.vote_pairs). The figures are cross-validated
+query log's votes, capped as tuning caps them (assistant.indexing.tuning.vote_pairs). The figures are cross-validated
 with every question's pairs in one fold (5 folds), before (the fused score alone) and after (the model); an
 answer nobody judged counts as not useful and is counted. `train` also writes the model fitted on everything,
-with the label floors chosen on the cross-validated top answers, to assistant/usefulness.json.
+with the label floors chosen on the cross-validated top answers, to assistant/indexing/usefulness.json.
 """
 
 from __future__ import annotations
@@ -21,14 +21,15 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.confidence import Calibration, confidence, fit, reliability
 from assistant.eval import EVAL_DIR, read_labelled, reliability_table
+from assistant.indexing.store import IndexLoadError, default_index_path
+from assistant.indexing.tuning import answer_side, vote_pairs
+from assistant.indexing.usefulness import CANDIDATES, FEATURES, MODEL_FILE, Model, shown
 from assistant.judged import TOP, answer_key, read_real
-from assistant.ranking import answers_question
-from assistant.searcher import Searcher, load_index
-from assistant.store import IndexLoadError, default_index_path
-from assistant.tuning import answer_side, read_votes, vote_pairs
-from assistant.usefulness import CANDIDATES, FEATURES, MODEL_FILE, Model, shown
+from assistant.search.confidence import Calibration, confidence, fit, reliability
+from assistant.search.ranking import answers_question
+from assistant.search.searcher import Searcher, load_index
+from assistant.service.querylog import read_votes
 
 FOLDS = 5
 JUDGED = 8  # depth of the blind pairs written for judging
@@ -72,8 +73,15 @@ def _judgment_rows(path: Path) -> list[dict]:
         if line.strip():
             try:
                 row = json.loads(line)
-                rows.append({"book": row["book"], "thread": int(row["thread"]), "grade": int(row["grade"]),
-                             "unit": row.get("unit", ""), "text": row.get("text", "")})
+                rows.append(
+                    {
+                        "book": row["book"],
+                        "thread": int(row["thread"]),
+                        "grade": int(row["grade"]),
+                        "unit": row.get("unit", ""),
+                        "text": row.get("text", ""),
+                    }
+                )
             except (ValueError, KeyError, TypeError) as error:
                 raise ValueError(f"{path}:{number}: not a judgment ({error!r})") from None
     return rows
@@ -99,8 +107,13 @@ def collect(searcher: Searcher, real: Sequence[Path], judgments: Sequence[Path])
             found = searcher.candidates(searcher.prepared(question.query), CANDIDATES, books != question.book)
             by_score = sorted(range(len(found.answers)), key=lambda j: found.features[j][FEATURES.index("rank")])
             pairs = tuple(
-                Pair(question.query, found.answers[j].id, found.features[j],
-                     grades.get(answer_key(found.answers[j].text)), rank)
+                Pair(
+                    question.query,
+                    found.answers[j].id,
+                    found.features[j],
+                    grades.get(answer_key(found.answers[j].text)),
+                    rank,
+                )
                 for rank, j in enumerate(by_score)
             )
             ideal = tuple(sorted(grades.values(), reverse=True))
@@ -108,7 +121,13 @@ def collect(searcher: Searcher, real: Sequence[Path], judgments: Sequence[Path])
             by_meaning = answers_question(found.best, 0.0)
             asked.append(
                 Asked(
-                    question.query, question.book, question.thread, question.general, pairs, ideal, answered,
+                    question.query,
+                    question.book,
+                    question.thread,
+                    question.general,
+                    pairs,
+                    ideal,
+                    answered,
                     by_meaning,
                 )
             )
@@ -123,7 +142,7 @@ def vote_samples(searcher: Searcher, log: Path) -> list[Pair]:
     samples = []
     for pair in vote_pairs(read_votes(log), units):
         found = searcher.candidates(searcher.prepared(pair.question), CANDIDATES)
-        rows = {answer.id: row for answer, row in zip(found.answers, found.features)}
+        rows = {answer.id: row for answer, row in zip(found.answers, found.features, strict=False)}
         for side, grade in ((pair.answer, 1), (pair.negative, 0)):
             unit = by_side.get(side)
             if unit in rows:
@@ -138,7 +157,9 @@ def dev_samples(searcher: Searcher, path: Path) -> list[Pair]:
     for question in read_labelled(path):
         if question.targets:
             found = searcher.candidates(searcher.prepared(question.query), CANDIDATES)
-            by_score = sorted(zip(found.answers, found.features), key=lambda pair: pair[1][FEATURES.index("rank")])
+            by_score = sorted(
+                zip(found.answers, found.features, strict=False), key=lambda pair: pair[1][FEATURES.index("rank")]
+            )
             for answer, row in by_score[:DEV_DEPTH]:  # by score: the samples do not depend on the model in use
                 grade = int((answer.book, answer.thread) in question.targets)
                 samples.append(Pair(question.query, answer.id, row, grade, -1, DEV_WEIGHT))
@@ -150,8 +171,16 @@ def _fold(group: str) -> int:
 
 
 def _model(calibration: Calibration, answers_floor: float = 0.6, related_floor: float = 0.3) -> Model:
-    return Model(FEATURES, calibration.means, calibration.scales, calibration.coefficients, calibration.intercept,
-                 answers_floor, related_floor, calibration.fitted_on)
+    return Model(
+        FEATURES,
+        calibration.means,
+        calibration.scales,
+        calibration.coefficients,
+        calibration.intercept,
+        answers_floor,
+        related_floor,
+        calibration.fitted_on,
+    )
 
 
 def _fit(pairs: Sequence[Pair], note: str) -> Model:
@@ -178,8 +207,9 @@ def _auc(scores: np.ndarray, useful: np.ndarray) -> float:
     good, bad = scores[useful], scores[~useful]
     if not len(good) or not len(bad):
         return 0.0
-    return float(((good[:, None] > bad[None, :]).sum() + 0.5 * (good[:, None] == bad[None, :]).sum())
-                 / (len(good) * len(bad)))
+    return float(
+        ((good[:, None] > bad[None, :]).sum() + 0.5 * (good[:, None] == bad[None, :]).sum()) / (len(good) * len(bad))
+    )
 
 
 @dataclass(frozen=True)
@@ -197,27 +227,32 @@ class Figures:
     table: str  # reliability of the estimate over the judged top 8
 
     def __str__(self) -> str:
-        shares = ", ".join(f"{slug} {n} ({n / self.questions:.0%} of tops, {useful:.2f} useful)"
-                           for slug, (n, useful) in self.labels.items())
-        return "\n".join([
-            f"general questions: {self.questions}",
-            f"  AUC of the confidence, useful among the top {TOP}  {self.auc_top3:.3f}",
-            f"  top answer at least partly useful  {self.useful_at_1:.3f}",
-            f"  top answer fully useful            {self.answers_at_1:.3f}",
-            f"  nDCG@3                             {self.ndcg_at_3:.3f}",
-            f"  unjudged (counted as not useful): {self.unjudged_top3} of top 3, {self.unjudged_top} top",
-            f"  labels on top answers: {shares}",
-            "reliability (judged answers of the top 8):",
-            self.table,
-        ])
+        shares = ", ".join(
+            f"{slug} {n} ({n / self.questions:.0%} of tops, {useful:.2f} useful)"
+            for slug, (n, useful) in self.labels.items()
+        )
+        return "\n".join(
+            [
+                f"general questions: {self.questions}",
+                f"  AUC of the confidence, useful among the top {TOP}  {self.auc_top3:.3f}",
+                f"  top answer at least partly useful  {self.useful_at_1:.3f}",
+                f"  top answer fully useful            {self.answers_at_1:.3f}",
+                f"  nDCG@3                             {self.ndcg_at_3:.3f}",
+                f"  unjudged (counted as not useful): {self.unjudged_top3} of top 3, {self.unjudged_top} top",
+                f"  labels on top answers: {shares}",
+                "reliability (judged answers of the top 8):",
+                self.table,
+            ]
+        )
 
 
-def figures(asked: Sequence[Asked], predicted: Sequence[np.ndarray], answers_floor: float,
-            related_floor: float) -> Figures:
+def figures(
+    asked: Sequence[Asked], predicted: Sequence[np.ndarray], answers_floor: float, related_floor: float
+) -> Figures:
     """The figures of ordering each question's candidates by its predictions."""
     top3_p, top3_y, top_p, top_y, all_p, all_y, ndcg = [], [], [], [], [], [], []
     useful_1 = full_1 = unjudged_top = unjudged_top3 = 0
-    general = [(a, p) for a, p in zip(asked, predicted) if a.general]
+    general = [(a, p) for a, p in zip(asked, predicted, strict=False) if a.general]
     for a, p in general:
         order, p = shown(p, a.answered, a.by_meaning, related_floor)
         grades = [a.pairs[j].grade for j in order]
@@ -228,7 +263,7 @@ def figures(asked: Sequence[Asked], predicted: Sequence[np.ndarray], answers_flo
         unjudged_top3 += sum(g is None for g in grades[:TOP])
         top_p.append(p[order[0]] if len(order) else 0.0)
         top_y.append((first or 0) >= 1)
-        for rank, (j, g) in enumerate(zip(order[:JUDGED], grades[:JUDGED])):
+        for rank, (j, g) in enumerate(zip(order[:JUDGED], grades[:JUDGED], strict=False)):
             if g is not None:
                 all_p.append(p[j])
                 all_y.append(g >= 1)
@@ -248,26 +283,43 @@ def figures(asked: Sequence[Asked], predicted: Sequence[np.ndarray], answers_flo
         labels[slug] = (int(inside.sum()), float(top_y_[inside].mean()) if inside.any() else 0.0)
     n = len(general)
     table = reliability_table(reliability(np.array(all_p), np.array(all_y, dtype=float)))
-    return Figures(n, _auc(np.array(top3_p), np.array(top3_y, dtype=bool)), useful_1 / n, full_1 / n,
-                   float(np.mean(ndcg)), unjudged_top, unjudged_top3, labels, table)
+    return Figures(
+        n,
+        _auc(np.array(top3_p), np.array(top3_y, dtype=bool)),
+        useful_1 / n,
+        full_1 / n,
+        float(np.mean(ndcg)),
+        unjudged_top,
+        unjudged_top3,
+        labels,
+        table,
+    )
 
 
 def choose_floors(asked: Sequence[Asked], predicted: Sequence[np.ndarray]) -> tuple[float, float]:
     """The lowest "Answers this" floor whose top answers are ANSWERS_USEFUL useful, and the highest "Probably not"
     floor below which at most UNLIKELY_USEFUL are (each MARGIN inside its target, on at least MIN_LABELLED tops)."""
     tops = []
-    for a, p in zip(asked, predicted):
+    for a, p in zip(asked, predicted, strict=False):
         if a.general and len(p):
             order, p = shown(p, True, a.by_meaning, 1.0)  # the no-answer cap only lowers: left out here
             tops.append((float(p[order[0]]), (a.pairs[order[0]].grade or 0) >= 1))
     p = np.array([t[0] for t in tops])
     y = np.array([t[1] for t in tops], dtype=float)
     values = np.unique(np.round(p, 3))
-    answers = next((t for t in values if (p >= t).sum() >= MIN_LABELLED and y[p >= t].mean() >= ANSWERS_USEFUL
-                    + MARGIN and all(y[p >= u].mean() >= ANSWERS_USEFUL for u in values if u > t
-                                     and (p >= u).any())), 1.0)
-    related = next((t for t in values[::-1] if (p < t).sum() >= MIN_LABELLED and y[p < t].mean() <= UNLIKELY_USEFUL
-                    - MARGIN), 0.0)
+    answers = next(
+        (
+            t
+            for t in values
+            if (p >= t).sum() >= MIN_LABELLED
+            and y[p >= t].mean() >= ANSWERS_USEFUL + MARGIN
+            and all(y[p >= u].mean() >= ANSWERS_USEFUL for u in values if u > t and (p >= u).any())
+        ),
+        1.0,
+    )
+    related = next(
+        (t for t in values[::-1] if (p < t).sum() >= MIN_LABELLED and y[p < t].mean() <= UNLIKELY_USEFUL - MARGIN), 0.0
+    )
     return float(answers), float(min(related, answers))
 
 
@@ -282,11 +334,12 @@ def write_blind(
     """The unjudged top-JUDGED answers of general questions as shuffled blind pairs: those of the model's order and
     of the cross-validated order (`predicted`) the report measures; rank is the answer's place in the model's."""
     rows = []
-    for a, held_out in zip(asked, predicted):
+    for a, held_out in zip(asked, predicted, strict=False):
         if not a.general:
             continue
-        order, _ = shown(model.predict(np.stack([pair.rows for pair in a.pairs])), a.answered, a.by_meaning,
-                         model.related_floor)
+        order, _ = shown(
+            model.predict(np.stack([pair.rows for pair in a.pairs])), a.answered, a.by_meaning, model.related_floor
+        )
         cross, _ = shown(held_out, a.answered, a.by_meaning, model.related_floor)
         ranks = {int(j): rank for rank, j in enumerate(order)}
         for j in sorted({int(j) for j in [*order[:JUDGED], *cross[:JUDGED]]}, key=ranks.__getitem__):
@@ -296,23 +349,50 @@ def write_blind(
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / "pairs.jsonl", "w", encoding="utf-8") as pairs, open(folder / "key.jsonl", "w") as key:
         for n, (a, unit, rank) in enumerate(rows, start=1):
-            pairs.write(json.dumps({"pair": n, "question": a.query, "answer": unit.text[:1500]}, ensure_ascii=False)
-                        + "\n")
-            key.write(json.dumps({"pair": n, "book": a.book, "thread": a.thread, "unit": unit.id,
-                                  "author": unit.author, "book_title": unit.book_title, "rank": rank},
-                                 ensure_ascii=False) + "\n")
+            pairs.write(
+                json.dumps({"pair": n, "question": a.query, "answer": unit.text[:1500]}, ensure_ascii=False) + "\n"
+            )
+            key.write(
+                json.dumps(
+                    {
+                        "pair": n,
+                        "book": a.book,
+                        "thread": a.thread,
+                        "unit": unit.id,
+                        "author": unit.author,
+                        "book_title": unit.book_title,
+                        "rank": rank,
+                    },
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
     return len(rows)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m assistant.labels", description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=("train", "report"), help="train: write the model; report: figures only")
-    parser.add_argument("--real", type=Path, nargs="+", default=[EVAL_DIR / "real-dev.jsonl", EVAL_DIR /
-                        "real-more.jsonl"], help="judged real questions (default: real-dev.jsonl, real-more.jsonl)")
-    parser.add_argument("--judgments", type=Path, nargs="*", default=[EVAL_DIR / "judgments.jsonl"],
-                        help="further judgments: book, thread, grade and the answer's text or unit")
-    parser.add_argument("--dev", type=Path, default=EVAL_DIR / "dev.jsonl", help="paraphrases trained on (never "
-                        "evaluated here; default: eval/dev.jsonl)")
+    parser.add_argument(
+        "--real",
+        type=Path,
+        nargs="+",
+        default=[EVAL_DIR / "real-dev.jsonl", EVAL_DIR / "real-more.jsonl"],
+        help="judged real questions (default: real-dev.jsonl, real-more.jsonl)",
+    )
+    parser.add_argument(
+        "--judgments",
+        type=Path,
+        nargs="*",
+        default=[EVAL_DIR / "judgments.jsonl"],
+        help="further judgments: book, thread, grade and the answer's text or unit",
+    )
+    parser.add_argument(
+        "--dev",
+        type=Path,
+        default=EVAL_DIR / "dev.jsonl",
+        help="paraphrases trained on (never evaluated here; default: eval/dev.jsonl)",
+    )
     parser.add_argument("--log", type=Path, help="a query log whose votes become judgments")
     parser.add_argument("--index", type=Path, default=default_index_path(), help="index folder (default: index/)")
     parser.add_argument("--model", type=Path, default=MODEL_FILE, help="the model file written by train")
@@ -327,19 +407,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     judged = sum(p.grade is not None for a in asked for p in a.pairs)
-    print(f"{len(asked)} real questions, {judged} judged candidates of {CANDIDATES}; {len(votes)} votes, {len(dev)} "
-          f"paraphrase pairs (weight {DEV_WEIGHT})")
+    print(
+        f"{len(asked)} real questions, {judged} judged candidates of {CANDIDATES}; {len(votes)} votes, {len(dev)} "
+        f"paraphrase pairs (weight {DEV_WEIGHT})"
+    )
     before = score_only(asked)
     print("before (the fused score and its calibration, floors 0.6 / 0.3):")
     print(figures(asked, [confidence(b[:, None]) for b in before], 0.6, 0.3))
     predicted = cross_validated(asked, votes + dev)
     answers_floor, related_floor = choose_floors(asked, predicted)
-    print(f"after (the model, {FOLDS}-fold cross-validated by question; floors {answers_floor:.3f} / "
-          f"{related_floor:.3f}):")
+    print(
+        f"after (the model, {FOLDS}-fold cross-validated by question; floors {answers_floor:.3f} / "
+        f"{related_floor:.3f}):"
+    )
     print(figures(asked, predicted, answers_floor, related_floor))
     pairs = [p for a in asked for p in a.pairs] + votes + dev
-    note = (f"{judged} judged pairs of {len(asked)} real questions, {len(votes)} votes and {len(dev)} paraphrase pairs"
-            f" (weight {DEV_WEIGHT})")
+    note = (
+        f"{judged} judged pairs of {len(asked)} real questions, {len(votes)} votes and {len(dev)} paraphrase pairs"
+        f" (weight {DEV_WEIGHT})"
+    )
     model = replace(_fit(pairs, note), answers_floor=round(answers_floor, 3), related_floor=round(related_floor, 3))
     if args.command == "train":
         args.model.write_text(model.to_json(), encoding="utf-8")

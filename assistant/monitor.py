@@ -23,11 +23,13 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: n
 import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from starlette.middleware import Middleware  # noqa: E402
 
 from assistant import config  # noqa: E402
 from assistant.feedback import question_key  # noqa: E402
-from assistant.logdb import LogTarget, is_url, log_target, redact, scrub  # noqa: E402
-from assistant.querylog import DB_ERRORS, connect_readonly, default_log_path  # noqa: E402
+from assistant.service.logdb import LogTarget, is_url, log_target, redact, scrub  # noqa: E402
+from assistant.service.querylog import DB_ERRORS, connect_readonly, default_log_path  # noqa: E402
+from assistant.web.guard import Guard, Policy, allowed_hosts  # noqa: E402
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7861
@@ -406,6 +408,8 @@ def launch(app: gr.Blocks, host: str, port: int, password: str | None, *, block:
         share=False,
         auth=(USER, password) if password else None,
         prevent_thread_lock=True,
+        # The app's guard: only this host and loopback names, so a DNS-rebinding page cannot read the log.
+        app_kwargs={"middleware": [Middleware(Guard, policy=Policy(allowed_hosts(host)))]},
         footer_links=[],
         css=CSS,
         quiet=True,

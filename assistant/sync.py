@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import dataclasses
 import datetime as dt
 import hashlib
 import http.client
@@ -41,10 +42,10 @@ from pathlib import Path
 import yaml
 
 from assistant import config
-from assistant.archive import ArchiveError, archive_paths, read_archive
-from assistant.authors import load_people
-from assistant.build import PEOPLE_FILE
-from assistant.store import DEFAULT_DATA, default_index_path
+from assistant.corpus.archive import ArchiveError, archive_paths, read_archive
+from assistant.corpus.authors import load_people
+from assistant.indexing.build import PEOPLE_FILE
+from assistant.indexing.store import DEFAULT_DATA, default_index_path
 
 DEFAULT_REPO = "DataTalksClub/datatalksclub.github.io"
 DEFAULT_API = "https://api.github.com"
@@ -317,7 +318,7 @@ def sync(data: Path, github: GitHub) -> SyncReport:
     try:
         checked: dict[str, Path] = {}
         slugs: set[str] = set()
-        for name, content in zip(wanted, downloads):
+        for name, content in zip(wanted, downloads, strict=False):
             if isinstance(content, DamagedDownload):
                 report.failed.append(f"{Path(name).stem}: {content}")
                 continue
@@ -434,11 +435,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _rebuild(data: Path, index: Path) -> int:
     """Rebuild the index from what it was built with (plus `data`) when the sync made it stale."""
-    from assistant.store import IndexLoadError, IndexWriteError, build_inputs, ensure_index
+    from assistant.indexing.store import IndexLoadError, IndexWriteError, build_inputs, ensure_index
 
     inputs = build_inputs(index)
     if data.resolve() not in {folder.resolve() for folder in inputs.data}:
-        inputs = build_inputs(index, [data])
+        inputs = dataclasses.replace(inputs, data=(*inputs.data, data))
     try:
         ensure_index(inputs, index)
     except (IndexLoadError, IndexWriteError, FileNotFoundError, ValueError) as error:

@@ -26,7 +26,7 @@ from load import QUESTIONS, REPO, running_app
 from pgserver import PgServer
 
 sys.path.insert(0, str(REPO))
-from assistant.querylog import connect_readonly  # noqa: E402
+from assistant.service.querylog import connect_readonly  # noqa: E402
 
 SEED = REPO / "data" / "20210830-practical-mlops.md"
 VOTES = 3  # per search: one on each of the first three answers

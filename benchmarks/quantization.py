@@ -18,15 +18,15 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.build import load_corpus, people_for
-from assistant.embedding import BUNDLED_MODEL_ID
-from assistant.encoder import OnnxEmbedder, exported_embedder
 from assistant.eval import evaluate, read_labelled
+from assistant.indexing.build import load_corpus, people_for
+from assistant.indexing.embedding import BUNDLED_MODEL_ID
+from assistant.indexing.encoder import OnnxEmbedder, exported_embedder
+from assistant.indexing.parsed import parse_archive
+from assistant.indexing.recipe import FIELDS, field_texts
+from assistant.indexing.store import build_index, load_built_index
 from assistant.judged import evaluate_real, read_real
-from assistant.parsed import parse_archive
-from assistant.recipe import FIELDS, field_texts
-from assistant.searcher import Searcher
-from assistant.store import build_index, load_built_index
+from assistant.search.searcher import Searcher
 
 SAMPLE = 600  # field texts timed as build batches
 

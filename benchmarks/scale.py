@@ -31,11 +31,18 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from assistant import vectorindex
-from assistant.eval import read_labelled
-from assistant.recipe import tokenize
-from assistant.store import LEXICAL_DIR, build_inputs, ensure_index, load_built_index, load_lexical, write_vectors
-from assistant.threads import one_thread_per_search
+from assistant.eval import read_labelled  # noqa: E402
+from assistant.indexing import vectorindex  # noqa: E402
+from assistant.indexing.recipe import tokenize  # noqa: E402
+from assistant.indexing.store import (  # noqa: E402
+    LEXICAL_DIR,
+    build_inputs,
+    ensure_index,
+    load_built_index,
+    load_lexical,
+    write_vectors,
+)
+from assistant.indexing.threads import one_thread_per_search  # noqa: E402
 
 NOISE = 0.01  # per dimension: a noise vector of norm ~0.2 beside the unit-length mix
 FIELDS = ("question", "both", "passages")
@@ -78,12 +85,14 @@ def synthesize(real: dict, n: int, seed: int = 0) -> dict:
     passage_counts = per_unit[first]
     owners = np.repeat(np.arange(n), passage_counts)
     starts = np.concatenate([[0], np.cumsum(per_unit)[:-1]])
-    real_rows = np.concatenate([starts[f] + np.arange(c) for f, c in zip(first, passage_counts)]).astype(np.int64)
+    real_rows = np.concatenate([starts[f] + np.arange(c) for f, c in zip(first, passage_counts, strict=True)]).astype(
+        np.int64
+    )
     passages = _mix(rng, real["passages"], real_rows, rng.integers(len(real["passages"]), size=len(real_rows)))
     texts = [
         f"{real['titles'][a]}\n{real['authors'][a]}\n{real['questions'][a]}\n\n"
         f"{real['texts'][a][:300]} {real['texts'][b][-200:]}"
-        for a, b in zip(first.tolist(), second.tolist())
+        for a, b in zip(first.tolist(), second.tolist(), strict=True)
     ]
     return {
         "vectors": {**vectors, "passages": passages},
@@ -122,7 +131,7 @@ def exact_neighbours(units: dict, queries: np.ndarray, k: int = 10) -> dict[str,
 def recall(found: np.ndarray, truth: np.ndarray) -> float:
     """Share of the true neighbours found; -1 pads a filter that keeps fewer than k units."""
     shares = []
-    for f, t in zip(found.tolist(), truth.tolist()):
+    for f, t in zip(found.tolist(), truth.tolist(), strict=True):
         wanted = set(t) - {-1}
         shares.append(len(set(f) & wanted) / len(wanted) if wanted else 1.0)
     return float(np.mean(shares))
@@ -170,10 +179,10 @@ def serve(folder: Path, work: Path) -> dict:
         return np.diff(marks)
 
     # The first pass maps each list and posting page it reads (a fresh process); the second is warm.
-    passes = [[one_search(q[None, :], words) for q, words in zip(queries, tokens)] for _ in range(2)]
+    passes = [[one_search(q[None, :], words) for q, words in zip(queries, tokens, strict=True)] for _ in range(2)]
     found = {f: [vectorindex.search(indexes[f], queries, 10)[1]] for f in FIELDS}
     result = {"load_s": load_s, "rss_loaded_gb": load_rss}
-    for name, parts in zip(("cold", "warm"), passes):
+    for name, parts in zip(("cold", "warm"), passes, strict=True):
         times = np.sum(parts, axis=1)
         bm25_ms, nearest_ms, rescore_ms = 1000 * np.median(parts, axis=0)
         result |= {
@@ -251,7 +260,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     ensure_index(build_inputs(args.index, data=[REPO / "data"]), args.index)
     real = _real(args.index)
-    from assistant.searcher import query_embedder
+    from assistant.search.searcher import query_embedder
 
     embedder = query_embedder(load_built_index(args.index))
     questions = [case.query for case in read_labelled(args.questions)]

@@ -25,9 +25,9 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from assistant.archive import Book, read_archives
-from assistant.build import people_for
-from assistant.units import answered_threads, build_units, thread_key
+from assistant.corpus.archive import Book, read_archives
+from assistant.corpus.units import answered_threads, build_units, thread_key
+from assistant.indexing.build import people_for
 
 EVAL = Path(__file__).resolve().parent
 SEED = 28
@@ -115,7 +115,7 @@ def pick(args: argparse.Namespace) -> None:
 
 
 def pairs(args: argparse.Namespace) -> None:
-    from assistant.searcher import load_index  # loads the model: only this command needs it
+    from assistant.search.searcher import load_index  # loads the model: only this command needs it
 
     rows = _jsonl(args.questions)
     if any(r["general"] is None for r in rows):
@@ -179,8 +179,13 @@ def collect(args: argparse.Namespace) -> None:
                                                               key[item[0]]["rank"])):  # fmt: skip
         k = key[pair]
         judged[(k["book"], k["thread"])].append(
-            {"unit": k["unit"], "author": k["author"], "book_title": k["book_title"], "text": texts[pair],
-             "grade": grade}  # fmt: skip
+            {
+                "unit": k["unit"],
+                "author": k["author"],
+                "book_title": k["book_title"],
+                "text": texts[pair],
+                "grade": grade,
+            }  # fmt: skip
         )
     rows = _jsonl(args.questions)
     for row in rows:
@@ -189,8 +194,16 @@ def collect(args: argparse.Namespace) -> None:
     both = sorted(set(first) & set(second))
     _write_jsonl(
         args.second,
-        [{"book": key[p]["book"], "thread": key[p]["thread"], "unit": key[p]["unit"], "first": first[p],
-          "second": second[p]} for p in both],  # fmt: skip
+        [
+            {
+                "book": key[p]["book"],
+                "thread": key[p]["thread"],
+                "unit": key[p]["unit"],
+                "first": first[p],
+                "second": second[p],
+            }
+            for p in both
+        ],  # fmt: skip
     )
     a, b = [first[p] for p in both], [second[p] for p in both]
     useful_a, useful_b = [int(g >= 1) for g in a], [int(g >= 1) for g in b]

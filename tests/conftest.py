@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from assistant.archive import Book, ReadResult, read_archive, read_archives
-from assistant.authors import load_people
+from assistant.corpus.archive import Book, ReadResult, read_archive, read_archives
+from assistant.corpus.authors import load_people
 from helpers import DATA, EVAL, PEOPLE, SEED
 
 
@@ -84,8 +84,8 @@ def seed_book(seed_file: Path) -> Book:
 @pytest.fixture(scope="session")
 def embedder(tmp_path_factory):
     """The bundled model exported to ONNX once per test session, as a first build exports it."""
-    from assistant.embedding import BUNDLED_MODEL_ID
-    from assistant.encoder import exported_embedder
+    from assistant.indexing.embedding import BUNDLED_MODEL_ID
+    from assistant.indexing.encoder import exported_embedder
 
     return exported_embedder(BUNDLED_MODEL_ID, tmp_path_factory.mktemp("encoder") / "onnx")
 
@@ -93,7 +93,7 @@ def embedder(tmp_path_factory):
 @pytest.fixture(scope="session")
 def seed_index(tmp_path_factory, seed_dir: Path, embedder) -> Path:
     """An index of the seed folder, built like `python -m assistant.index` does."""
-    from assistant.store import build_index
+    from assistant.indexing.store import build_index
 
     out = tmp_path_factory.mktemp("seed") / "index"
     build_index([seed_dir], out, embedder=embedder)
@@ -102,8 +102,8 @@ def seed_index(tmp_path_factory, seed_dir: Path, embedder) -> Path:
 
 @pytest.fixture(scope="session")
 def seed_searcher(seed_index: Path, embedder):
-    from assistant.store import load_built_index
-    from assistant.searcher import Searcher
+    from assistant.indexing.store import load_built_index
+    from assistant.search.searcher import Searcher
 
     return Searcher(load_built_index(seed_index), embedder)
 
@@ -111,8 +111,8 @@ def seed_searcher(seed_index: Path, embedder):
 @pytest.fixture(scope="session")
 def fake_seed_searcher(tmp_path_factory, seed_dir: Path):
     """A searcher over the seed whose vectors come from the fake model: real units, keys and BM25, no model load."""
-    from assistant.searcher import Searcher
-    from assistant.store import build_index, load_built_index
+    from assistant.indexing.store import build_index, load_built_index
+    from assistant.search.searcher import Searcher
     from fakes import FAKE_MODEL_ID, HashedWordsEmbedder
 
     out = tmp_path_factory.mktemp("fake-seed") / "index"
@@ -123,7 +123,7 @@ def fake_seed_searcher(tmp_path_factory, seed_dir: Path):
 @pytest.fixture(scope="session")
 def full_index(tmp_path_factory, data_dir: Path, embedder):
     """(build summary, folder) of an index over data/, as `make run` builds it, once per test session (a minute)."""
-    from assistant.store import build_index
+    from assistant.indexing.store import build_index
 
     out = tmp_path_factory.mktemp("full") / "index"
     return build_index([data_dir], out, embedder=embedder), out
@@ -132,8 +132,8 @@ def full_index(tmp_path_factory, data_dir: Path, embedder):
 @pytest.fixture(scope="session")
 def full_searcher(full_index, embedder):
     """A searcher over every archive in data/; use it for every full-corpus test."""
-    from assistant.searcher import Searcher
-    from assistant.store import load_built_index
+    from assistant.indexing.store import load_built_index
+    from assistant.search.searcher import Searcher
 
     return Searcher(load_built_index(full_index[1]), embedder)
 

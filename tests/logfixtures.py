@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from assistant.authors import load_people
+from assistant.corpus.authors import load_people
+from assistant.corpus.units import build_units
 from assistant.eval import read_labelled
-from assistant.logdb import LogTarget
-from assistant.units import build_units
+from assistant.service.logdb import LogTarget
 from pgserver import PgServer
 
 

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from assistant.monitor import build_dashboard, launch
-from assistant.querylog import LoggedQuery, Shown, connect_readonly
+from assistant.service.querylog import LoggedQuery, Shown, connect_readonly
 from load import HOST, free_port
 
 DAY = 86400.0

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from gradio_client import Client
 
+from assistant.search.searcher import Answer
 from helpers import run_async
 from load import QUESTIONS, REPO, run_load, running_app
-from assistant.searcher import Answer
 
 pytestmark = pytest.mark.slow
 pytest_plugins = ["logfixtures"]  # pg_server: a PostgreSQL server for the log

@@ -13,10 +13,10 @@ from urllib.parse import quote_plus
 import pytest
 from playwright.sync_api import Page, expect
 
+from assistant.indexing.store import build_index, load_built_index
 from assistant.monitor import answer_source
-from assistant.querylog import QueryLog
-from assistant.store import build_index, load_built_index
-from assistant.searcher import Searcher
+from assistant.search.searcher import Searcher
+from assistant.service.querylog import QueryLog
 from assistant.web.page import LOGGED_LINE
 from assistant.web.serve import start
 from helpers import SEED_ID, screenshot_path
@@ -192,7 +192,7 @@ def test_the_whole_thread_opens_in_place_from_the_keyboard(seed_app, open_page):
 def test_hostile_archive_text_never_runs(xss_app, open_page):
     page, _ = open_page(xss_app)
     dialogs = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.on("dialog", lambda dialog, dialogs=dialogs: (dialogs.append(dialog.message), dialog.dismiss()))
     ask(page, "How do you test web page security?")
     assert cards(page).count() == 3
     results = page.locator("#results")
@@ -386,7 +386,7 @@ def test_hostile_addresses_show_as_text_and_nothing_runs(seed_app, open_page):
     ):
         page, _ = open_page(f"{seed_app}?{query}")
         dialogs = []
-        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        page.on("dialog", lambda dialog, dialogs=dialogs: (dialogs.append(dialog.message), dialog.dismiss()))
         expect(page.locator("#results .ata-results")).to_be_visible(timeout=WAIT_MS)
         if where == "question":
             expect(question_box(page)).to_have_value(text)

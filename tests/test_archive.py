@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from assistant.archive import (
+from assistant.corpus.archive import (
     MAX_ARCHIVE_BYTES,
     ArchiveError,
     Link,
@@ -41,7 +41,7 @@ def _all_texts(books):
 
 
 def _raw_front_matter(path: Path) -> dict:
-    """The front matter parsed independently of assistant.archive (real archives end it with a bare '---' line)."""
+    """The front matter parsed without assistant.corpus.archive (real archives end it with a bare '---' line)."""
     text = path.read_text(encoding="utf-8")
     front_matter = text.removeprefix("---\n").split("\n---\n", 1)[0]
     return yaml.load(front_matter, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
@@ -146,9 +146,12 @@ def test_markdown_links_and_code_fences_kept(corpus):
     """Every Markdown link and ``` fence of the source text survives cleaning."""
     links = fences = 0
     for book in corpus.books:
-        for raw, message in zip(_raw_front_matter(book.path).get("archive") or [], book.messages):
+        for raw, message in zip(_raw_front_matter(book.path).get("archive") or [], book.messages, strict=False):
             raw_replies = [r.get("text") for r in raw.get("replies") or []]
-            pairs = [(raw.get("text"), message.text), *zip(raw_replies, [r.text for r in message.replies])]
+            pairs = [
+                (raw.get("text"), message.text),
+                *zip(raw_replies, [r.text for r in message.replies], strict=False),
+            ]
             for raw_text, text in pairs:
                 raw_text = html.unescape(str(raw_text or ""))
                 for link in _MARKDOWN_LINK.findall(raw_text):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.archive import Book
-from assistant.authors import AuthorMatcher, display_names, unresolved_slugs
+from assistant.corpus.archive import Book
+from assistant.corpus.authors import AuthorMatcher, display_names, unresolved_slugs
 from helpers import HOST, HOST_BOOK
 
 # Pinned on the corpus in data/ (98 archives). A change here is a change in matching: check it, then re-pin.

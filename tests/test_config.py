@@ -134,7 +134,7 @@ NEW_WEEK = "20230529-modeling-mindsets"
 
 
 def test_sync_runs_with_the_files_settings_the_environments_and_the_flags(tmp_path, monkeypatch, data_dir):
-    """A real sync against a loopback GitHub: the folder it fills is the flag's, else the variable's, else the file's."""
+    """A real sync against a loopback GitHub: it fills the flag's folder, else the variable's, else the file's."""
     files = {f"_books/{week}.md": (data_dir / f"{week}.md").read_bytes() for week in [*WEEKS, NEW_WEEK]}
     site = FakeRepo({**files, "_people/noahgift.md": b"---\ntitle: Noah Gift\n---\n"})
     folders = {}
@@ -186,13 +186,15 @@ def failure(capsys, text: str | None, tmp_path: Path, *argv: str) -> str:
         ("[app]\nhost = '::1'\n\nprot = 8000\n", "error: c.toml:4: [app] unknown key 'prot' (did you mean 'port'?)"),
         (
             "[common]\n# the shared ones\nlog_days = 3\n",
-            "error: c.toml:3: [common] unknown key 'log_days': no command takes --log_days "
-            "(did you mean 'log-days'?)",
+            "error: c.toml:3: [common] unknown key 'log_days': no command takes --log_days (did you mean 'log-days'?)",
         ),
-        ("[app]\nport = \"8000\"\n", 'error: c.toml:2: [app] port: expected a whole number, got "8000"'),
+        ('[app]\nport = "8000"\n', 'error: c.toml:2: [app] port: expected a whole number, got "8000"'),
         ("[app]\nport = true\n", "error: c.toml:2: [app] port: expected a whole number, got true"),
         ('[app]\nport = "8\\n0"\n', 'error: c.toml:2: [app] port: expected a whole number, got "8\\n0"'),
-        ('["a\\nb"]\n', "error: c.toml: unknown section ['a\\nb'] (sections: common, app, slack, index, sync, monitor)"),
+        (
+            '["a\\nb"]\n',
+            "error: c.toml: unknown section ['a\\nb'] (sections: common, app, slack, index, sync, monitor)",
+        ),
         ("[common]\n\n  no-log = 1\n", "error: c.toml:3: [common] no-log: expected true or false, got 1"),
         ("[app]\nallowed-host = [1]\n", "error: c.toml:2: [app] allowed-host: expected a string, got [1]"),
         ("[app]\nport = 80\nport = 81\n", "error: c.toml:3: invalid TOML: Cannot overwrite a value"),
@@ -211,7 +213,7 @@ def test_a_wrong_type_in_another_commands_section_waits_for_that_command(tmp_pat
     path = write(tmp_path / "c.toml", "[sync]\nno-build = 'yes'\n")
     assert app.parse_args(["--config", str(path)]).port == 7860
     assert config.main([str(path)]) == 2
-    assert capsys.readouterr().err == f"error: {path}:2: [sync] no-build: expected true or false, got \"yes\"\n"
+    assert capsys.readouterr().err == f'error: {path}:2: [sync] no-build: expected true or false, got "yes"\n'
 
 
 def test_a_list_where_sync_takes_one_folder_is_named(tmp_path, capsys):

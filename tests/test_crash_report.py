@@ -17,9 +17,9 @@ from helpers import REPO
 SCRIPT = textwrap.dedent("""
     import os, sys
     sys.path.insert(0, "tests")
-    from assistant.live import report_crashes
-    from assistant.searcher import Searcher
-    from assistant.store import build_index, load_built_index
+    from assistant.search.live import report_crashes
+    from assistant.search.searcher import Searcher
+    from assistant.indexing.store import build_index, load_built_index
     from fakes import FAKE_MODEL_ID, HashedWordsEmbedder
 
     if sys.argv[3] == "report":

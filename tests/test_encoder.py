@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.build import load_corpus
-from assistant.embedding import BUNDLED_MODEL_ID, Embedder
-from assistant.encoder import exported_embedder
-from assistant.parsed import parse_archive
-from assistant.recipe import FIELDS, field_texts
+from assistant.indexing.build import load_corpus
+from assistant.indexing.embedding import BUNDLED_MODEL_ID, Embedder
+from assistant.indexing.encoder import exported_embedder
+from assistant.indexing.parsed import parse_archive
+from assistant.indexing.recipe import FIELDS, field_texts
 from helpers import EVAL, REPO
 
 pytestmark = pytest.mark.slow
@@ -67,7 +67,7 @@ def test_truncate_keeps_what_the_model_reads(embedder):
 def test_index_loads_and_answers_without_importing_torch(seed_index: Path):
     script = (
         "import sys\n"
-        "from assistant.searcher import load_index\n"
+        "from assistant.search.searcher import load_index\n"
         f"answers = load_index({str(seed_index)!r}).search('Should startups do MLOps?')\n"
         "print(sorted({a.author for a in answers}))\n"
         "print(sorted(m for m in ('torch', 'transformers', 'sentence_transformers') if m in sys.modules))\n"
@@ -87,7 +87,7 @@ ONE_CORE = """
 import json, os, sys
 import numpy as np
 os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
-from assistant.encoder import OnnxEmbedder
+from assistant.indexing.encoder import OnnxEmbedder
 encoder = OnnxEmbedder(sys.argv[1])
 texts = json.loads(open(sys.argv[2], encoding="utf-8").read())
 np.save(sys.argv[3], np.vstack([encoder.encode([text]) for text in texts]))

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.embedding import Embedder
-from assistant.encoder import OnnxEmbedder, exported_embedder
+from assistant.indexing.embedding import Embedder
+from assistant.indexing.encoder import OnnxEmbedder, exported_embedder
 
 pytestmark = pytest.mark.slow
 
@@ -22,10 +22,9 @@ WORDS = sorted({word for text in TEXTS for word in text.split()} | {"a", "is", "
 
 def tiny_model(folder: Path, kind: str, pooling: str = "mean") -> str:
     """A randomly initialised 1-layer `kind` ("mpnet" or "bert") sentence-transformers model saved to `folder`."""
+    import torch
     from sentence_transformers import SentenceTransformer, models
     from transformers import BertConfig, BertModel, BertTokenizerFast, MPNetConfig, MPNetModel, MPNetTokenizerFast
-
-    import torch
 
     torch.manual_seed(0)
     special = SPECIAL_TOKENS[kind]

@@ -9,8 +9,8 @@ import pytest
 
 from assistant.eval import read_labelled
 from assistant.feedback import main
-from assistant.logdb import LogTarget
-from assistant.querylog import QueryLog
+from assistant.service.logdb import LogTarget
+from assistant.service.querylog import QueryLog
 from loghelpers import Clock, logged, rows
 
 pytest_plugins = ["logfixtures"]  # the questions and unit_ids fixtures

@@ -22,8 +22,8 @@ from fastapi.testclient import TestClient
 from gradio_client import Client
 
 from app import parse_args
-from assistant.querylog import QueryLog
-from assistant.recipe import relevance
+from assistant.indexing.recipe import relevance
+from assistant.service.querylog import QueryLog
 from assistant.web.api import json_api
 from assistant.web.page import LOGGED_LINE, build_page, respond
 from assistant.web.serve import start
@@ -135,7 +135,7 @@ def test_the_page_notes_no_close_match_only_when_every_card_is_unlikely_and_logs
     fake_seed_searcher, log, monkeypatch, confidences, noted
 ):
     answers = fake_seed_searcher.search(QUESTION, 3, min_score=0)
-    shown = [dataclasses.replace(answer, confidence=c) for answer, c in zip(answers, confidences)]
+    shown = [dataclasses.replace(answer, confidence=c) for answer, c in zip(answers, confidences, strict=False)]
     monkeypatch.setattr(fake_seed_searcher, "search", lambda *args, **kwargs: shown)
     html, *_ = respond(fake_seed_searcher, QUESTION, "", "", 3, log=log)
     assert ("None of these is a close match" in html) is noted
@@ -248,7 +248,8 @@ def test_app_log_options(tmp_path, monkeypatch):
     assert parse_args(["--log", url]).log == url
     monkeypatch.setenv("ASSISTANT_LOG", url)
     assert parse_args([]).log == url
-    from assistant.slack.__main__ import default_voter_key, parse_args as slack_args
+    from assistant.slack.__main__ import default_voter_key
+    from assistant.slack.__main__ import parse_args as slack_args
 
     assert slack_args(["--log", url]).log == url
     settings = tmp_path / "ask.toml"

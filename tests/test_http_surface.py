@@ -16,8 +16,8 @@ from urllib.parse import quote, urlencode, urlsplit
 import pytest
 from gradio_client import Client
 
-from assistant.querylog import QueryLog
-from assistant.web.contract import MAX_BODY_BYTES
+from assistant.service.contract import MAX_BODY_BYTES
+from assistant.service.querylog import QueryLog
 from assistant.web.page import open_link
 from assistant.web.serve import start
 
@@ -182,8 +182,12 @@ def test_feedback_must_be_json(server):
 
 @pytest.mark.parametrize(
     "headers",
-    [{"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-site"}, {"Origin": "http://evil.example"},
-     {"Origin": "null"}],  # fmt: skip
+    [
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site"},
+        {"Origin": "http://evil.example"},
+        {"Origin": "null"},
+    ],  # fmt: skip
 )
 def test_cross_site_requests_cannot_fill_the_log(server, log, headers):
     """Row 11: a plain cross-site GET to /api/search was logged; any web page could fill the log."""

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant import store
 from assistant.index import main
-from assistant.store import IndexLoadError, build_index, load_built_index, stale_reason
+from assistant.indexing import store
+from assistant.indexing.store import IndexLoadError, build_index, load_built_index, stale_reason
 from fakes import FAKE_MODEL_ID, HashedWordsEmbedder
 from helpers import REPO, SEED_ID, write_archive
 
@@ -218,9 +218,7 @@ def one_week(tmp_path, seed_file) -> Path:
     return folder
 
 
-def test_cli_without_data_rebuilds_from_the_folders_the_index_was_built_from(
-    tmp_path, one_week, capsys, monkeypatch
-):
+def test_cli_without_data_rebuilds_from_the_folders_the_index_was_built_from(tmp_path, one_week, capsys, monkeypatch):
     monkeypatch.setattr(store, "build_embedder", lambda model, out: HashedWordsEmbedder())
     out = tmp_path / "index"
     assert main(["--data", str(one_week), "--out", str(out)]) == 0

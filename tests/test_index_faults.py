@@ -18,8 +18,8 @@ import pytest
 
 import app
 from assistant import index as index_cli
-from assistant import store
-from assistant.store import IndexLoadError, build_index, load_built_index
+from assistant.indexing import store
+from assistant.indexing.store import IndexLoadError, build_index, load_built_index
 from fakes import FAKE_MODEL_ID, HashedWordsEmbedder
 from helpers import SEED_ID, deadline
 
@@ -185,6 +185,16 @@ def test_full_disk_is_one_error_line_and_leaves_no_partial_build(fake_index, see
     assert "no space left" in err[0].lower() and "free" in err[0], err
     assert not list((fake_index / "builds").glob("*.partial"))
     assert _load(fake_index).units == before
+
+
+def test_tuning_that_cannot_write_its_folder_is_the_same_error(tmp_path, seed_copy, capsys):
+    """Issue 26, bug 6: an OSError from tuning (here: encoders/ is a file) is one line and exit 2, no traceback."""
+    out = tmp_path / "index"
+    out.mkdir()
+    (out / "encoders").write_text("not a folder", encoding="utf-8")
+    assert index_cli.main(["--data", str(seed_copy), "--out", str(out), "--tune"]) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"error: cannot write the index to {out}") and "previous index is unchanged" in line
 
 
 def test_faiss_failing_to_write_is_the_same_error(fake_index, seed_copy, monkeypatch, capsys):

@@ -17,8 +17,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from assistant.searcher import Answer, RelatedQuestion
-from assistant.units import AnswerUnit
+from assistant.corpus.units import AnswerUnit
+from assistant.search.searcher import Answer, RelatedQuestion
 from assistant.web.api import json_api
 
 

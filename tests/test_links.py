@@ -7,7 +7,7 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from assistant.web.contract import (
+from assistant.service.contract import (
     MAX_ID_CHARS,
     MAX_REQUEST_CHARS,
     PageLink,

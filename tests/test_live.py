@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import gc
 import http.client
 import json
 import shutil
 import threading
 import time
+import weakref
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 import pytest
 from playwright.sync_api import expect
 
-from assistant.live import LiveSearcher
-from assistant.searcher import Searcher
-from assistant.store import build_index, load_built_index
+from assistant.indexing.store import build_index, load_built_index
+from assistant.search.live import LiveSearcher
+from assistant.search.searcher import Searcher
 from fakes import FAKE_MODEL_ID, HashedWordsEmbedder
 from helpers import SEED_ID, write_archive
 from load import HOST, running_app
@@ -88,6 +90,20 @@ def test_a_build_that_does_not_load_is_reported_and_the_old_one_kept(fake_index,
     wait_for(warned, "the warning")
     assert "units.json" in "".join(printed)
     assert live.current() is old
+
+
+def test_a_swapped_out_searcher_is_freed_without_the_cyclic_collector(fake_seed_searcher):
+    """Issue 26, bug 8: the question cache keeps no reference to its searcher, so dropping it frees the index."""
+    searcher = Searcher(fake_seed_searcher.index, HashedWordsEmbedder())
+    searcher.search("Should startups do MLOps?", 3)
+    assert searcher._embed.cache_info().currsize == 1  # the question is cached
+    freed = weakref.ref(searcher)
+    gc.disable()
+    try:
+        del searcher
+        assert freed() is None
+    finally:
+        gc.enable()
 
 
 def test_a_searcher_without_a_folder_never_changes(fake_seed_searcher):

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+import http.client
 import threading
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import expect
 
-from assistant.logdb import LogTarget, redact
 from assistant.monitor import answer_source, every_query, is_loopback, main, read_dashboard
-from assistant.querylog import QueryLog
-from assistant.web.contract import parse_request
-from assistant.web.record import search_and_log
+from assistant.service.contract import parse_request
+from assistant.service.logdb import LogTarget, redact
+from assistant.service.querylog import QueryLog
+from assistant.service.record import search_and_log
 from helpers import screenshot_path
 from load import QUESTIONS
 from loghelpers import DAY, T0, Clock, logged, serving_dashboard
@@ -116,6 +118,20 @@ def test_serving_beyond_loopback_without_a_password_is_refused(tmp_path, capsys,
 
 
 @pytest.mark.browser
+def test_a_dns_rebinding_host_cannot_read_the_dashboard(two_days):
+    """Issue 26, bug 4: on loopback without a password, a request naming another host is refused (403)."""
+    with serving_dashboard(two_days) as url:
+        port = urlsplit(url).port
+        for host, status in [("evil.example", 403), (f"evil.example:{port}", 403), (f"127.0.0.1:{port}", 200)]:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            connection.request("GET", "/", headers={"Host": host})
+            response = connection.getresponse()
+            body = response.read()
+            connection.close()
+            assert response.status == status, (host, body[:200])
+        assert b"is not served here" not in body
+
+
 def test_dashboard_in_a_browser_shows_hostile_questions_as_text(two_days, open_page):
     with serving_dashboard(two_days) as url:
         page, blocked = open_page(url)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from assistant.ranking import fuse, substance_penalty
-from assistant.recipe import tokenize
+from assistant.indexing.recipe import tokenize
+from assistant.search.ranking import fuse, substance_penalty
 
 QUESTIONS = ["Should startups do MLOps?", "which tools first", "kubernetes", "how do I cook onions", "book"]
 
@@ -57,4 +57,4 @@ def test_one_estimate_orders_the_answers_and_is_their_confidence(fake_seed_searc
     shown = [answer.confidence for answer in answers]
     assert shown == sorted(shown, reverse=True)
     estimated = fake_seed_searcher.model.predict(found.features)
-    assert all(c <= e + 5e-4 for c, e in zip(shown, estimated))
+    assert all(c <= e + 5e-4 for c, e in zip(shown, estimated, strict=False))

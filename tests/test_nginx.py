@@ -22,7 +22,7 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 from gradio_client import Client
 
-from assistant.querylog import QueryLog
+from assistant.service.querylog import QueryLog
 from assistant.web.serve import Proxy, start
 from helpers import REPO
 from load import free_port

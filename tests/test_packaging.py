@@ -1,4 +1,4 @@
-"""Installing the project: `pip install -e .` (what `make` runs) warns about nothing; the wheel ships the page assets."""
+"""Installing the project: `pip install -e .` (what `make` runs) warns about nothing; the wheel ships page assets."""
 
 from __future__ import annotations
 
@@ -32,6 +32,6 @@ def test_wheel_holds_every_package_and_the_page_assets(tmp_path):
     wheel, _ = _build(tmp_path, "build_wheel")
     names = set(wheel.namelist())
     assert {"assistant/__init__.py", "assistant/web/style.css", "assistant/web/feedback.js"} <= names
-    assert "assistant/usefulness.json" in names  # the model search loads
+    assert "assistant/indexing/usefulness.json" in names  # the model search loads
     assert "assistant/slack/__init__.py" in names
     assert not any(name.startswith(("data/", "eval/", "tests/")) for name in names)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant import parsed as parsed_module
-from assistant.store import PARSED_DIR, build_index
+from assistant.indexing import parsed as parsed_module
+from assistant.indexing.store import PARSED_DIR, build_index
 from fakes import HashedWordsEmbedder
 from helpers import SEED_ID
 

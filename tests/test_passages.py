@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from assistant.passages import split_passages
-from assistant.units import build_units
+from assistant.corpus.passages import split_passages
+from assistant.corpus.units import build_units
 
 
 def _reply(books_by_id, people, book, thread, author):

@@ -12,11 +12,11 @@ from urllib.parse import urlencode
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from test_http_surface import JSON, QUESTION, error_of, request
 
-from assistant.querylog import QueryLog
+from assistant.service.querylog import QueryLog
 from assistant.web.guard import MAX_FORWARDED_CHARS
 from assistant.web.serve import Proxy, start
-from test_http_surface import JSON, QUESTION, error_of, request
 
 PUBLIC = "https://ask.example.org"
 SEARCH = "/api/search?" + urlencode({"q": QUESTION, "closest": "true"})

@@ -12,8 +12,8 @@ from __future__ import annotations
 import pytest
 
 from assistant.eval import evaluate, read_labelled
+from assistant.indexing.recipe import relevance, term_sequence
 from assistant.judged import evaluate_real, read_real
-from assistant.recipe import relevance, term_sequence
 from helpers import EVAL, REPO
 
 pytestmark = pytest.mark.slow
@@ -102,7 +102,7 @@ def test_no_list_shows_a_stronger_label_or_a_higher_score_below_a_weaker_one(ful
     questions += [q.query for q in read_real(EVAL / "real-dev.jsonl")] + list(KEYWORDS)
     for question in questions:
         answers = full_searcher.search(question, 10, min_score=0)
-        for above, below in zip(answers, answers[1:]):
+        for above, below in zip(answers, answers[1:], strict=False):
             assert above.confidence >= below.confidence, question
             assert LABEL_ORDER.index(relevance(above.confidence).slug) <= LABEL_ORDER.index(
                 relevance(below.confidence).slug

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.logdb import MIGRATIONS, is_url, redact, scrub
-from assistant.querylog import LogUnavailableError, QueryLog, UnknownIdError, connect_readonly
+from assistant.service.logdb import MIGRATIONS, is_url, redact, scrub
+from assistant.service.querylog import LogUnavailableError, QueryLog, UnknownIdError, connect_readonly
 from helpers import deadline
 from loghelpers import DAY, T0, Clock, logged, rows
 
@@ -227,3 +227,21 @@ def test_a_urls_password_is_never_shown():
     assert scrub(message, url) == "failed for ask (***, ***, ***)"
     assert redact("postgresql://db.example.org/asklog") == "postgresql://db.example.org/asklog"
     assert redact(Path("state/queries.sqlite")) == "state/queries.sqlite" and scrub("x", Path("x")) == "x"
+
+
+def test_a_prune_queued_while_the_log_closes_returns_instead_of_waiting_forever(tmp_path):
+    """Issue 26, bug 7: the stop lands between prune's check of the log and its put; prune still returns."""
+    log = QueryLog(tmp_path / "queries.sqlite")
+    assert log.flush()
+    put = log._queue.put
+
+    def close_first(item, *args, **kwargs):  # the stop wins the race: the writer has exited when the job lands
+        if item is not None and getattr(item, "is_row", True) is False and log._writer.is_alive():
+            closing = threading.Thread(target=log.close)
+            closing.start()
+            log._writer.join()
+        return put(item, *args, **kwargs)
+
+    log._queue.put = close_first
+    with deadline(30):
+        assert log.prune() == 0

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from assistant.feedback import main as feedback_main
-from assistant.querylog import QueryLog
+from assistant.service.querylog import QueryLog
 from helpers import REPO, deadline
 from loghelpers import logged, rows
 
@@ -141,7 +141,7 @@ def test_a_log_damaged_while_running_is_moved_aside_at_the_next_write(tmp_path, 
 # immutable while the app ran could not grow once a reader kept the WAL from being reset.
 IMMUTABLE_SHM = """
 import glob, sqlite3, subprocess, sys
-from assistant.querylog import QueryLog
+from assistant.service.querylog import QueryLog
 from loghelpers import logged
 path = sys.argv[1]
 log = QueryLog(path)

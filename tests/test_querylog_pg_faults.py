@@ -15,11 +15,11 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from assistant import querylog
-from assistant.health import Metrics, health
-from assistant.live import LiveSearcher
 from assistant.monitor import read_dashboard
-from assistant.querylog import QueryLog
+from assistant.search.live import LiveSearcher
+from assistant.service import querylog
+from assistant.service.health import Metrics, health
+from assistant.service.querylog import QueryLog
 from assistant.web.api import json_api
 from assistant.web.serve import start
 from helpers import deadline

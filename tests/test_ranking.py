@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from assistant.ranking import (
+from assistant.corpus.text import duplicate_key
+from assistant.indexing.recipe import WEIGHTS
+from assistant.search.ranking import (
     answers_question,
-    duplicate_key,
     fuse,
     select,
     side_by_side,
@@ -16,7 +17,6 @@ from assistant.ranking import (
     text_match,
     with_term_match,
 )
-from assistant.recipe import WEIGHTS
 
 
 def _dense(both, question, answer):

@@ -8,9 +8,10 @@ import sys
 
 import pytest
 
-from assistant.recipe import RELATED_MIN_SCORE
-from assistant.searcher import RelatedQuestion
-from assistant.text import content_words
+from assistant.corpus.text import content_words
+from assistant.indexing.recipe import RELATED_MIN_SCORE
+from assistant.search.searcher import RelatedQuestion, _question_key
+from assistant.service.contract import parse_request, related, run
 from helpers import REPO, SEED_ID
 
 MLOPS = "should startups do MLOps?"
@@ -79,3 +80,30 @@ def test_python_entry_point(seed_index):
     env = {**os.environ, "ASSISTANT_INDEX": str(seed_index)}
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "3"
+
+
+RELATED_ASKED = ["Should startups do MLOps?", "How do I monitor models?", "What is a feature store?", "cloud vendors"]
+
+
+@pytest.mark.parametrize("k", [1, 2, 5, 40])
+def test_related_questions_fetched_to_a_growing_depth_are_those_of_a_full_ranking(fake_seed_searcher, k):
+    """Issue 26, speed: FAISS fetches a few past questions and more only when needed; the result is the full one's."""
+    searcher = fake_seed_searcher
+    for question in RELATED_ASKED:
+        shown = searcher.search(question, 3, min_score=0)
+        exclude = [answer.id for answer in shown]
+        fast = searcher.related_questions(question, k, exclude=exclude, answered=True)
+        asked = searcher._prepare(question)
+        seen = {searcher._question_keys[searcher._index_of[i]] for i in exclude} | {_question_key(asked), ""}
+        full, final = searcher._closest_questions(searcher._embed(asked)[None, :], k, len(searcher.units), None, seen)
+        assert final or len(full) < k
+        assert [r.id for r in fast] == [r.id for r in full]
+
+
+def test_the_service_s_related_questions_reuse_the_search_s_answer(fake_seed_searcher):
+    """Without `closest`, the answers shown say whether the corpus answers: the same questions, no second search."""
+    for question in RELATED_ASKED:
+        request = parse_request(fake_seed_searcher, question)
+        shown = run(fake_seed_searcher, request)
+        expected = fake_seed_searcher.related_questions(question, exclude=[answer.id for answer in shown])
+        assert related(fake_seed_searcher, request, shown) == expected

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from assistant.archive import read_archive
-from assistant.recipe import content_terms
-from assistant.searcher import Answer, RelatedQuestion, Thread
-from assistant.units import ThreadMessage
-from assistant.usefulness import load_model
+from assistant.corpus.archive import read_archive
+from assistant.corpus.units import ThreadMessage
+from assistant.indexing.recipe import content_terms
+from assistant.indexing.usefulness import load_model
+from assistant.search.searcher import Answer, RelatedQuestion, Thread
 from assistant.web.render import LEGEND, answer_card, related_html, results_html, safe_markdown
 
 
@@ -161,12 +161,12 @@ def test_matched_words_are_marked_in_a_hostile_archive_message_and_nothing_runs(
     parser.feed(html)
     assert parser.tags <= {"p", "a", "mark"} and "mark" in parser.tags
     assert {name for name, _ in parser.attributes} <= {"href", "rel", "target"}
-    assert "<script" not in html and "<img" not in html and "href=\"javascript" not in html
+    assert "<script" not in html and "<img" not in html and 'href="javascript' not in html
     assert "<mark>security</mark>" in html
 
 
 def test_marks_go_on_text_only_never_into_tags_attributes_or_entities():
-    text = "Spark &amp; [spark docs](https://spark.example/spark \"spark>x\") `spark`"
+    text = 'Spark &amp; [spark docs](https://spark.example/spark "spark>x") `spark`'
     html = safe_markdown(text, frozenset({"spark", "amp"}))
     assert html.count("<mark>") == 3  # the text, the link's text and the code; not the URL, title or '&amp;'
     assert 'href="https://spark.example/spark"' in html and 'title="spark&gt;x"' in html and "&amp;" in html

@@ -10,9 +10,9 @@ import time
 
 import pytest
 
-from assistant.recipe import MIN_SCORE, relevance
-from assistant.store import build_index, load_built_index
-from assistant.searcher import Answer, Searcher
+from assistant.indexing.recipe import MIN_SCORE, relevance
+from assistant.indexing.store import build_index, load_built_index
+from assistant.search.searcher import Answer, Searcher
 from helpers import REPO, SEED_ID, write_archive
 
 pytestmark = pytest.mark.slow
@@ -45,7 +45,7 @@ def test_mlops_answers_on_the_one_book_seed_index_are_listed_by_confidence_and_l
     answers = seed_searcher.search(MLOPS, 5)
     assert {"Noah Gift", "Alfredo Deza"} <= {a.author for a in answers}
     assert answers[0].id == f"{SEED_ID}/9/noah-gift/0"  # its last passage asks exactly this
-    for above, below in zip(answers, answers[1:]):
+    for above, below in zip(answers, answers[1:], strict=False):
         assert above.confidence >= below.confidence
         assert relevance(above.confidence).fill >= relevance(below.confidence).fill
 

@@ -23,14 +23,14 @@ import pytest
 import yaml
 from slack_sdk import WebClient
 
-from assistant.querylog import QueryLog
-from assistant.searcher import Searcher
+from assistant.indexing.store import build_index, load_built_index
+from assistant.search.searcher import Searcher
+from assistant.service.contract import SearchRequest
+from assistant.service.querylog import QueryLog
 from assistant.slack.ask import Asked
 from assistant.slack.blocks import PAGE
 from assistant.slack.bot import COMMAND, RateLimit, build_app, voter_hash
 from assistant.slack.serve import socket_mode, start_http
-from assistant.store import build_index, load_built_index
-from assistant.web.contract import SearchRequest
 from fakes import FAKE_MODEL_ID, HashedWordsEmbedder
 from helpers import REPO
 from loghelpers import rows
@@ -453,6 +453,17 @@ def test_more_answers_for_an_author_a_later_sync_removed_says_why(slack):
     [reply] = slack.fake.wait_for("/response/gone")
     assert reply["text"].startswith("Sorry, that cannot be answered: ") and "Someone Removed" in reply["text"]
     assert reply["response_type"] == "ephemeral"
+
+
+@pytest.mark.parametrize("action", ["more", "share"])
+@pytest.mark.parametrize("removed", [{"book": "20190101-a-week-a-sync-removed"}, {"author": "Someone Removed"}])
+def test_old_more_and_share_buttons_for_a_book_or_author_a_rebuild_removed_say_why(slack, action, removed):
+    """Issue 26, bug 5: an old button whose book or author is gone is answered in Slack, never a crashed handler."""
+    gone = Asked(SearchRequest(seed_question(slack.searcher), **removed), None, 0)
+    slack.click({"action_id": action, "value": gone.encode()}, response=f"/response/{action}-gone")
+    [reply] = slack.fake.wait_for(f"/response/{action}-gone")
+    assert reply["text"].startswith("Sorry, that cannot be answered: ") and reply["response_type"] == "ephemeral"
+    assert next(iter(removed.values())) in reply["text"]
 
 
 TAMPERED = [

@@ -13,16 +13,16 @@ import sys
 
 import pytest
 
-from assistant.archive import read_archive
-from assistant.querylog import QueryLog
-from assistant.recipe import relevance
-from assistant.searcher import Answer
+from assistant.corpus.archive import read_archive
+from assistant.corpus.units import build_units
+from assistant.indexing.recipe import relevance
+from assistant.search.searcher import Answer
+from assistant.service.contract import SearchRequest
+from assistant.service.querylog import QueryLog
 from assistant.slack.__main__ import SettingError, credentials
-from assistant.slack.ask import USAGE, AskError, Asked, parse_ask, typed_text
+from assistant.slack.ask import USAGE, Asked, AskError, parse_ask, typed_text
 from assistant.slack.blocks import MAX_TEXT_CHARS, PAGE, escape, no_answer_message, results_message, untrusted
 from assistant.slack.bot import RateLimit, voter_hash, voter_key
-from assistant.units import build_units
-from assistant.web.contract import SearchRequest
 from helpers import REPO
 from loghelpers import Clock, logged, rows
 from slackchecks import SLACK_ARCHIVES, XSS_ARCHIVES, assert_no_forged_controls, assert_within_slack_limits
@@ -98,13 +98,17 @@ def test_a_card_says_who_where_to_whom_the_passage_its_label_and_links_the_whole
                         and e["type"] == "mrkdwn")  # fmt: skip
     assert f"*{unit.author}* in _Practical MLOps_ · week of 30 Aug 2021" in text
     assert "the passage that matched" in text and unit.text[:200] not in text
-    assert f"asked by {unit.asker}:" in context and f"*{relevance(0.7).label}* (about 70% likely to answer it)" in context
+    assert (
+        f"asked by {unit.asker}:" in context and f"*{relevance(0.7).label}* (about 70% likely to answer it)" in context
+    )
     assert f"<{unit.url}|Read the whole answer>" in context
     linked = results_message(asked(), [answer], more=False, web_url="https://ask.example/")
     assert f"<https://ask.example/?answer={unit.id}|Read the whole answer>" in json.dumps(linked)
     votes = [b for b in message["blocks"] if b["type"] == "actions"]
     assert [json.loads(button["value"]) for button in votes[0]["elements"]] == [
-        {"id": "5f0c3a9e1b7d2468", "a": unit.id, "h": True}, {"id": "5f0c3a9e1b7d2468", "a": unit.id, "h": False}]
+        {"id": "5f0c3a9e1b7d2468", "a": unit.id, "h": True},
+        {"id": "5f0c3a9e1b7d2468", "a": unit.id, "h": False},
+    ]
     unlogged = results_message(Asked(asked().request, None, 0), [answer], more=False)
     assert not [b for b in unlogged["blocks"] if b["type"] == "actions"]  # no log, no votes
 
@@ -230,5 +234,9 @@ def test_the_app_without_a_token_says_which_one_in_one_line_and_exits_non_zero(t
     assert "secretvalue" not in done.stderr
     missing = subprocess.run([sys.executable, "-m", "assistant.slack", "--http"], capture_output=True, text=True,
                              cwd=tmp_path, env={**env, "SLACK_BOT_TOKEN": "xoxb-1"}, timeout=120)  # fmt: skip
-    assert missing.returncode == 2 and missing.stderr == "error: SLACK_SIGNING_SECRET is not set: " \
+    assert (
+        missing.returncode == 2
+        and missing.stderr
+        == "error: SLACK_SIGNING_SECRET is not set: "
         "set it to the Signing Secret from the app's Basic Information page\n"
+    )

@@ -8,14 +8,14 @@ import json
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from slack_sdk import WebClient
+from test_slack_app import BOT_TOKEN, SECRET, VOTER_SECRET, Slack, answer_ids, buttons, seed_question
 
-from assistant.health import Metrics, health_routes
-from assistant.live import LiveSearcher
-from assistant.querylog import QueryLog
+from assistant.search.live import LiveSearcher
+from assistant.service.health import Metrics, health_routes
+from assistant.service.querylog import QueryLog
 from assistant.slack.bot import RateLimit, build_app
 from assistant.slack.serve import start_health, start_http
 from slackfakes import WAIT_S, FakeSlack
-from test_slack_app import BOT_TOKEN, SECRET, VOTER_SECRET, Slack, answer_ids, buttons, seed_question
 
 
 def _samples(base: str) -> dict[str, float]:

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 from slack_sdk import WebClient
 
-from assistant.serving import SlowClientGuard
+from assistant.service.serving import SlowClientGuard
 from assistant.slack.bot import build_app
 from assistant.slack.serve import start_http
 from assistant.web.serve import start

@@ -9,15 +9,17 @@ import sys
 import time
 from pathlib import Path
 
-import fakegithub
 import pytest
 
+import fakegithub
 from assistant import sync
-from assistant.archive import read_archive
-from assistant.authors import load_people, unresolved_slugs
-from assistant.store import load_built_index
+from assistant.corpus.archive import read_archive
+from assistant.corpus.authors import load_people, unresolved_slugs
+from assistant.indexing import store
+from assistant.indexing.store import build_index, load_built_index, read_manifest
 from assistant.sync import Repo, git_blob_sha
 from fakegithub import NAME, OWNER, FakeGitHub, FakeRepo
+from fakes import FAKE_MODEL_ID, HashedWordsEmbedder
 from helpers import REPO, SEED_ID
 
 WEEKS = ["20210208-ml-design-patterns", "20210315-database-internals", SEED_ID]
@@ -161,6 +163,25 @@ def test_python_m_assistant_sync_rebuilds_the_index_with_the_new_week(tmp_path, 
     assert done.returncode == 0, done.stderr
     assert f"added 1: {NEW_WEEK}" in done.stdout and "Building the index" in done.stdout
     assert {unit.book for unit in load_built_index(index).units} == {SEED_ID, NEW_WEEK}
+
+
+def test_a_sync_rebuild_keeps_the_index_s_other_archive_folders(tmp_path, local, data_dir, monkeypatch):
+    """Issue 26, bug 2: an index of two folders, synced into a third, holds all three (the fake model builds it)."""
+    other = tmp_path / "other"
+    other.mkdir()
+    shutil.copy(data_dir / f"{NEW_WEEK}.md", other)
+    (local / f"{WEEKS[0]}.md").rename(tmp_path / f"{WEEKS[0]}.md")
+    index = tmp_path / "index"
+    build_index([local, other], index, embedder=HashedWordsEmbedder())
+    synced = tmp_path / "synced"
+    synced.mkdir()
+    (tmp_path / f"{WEEKS[0]}.md").rename(synced / f"{WEEKS[0]}.md")
+    monkeypatch.setattr(store, "build_embedder", lambda model, out: HashedWordsEmbedder())
+    assert sync._rebuild(synced, index) == 0
+    manifest = read_manifest(index)
+    assert manifest["data"] == [str(folder.resolve()) for folder in (local, other, synced)]
+    assert set(manifest["archives"]) == {f"{week}.md" for week in [*WEEKS, NEW_WEEK]}
+    assert NEW_WEEK in {unit.book for unit in load_built_index(index, model=FAKE_MODEL_ID).units}
 
 
 # Hostile sites (issue 25, rows 1-4): what the site sends never lands outside data/, over the project's own

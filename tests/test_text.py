@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.text import clean_text, fold, word_count
+from assistant.corpus.text import clean_text, fold, word_count
 
 
 @pytest.mark.parametrize(

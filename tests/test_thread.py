@@ -61,4 +61,3 @@ def test_api_thread_errors_are_json(client, params, status):
     response = client.get("/api/thread", params=params)
     assert response.status_code == status and response.headers["content-type"] == "application/json"
     assert response.json()["error"]
-

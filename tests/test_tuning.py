@@ -9,25 +9,24 @@ from pathlib import Path
 import pytest
 
 from assistant import index
-from assistant.embedding import BUNDLED_MODEL_ID
-from assistant.logdb import is_url, log_target, redact
-from assistant.querylog import QueryLog
-from assistant.tuning import (
+from assistant.corpus.units import build_units
+from assistant.indexing.embedding import BUNDLED_MODEL_ID
+from assistant.indexing.tuning import (
     VOTES_PER_ANSWER,
     VOTES_PER_QUESTION,
+    TuneRequest,
     TuneSettings,
     Vote,
     answer_side,
     batches,
     corpus_pairs,
     read_excluded,
-    TuneRequest,
-    read_votes,
     training_key,
     tuning_record,
     vote_pairs,
 )
-from assistant.units import build_units
+from assistant.service.logdb import is_url, log_target, redact
+from assistant.service.querylog import QueryLog, log_name, read_votes
 from helpers import EVAL
 from loghelpers import logged
 from pgserver import PASSWORD
@@ -137,7 +136,7 @@ def test_votes_are_read_from_a_real_query_log(log_target, units):
         Vote("how to start with MLOps?", ids[0], True),
         Vote("how to start with MLOps?", ids[1], False),
     ]
-    record = tuning_record(MODEL, TuneRequest(log=log_target), 1, 2, "key", True, 1.0)
+    record = tuning_record(MODEL, TuneRequest(votes_log=log_name(log_target)), 1, 2, "key", True, 1.0)
     expected = redact(log_target) if is_url(log_target) else str(Path(log_target).resolve())
     assert record["votes_log"] == expected and PASSWORD not in record["votes_log"]  # the manifest keeps no password
 

@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 
 from assistant import index
-from assistant.embedding import BUNDLED_MODEL_ID
-from assistant.searcher import load_index
-from assistant.store import read_manifest
-from assistant.tuning import TuneSettings, corpus_pairs, excluded_hash, train
-from assistant.units import build_units
+from assistant.corpus.units import build_units
+from assistant.indexing.embedding import BUNDLED_MODEL_ID
+from assistant.indexing.store import build_inputs, ensure_index, read_manifest
+from assistant.indexing.tuning import TuneSettings, corpus_pairs, excluded_hash, train
+from assistant.search.searcher import load_index
+from helpers import DATA
 
 pytestmark = pytest.mark.slow
 MODEL = BUNDLED_MODEL_ID
@@ -47,6 +48,15 @@ def test_tune_builds_an_index_that_loads_searches_and_is_reused(tmp_path: Path, 
     assert "reused (same training inputs)" in capsys.readouterr().out
     assert read_manifest(out)["tuning"]["key"] == tuning["key"]
     assert [folder.name for folder in (out / "encoders").iterdir()] == [Path(manifest["encoder"]).name]
+
+    # A new week arrives (`make sync`, or the app starting on a stale index): the rebuild keeps the tuned model.
+    shutil.copy(DATA / "20210208-ml-design-patterns.md", data)
+    ensure_index(build_inputs(out), out)
+    rebuilt = read_manifest(out)
+    assert "20210208-ml-design-patterns.md" in rebuilt["archives"]
+    assert (rebuilt["encoder"], rebuilt["space"]) == (manifest["encoder"], manifest["space"])
+    assert rebuilt["tuning"]["key"] == tuning["key"] and rebuilt["tuning"]["kept"]
+    assert "kept from the last --tune" in capsys.readouterr().out
 
 
 def test_training_is_deterministic_for_a_seed(tmp_path: Path, seed_book, people):

@@ -6,8 +6,8 @@ import shutil
 
 import pytest
 
-from assistant.archive import read_archive, read_archives
-from assistant.units import build_units
+from assistant.corpus.archive import read_archive, read_archives
+from assistant.corpus.units import build_units
 from helpers import HOST, HOST_BOOK, SEED_ID, write_archive
 
 CODERS_BOOK = "20210412-ai-and-machine-learning-for-coders"

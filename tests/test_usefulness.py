@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from assistant.confidence import confidence
+from assistant.indexing.recipe import relevance
+from assistant.indexing.usefulness import FEATURES, MODEL_FILE, feature_rows, load_model, shown
 from assistant.labels import (
     ANSWERS_USEFUL,
     UNLIKELY_USEFUL,
@@ -19,9 +20,8 @@ from assistant.labels import (
     score_only,
     vote_samples,
 )
-from assistant.querylog import QueryLog
-from assistant.recipe import relevance
-from assistant.usefulness import FEATURES, MODEL_FILE, feature_rows, load_model, shown
+from assistant.search.confidence import confidence
+from assistant.service.querylog import QueryLog
 from loghelpers import logged
 
 
@@ -56,7 +56,7 @@ def test_feature_rows_hold_the_gap_to_the_best_and_the_rank():
         query_terms=4,
         asked_words=[10, 0, 250],
     )
-    column = dict(zip(FEATURES, rows.T))
+    column = dict(zip(FEATURES, rows.T, strict=False))
     assert rows.shape == (3, len(FEATURES))
     assert column["gap"].tolist() == pytest.approx([0.0, -0.1, -0.4])
     assert column["rank"].tolist() == pytest.approx(np.log1p([0, 1, 2]).tolist())
@@ -97,7 +97,7 @@ def test_votes_become_judged_pairs_capped_as_tuning_caps_them(fake_seed_searcher
     helpful = [pair for pair in pairs if pair.grade == 1]
     assert len(helpful) == 2 and {pair.unit for pair in helpful} <= set(ids[:3])  # VOTES_PER_QUESTION
     assert [pair.unit for pair in pairs if pair.grade == 0] == [ids[3]] * 2  # the hard negative beside each
-    rows = dict(zip(ids, found.features))
+    rows = dict(zip(ids, found.features, strict=False))
     assert all(np.array_equal(pair.rows, rows[pair.unit]) for pair in pairs)
 
 

@@ -1,4 +1,4 @@
-"""The index kind by size (assistant.vectorindex): exact up to a threshold, IVF above; filters, mmap loading, adding."""
+"""The index kind by size (assistant.indexing.vectorindex): exact, or IVF above a threshold; filters, mmap, adding."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import faiss
 import numpy as np
 import pytest
 
-from assistant import vectorindex
-from assistant.ranking import top
-from assistant.searcher import Searcher
-from assistant.recipe import tokenize
-from assistant.store import build_index, load_built_index, load_lexical, write_vectors
+from assistant.indexing import vectorindex
+from assistant.indexing.recipe import tokenize
+from assistant.indexing.store import build_index, load_built_index, load_lexical, write_vectors
+from assistant.search.ranking import top
+from assistant.search.searcher import Searcher
 from fakes import FAKE_MODEL_ID, HashedWordsEmbedder
 
 
@@ -32,7 +32,7 @@ def exact(rows: np.ndarray, queries: np.ndarray, k: int, allowed: np.ndarray | N
 
 
 def recall(found: np.ndarray, truth: np.ndarray) -> float:
-    return float(np.mean([len(set(f) & set(t)) / len(t) for f, t in zip(found.tolist(), truth.tolist())]))
+    return float(np.mean([len(set(f) & set(t)) / len(t) for f, t in zip(found.tolist(), truth.tolist(), strict=True)]))
 
 
 @pytest.fixture(scope="module")

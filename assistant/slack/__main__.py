@@ -16,11 +16,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from assistant import config
-from assistant.index import add_data_argument, add_people_argument
-from assistant.logdb import is_url, log_target
-from assistant.querylog import DEFAULT_DAYS, QueryLog, default_log_path
+from assistant.config import add_data_argument, add_people_argument
+from assistant.indexing.store import IndexLoadError, IndexWriteError, build_inputs, default_index_path, ensure_index
+from assistant.service.logdb import is_url, log_target
+from assistant.service.querylog import DEFAULT_DAYS, QueryLog, default_log_path
 from assistant.slack.bot import DEFAULT_PER_MINUTE, RateLimit, build_app, voter_key
-from assistant.store import IndexLoadError, IndexWriteError, build_inputs, default_index_path, ensure_index
 
 # Voters' hashes must match across restarts (and across Slack processes sharing one database: give them one key).
 DATABASE_VOTER_KEY = Path("state") / "slack.voter-key"
@@ -69,9 +69,13 @@ def build_parser() -> argparse.ArgumentParser:
     log.add_argument("--no-log", action="store_true", help="log no queries and take no votes")
     parser.add_argument("--log-days", type=int, default=DEFAULT_DAYS, metavar="N",
                         help=f"keep log rows N days (default: {DEFAULT_DAYS})")  # fmt: skip
-    parser.add_argument("--voter-key", type=Path, metavar="FILE",
-                        help="secret keying voters' hashes, created if missing (default: the log's path + .voter-key;"
-                             f" {DATABASE_VOTER_KEY} for a postgresql:// log)")
+    parser.add_argument(
+        "--voter-key",
+        type=Path,
+        metavar="FILE",
+        help="secret keying voters' hashes, created if missing (default: the log's path + .voter-key;"
+        f" {DATABASE_VOTER_KEY} for a postgresql:// log)",
+    )
     parser.add_argument("--rate", type=int, default=DEFAULT_PER_MINUTE, metavar="N",
                         help=f"searches per user per minute (default: {DEFAULT_PER_MINUTE})")  # fmt: skip
     return parser
@@ -111,9 +115,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from slack_sdk import WebClient
     from slack_sdk.errors import SlackApiError
 
-    from assistant.health import Metrics, health_routes, metrics_token
-    from assistant.live import LiveSearcher, report_crashes
-    from assistant.searcher import load_index
+    from assistant.search.live import LiveSearcher, report_crashes
+    from assistant.search.searcher import load_index
+    from assistant.service.health import Metrics, health_routes, metrics_token
 
     report_crashes()  # a served build's file truncated in place is a SIGBUS: say where, not nothing
     try:

@@ -12,12 +12,11 @@ import json
 import re
 from dataclasses import dataclass
 
-from assistant.searcher import Searcher
-from assistant.text import fold
-from assistant.web.contract import MAX_RESULTS, SearchRequest, parse_request
+from assistant.search.searcher import Searcher
+from assistant.service.contract import MAX_RESULTS, SearchRequest, parse_request
 
 USAGE = (
-    'Ask a question, e.g. `/ask-the-author should startups do MLOps?`, optionally with filters: '
+    "Ask a question, e.g. `/ask-the-author should startups do MLOps?`, optionally with filters: "
     '`author:"Noah Gift"` or `book:practical-mlops` (a book id or title), e.g. '
     '`/ask-the-author author:"Noah Gift" book:practical-mlops should startups do MLOps?`'
 )
@@ -26,7 +25,6 @@ _SLACK_LINK = re.compile(r"<([^<>|]*)(?:\|([^<>]*))?>")
 _FILTER = re.compile(
     r"(?<!\S)(author|book):(?:\"([^\"]*)\"|'([^']*)'|“([^”]*)”|‘([^’]*)’|(\S+))", re.IGNORECASE
 )  # a value quoted straight, single, curly (as Slack's clients type quotes), or one word
-_DATED_ID = re.compile(r"^\d{8}-")
 MAX_VALUE_CHARS = 2000  # Slack's limit on a button's value
 
 
@@ -46,17 +44,6 @@ def typed_text(slack_text: str) -> str:
     return html.unescape(_SLACK_LINK.sub(label, slack_text)).strip()
 
 
-def resolve_book(searcher: Searcher, name: str) -> str | None:
-    """The id of the book named by its id, its id without the date, or its title; None when none or several match."""
-    wanted = fold(name.strip())
-    matches = {
-        book_id
-        for book_id, title in searcher.books
-        if wanted in (fold(book_id), fold(_DATED_ID.sub("", book_id)), fold(title))
-    }
-    return matches.pop() if len(matches) == 1 else None
-
-
 def parse_ask(searcher: Searcher, slack_text: str, k: int) -> SearchRequest:
     """The search a Slack message asks for; AskError with the reason and how to ask when it cannot be run."""
     text = typed_text(slack_text)
@@ -71,7 +58,7 @@ def parse_ask(searcher: Searcher, slack_text: str, k: int) -> SearchRequest:
         raise AskError(f"What would you like to ask the authors? {USAGE}")
     book = filters.get("book")
     if book:
-        book = resolve_book(searcher, book)
+        book = searcher.resolve_book(book)
         if book is None:
             raise AskError(f"No book in the archives is called “{filters['book']}”. {USAGE}")
     try:

@@ -12,11 +12,10 @@ import json
 import re
 from dataclasses import replace
 
-from assistant.recipe import relevance
-from assistant.searcher import Answer
+from assistant.indexing.recipe import relevance
+from assistant.search.searcher import Answer
+from assistant.service.contract import SUMMARY_CHARS, answer_link, shorten, week_of
 from assistant.slack.ask import Asked
-from assistant.web.contract import answer_link
-from assistant.web.render import SUMMARY_CHARS, _shorten, _week
 
 PAGE = 3  # answers per message
 MAX_TEXT_CHARS = 3000  # Slack's limit on a section's or a context element's text
@@ -93,7 +92,7 @@ def _asked(answer: Answer) -> str:
     if not answer.question.strip():
         return "_said in the discussion, not in reply to one question_"
     asker = f"asked by {untrusted(answer.asker, 200)}:" if answer.asker else "asked:"
-    return f"{asker} {untrusted(_shorten(answer.question, SUMMARY_CHARS))}"
+    return f"{asker} {untrusted(shorten(answer.question, SUMMARY_CHARS))}"
 
 
 def _label(answer: Answer) -> str:
@@ -105,7 +104,7 @@ def _label(answer: Answer) -> str:
 def answer_blocks(answer: Answer, rank: int, web_url: str | None, vote_query_id: str | None) -> list[dict]:
     """One answer as blocks: who answered in which week, to whom and what, the passage that matched, its label,
     a link to the whole answer and, when the search was logged, Helpful / Not helpful buttons."""
-    week = _week(answer.date)
+    week = week_of(answer.date)
     where = f"_{untrusted(answer.book_title, 500)}_" + (f" · {week}" if week else "")
     link = _link(whole_answer_url(answer, web_url), "Read the whole answer")
     passage = answer.passage_text if answer.passage >= 0 and answer.passage_text else answer.text
@@ -127,7 +126,7 @@ def answer_blocks(answer: Answer, rank: int, web_url: str | None, vote_query_id:
 def _heading(asked: Asked, sharer: str | None) -> str:
     """What was asked, with its filters, and who shared it into the channel."""
     request = asked.request
-    question = untrusted(_shorten(request.question, HEADING_CHARS))
+    question = untrusted(shorten(request.question, HEADING_CHARS))
     filters = [f"author: {untrusted(request.author, 200)}" if request.author else "",
                f"book: {untrusted(request.book, 200)}" if request.book else ""]  # fmt: skip
     within = " (" + ", ".join(f for f in filters if f) + ")" if any(filters) else ""
@@ -152,7 +151,7 @@ def results_message(
     if asked.seen == 0:
         heading = _heading(asked, sharer)
     else:
-        heading = f"More of the authors' answers to *{untrusted(_shorten(asked.request.question, HEADING_CHARS))}*"
+        heading = f"More of the authors' answers to *{untrusted(shorten(asked.request.question, HEADING_CHARS))}*"
     blocks: list[dict] = [{"type": "section", "text": mrkdwn(heading)}]
     if asked.request.closest and asked.seen == 0:
         blocks.append({"type": "context", "elements": [mrkdwn(
@@ -167,16 +166,16 @@ def results_message(
         buttons.append(_button("Share in channel", "share", asked.encode()))
     if buttons:
         blocks += [{"type": "divider"}, {"type": "actions", "block_id": "next", "elements": buttons}]
-    return {"text": escape(f"Answers to: {_shorten(asked.request.question, HEADING_CHARS)}"), "blocks": blocks}
+    return {"text": escape(f"Answers to: {shorten(asked.request.question, HEADING_CHARS)}"), "blocks": blocks}
 
 
 def no_answer_message(asked: Asked) -> dict:
     """Nothing close: say so, and offer the closest answers anyway."""
-    question = untrusted(_shorten(asked.request.question, HEADING_CHARS))
+    question = untrusted(shorten(asked.request.question, HEADING_CHARS))
     text = f"Nothing in the Book of the Week archives answers *{question}* closely."
     closest = Asked(replace(asked.request, closest=True), asked.query_id, 0)
     return {
-        "text": escape(f"Nothing in the archives answers: {_shorten(asked.request.question, HEADING_CHARS)}"),
+        "text": escape(f"Nothing in the archives answers: {shorten(asked.request.question, HEADING_CHARS)}"),
         "blocks": [
             {"type": "section", "text": mrkdwn(text)},
             {"type": "actions", "block_id": "next",

@@ -25,14 +25,14 @@ from pathlib import Path
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from assistant.health import Metrics
-from assistant.querylog import LogUnavailableError, QueryLog, UnknownIdError
-from assistant.ratelimit import RateLimit as SharedRateLimit
-from assistant.searcher import Searcher
-from assistant.slack.ask import AskError, Asked, Vote, parse_ask
+from assistant.search.searcher import Searcher
+from assistant.service.contract import MAX_RESULTS, SearchRequest, run
+from assistant.service.health import Metrics
+from assistant.service.querylog import LogUnavailableError, QueryLog, UnknownIdError
+from assistant.service.ratelimit import RateLimit as SharedRateLimit
+from assistant.service.record import search_and_log
+from assistant.slack.ask import Asked, AskError, Vote, parse_ask
 from assistant.slack.blocks import PAGE, escape, no_answer_message, notice_message, results_message
-from assistant.web.contract import MAX_RESULTS, SearchRequest, run
-from assistant.web.record import search_and_log
 
 COMMAND = "/ask-the-author"
 DEFAULT_PER_MINUTE = 10
@@ -61,7 +61,7 @@ def voter_key(path: Path) -> bytes:
     except FileExistsError:
         key = path.read_bytes()
         if len(key) < 32:
-            raise ValueError(f"{path}: a voter key must hold at least 32 bytes; delete it to make a new one")
+            raise ValueError(f"{path}: a voter key must hold at least 32 bytes; delete it to make a new one") from None
         return key
     key = secrets.token_bytes(32)
     with os.fdopen(descriptor, "wb") as file:

@@ -3,7 +3,7 @@
 Over HTTP, every request's signature and timestamp are checked against the signing secret before anything of it is
 parsed: a request without them is a 401 before its body is read, a body over MAX_BODY_BYTES a 413 without reading
 more, and a bad or stale signature a 401. Only then does Bolt see it. Dispatch runs on a worker thread, so the event
-loop keeps accepting requests. The same port serves /healthz and /metrics (assistant.health); in Socket Mode, a
+loop keeps accepting requests. The same port serves /healthz and /metrics (assistant.service.health); in Socket Mode, a
 server of its own serves just those.
 """
 
@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from assistant.serving import RunningServer, SlowClientGuard, listen, start_in_thread
+from assistant.service.serving import RunningServer, SlowClientGuard, listen, start_in_thread
 
 EVENTS_PATH = "/slack/events"
 MAX_BODY_BYTES = 256 * 1024  # Slack's largest posts (a click on a message of answers) are tens of KB

@@ -11,11 +11,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from assistant.health import Metrics
-from assistant.live import LiveSearcher, as_live
-from assistant.querylog import LogUnavailableError, QueryLog, UnknownIdError
-from assistant.searcher import Searcher
-from assistant.web.contract import (
+from assistant.search.live import LiveSearcher, as_live
+from assistant.search.searcher import Searcher
+from assistant.service.contract import (
     DEFAULT_RESULTS,
     RequestError,
     error_response,
@@ -26,7 +24,9 @@ from assistant.web.contract import (
     related,
     shown,
 )
-from assistant.web.record import record_vote, search_and_log
+from assistant.service.health import Metrics
+from assistant.service.querylog import LogUnavailableError, QueryLog, UnknownIdError
+from assistant.service.record import record_vote, search_and_log
 
 
 def json_api(

@@ -30,8 +30,8 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from assistant.ratelimit import RateLimit
-from assistant.web.contract import MAX_BODY_BYTES, MAX_JSON_DEPTH, error_response, json_depth, shown
+from assistant.service.contract import MAX_BODY_BYTES, MAX_JSON_DEPTH, error_response, json_depth, shown
+from assistant.service.ratelimit import RateLimit
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 ANY_HOST = "*"
@@ -42,7 +42,6 @@ _CROSS_SITE = {"cross-site", "same-site"}  # same-site: another port or subdomai
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 DEFAULT_RATE_PER_MINUTE = 300  # logged requests per client; a person searching never comes near it
 MAX_FORWARDED_CHARS = 1024  # X-Forwarded-For from a trusted proxy: a chain of 20 IPv6 addresses fits
-FORWARDING_HEADERS = ("x-forwarded-for", "x-real-ip", "forwarded")  # any of them: the request came through a proxy
 
 Scope = dict
 Receive = Callable[[], Awaitable[dict]]
@@ -85,11 +84,6 @@ def public_origin(url: str) -> str:
     if parts.path not in ("", "/") or parts.query or parts.fragment:
         raise ValueError(f"{shown(url)} must be the site's root, like https://ask.example.org, with no path")
     return f"{parts.scheme}://{parts.netloc.lower()}"
-
-
-def forwarded(scope: Scope) -> bool:
-    """Whether a request names a forwarding header, so it came through a proxy (or says it did)."""
-    return any(name.decode("latin-1").lower() in FORWARDING_HEADERS for name, _ in scope["headers"])
 
 
 def allowed_hosts(host: str, extra: Iterable[str] = ()) -> frozenset[str]:

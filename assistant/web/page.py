@@ -14,12 +14,10 @@ from urllib.parse import parse_qsl
 
 import gradio as gr
 
-from assistant.health import Metrics
-from assistant.live import LiveSearcher, as_live
-from assistant.querylog import LogUnavailableError, QueryLog, UnknownIdError
-from assistant.recipe import relevance
-from assistant.searcher import MAX_QUESTION_CHARS, Searcher
-from assistant.web.contract import (
+from assistant.indexing.recipe import relevance
+from assistant.search.live import LiveSearcher, as_live
+from assistant.search.searcher import MAX_QUESTION_CHARS, Searcher
+from assistant.service.contract import (
     DEFAULT_RESULTS,
     MAX_REQUEST_CHARS,
     MAX_RESULTS,
@@ -34,7 +32,9 @@ from assistant.web.contract import (
     related,
     request_link,
 )
-from assistant.web.record import log_opened_answer, record_vote, search_and_log
+from assistant.service.health import Metrics
+from assistant.service.querylog import LogUnavailableError, QueryLog, UnknownIdError
+from assistant.service.record import log_opened_answer, record_vote, search_and_log
 from assistant.web.render import (
     corpus_line,
     header,

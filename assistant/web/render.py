@@ -6,7 +6,6 @@ sanitizer; every other field is escaped. The page never shows a string that skip
 
 from __future__ import annotations
 
-import datetime as dt
 import html
 import re
 from collections.abc import Sequence
@@ -14,12 +13,18 @@ from collections.abc import Sequence
 import nh3
 from markdown_it import MarkdownIt
 
-from assistant.recipe import relevance, term
-from assistant.searcher import Answer, RelatedQuestion, Thread
-from assistant.units import AnswerUnit
-from assistant.web.contract import SearchRequest, answer_link, request_link, search_link
-
-SUMMARY_CHARS = 160  # the asker's question is shortened to this in the card, the rest behind <details>
+from assistant.corpus.units import AnswerUnit
+from assistant.indexing.recipe import relevance, term
+from assistant.search.searcher import Answer, RelatedQuestion, Thread
+from assistant.service.contract import (
+    SUMMARY_CHARS,
+    SearchRequest,
+    answer_link,
+    request_link,
+    search_link,
+    shorten,
+    week_of,
+)
 
 _MARKDOWN = MarkdownIt("commonmark", {"html": False, "breaks": True}).disable("image")  # no remote images
 _SAFE_TAGS = {
@@ -72,23 +77,6 @@ def _safe_url(url: str) -> str | None:
     return html.escape(url, quote=True) if url.startswith(("https://", "http://")) else None
 
 
-def _week(date: str) -> str:
-    """'2021-08-30' -> 'week of 30 Aug 2021'; '' when the archive has no date."""
-    try:
-        day = dt.date.fromisoformat(date)
-    except ValueError:
-        return ""
-    return f"week of {day.day} {day:%b %Y}"
-
-
-def _shorten(text: str, limit: int) -> str:
-    """The text on one line, cut at a word boundary to at most `limit` characters."""
-    flat = " ".join(text.split())
-    if len(flat) <= limit:
-        return flat
-    return flat[:limit].rsplit(" ", 1)[0] + "…"
-
-
 LEGEND = (
     "The bar and percentage beside each answer: the estimated chance it answers your question, "
     "learned from people's judgments of answers to past questions."
@@ -117,7 +105,7 @@ def _asked(answer: Answer | AnswerUnit, in_full: bool = False) -> str:
             f'<div class="ata-asked"><span class="ata-asker">{asker}</span>'
             f'<div class="ata-full-question">{html.escape(answer.question.strip())}</div></div>'
         )
-    short = _shorten(answer.question, SUMMARY_CHARS)
+    short = shorten(answer.question, SUMMARY_CHARS)
     if short == " ".join(answer.question.split()):
         return f'<p class="ata-asked"><span class="ata-asker">{asker}</span> {html.escape(short)}</p>'
     return (
@@ -134,7 +122,8 @@ def _answer_body(answer: Answer | AnswerUnit, marked: frozenset[str] = frozenset
         return f'<div class="ata-answer">{safe_markdown(answer.text, marked)}</div>'
     return (
         f'<div class="ata-answer"><div class="ata-passage">{safe_markdown(answer.passage_text, marked)}</div>'
-        f'<details class="ata-whole"><summary>Show the whole reply</summary>{safe_markdown(answer.text)}</details></div>'
+        '<details class="ata-whole"><summary>Show the whole reply</summary>'
+        f"{safe_markdown(answer.text)}</details></div>"
     )
 
 
@@ -174,10 +163,11 @@ def answer_card(
     url = _safe_url(answer.url)
     title = html.escape(answer.book_title)
     book = f'<a href="{url}" target="_blank" rel="noopener noreferrer">{title}</a>' if url else title
-    week = _week(answer.date)
+    week = week_of(answer.date)
     meta = f"{book} · {week}" if week else book
     link = (
-        f'<a class="ata-source" href="{url}" target="_blank" rel="noopener noreferrer">Book page on DataTalks.Club →</a>'
+        f'<a class="ata-source" href="{url}" target="_blank" rel="noopener noreferrer">'
+        "Book page on DataTalks.Club →</a>"
         if url
         else ""
     )
@@ -236,7 +226,9 @@ def results_html(
     """
     votes = query_id is not None and bool(answers)
     threads = list(threads) or [None] * len(answers)
-    cards = "".join(answer_card(answer, votes, thread, marked) for answer, thread in zip(answers, threads))
+    cards = "".join(
+        answer_card(answer, votes, thread, marked) for answer, thread in zip(answers, threads, strict=False)
+    )
     share = _SHARE if shareable else ""
     query = f' data-query-id="{html.escape(query_id, quote=True)}"' if query_id is not None else ""
     under = f'<div class="ata-none">{_vote_buttons(None)}</div>' if votes else ""

@@ -15,15 +15,15 @@ import gradio as gr  # noqa: E402
 import uvicorn  # noqa: E402
 from fastapi import FastAPI  # noqa: E402
 
-from assistant.health import Metrics, health_routes  # noqa: E402
-from assistant.live import LiveSearcher, as_live  # noqa: E402
-from assistant.querylog import QueryLog  # noqa: E402
-from assistant.searcher import Searcher  # noqa: E402
-from assistant.serving import RunningServer, SlowClientGuard, listen, start_in_thread  # noqa: E402
-from assistant.text import invalid_text  # noqa: E402
+from assistant.corpus.text import invalid_text  # noqa: E402
+from assistant.search.live import LiveSearcher, as_live  # noqa: E402
+from assistant.search.searcher import Searcher  # noqa: E402
+from assistant.service.contract import RequestError  # noqa: E402
+from assistant.service.health import Metrics, health_routes  # noqa: E402
+from assistant.service.querylog import QueryLog  # noqa: E402
+from assistant.service.ratelimit import RateLimit  # noqa: E402
+from assistant.service.serving import RunningServer, SlowClientGuard, listen, start_in_thread  # noqa: E402
 from assistant.web.api import api_routes, json_api  # noqa: E402
-from assistant.web.contract import RequestError  # noqa: E402
-from assistant.ratelimit import RateLimit  # noqa: E402
 from assistant.web.guard import (  # noqa: E402
     DEFAULT_RATE_PER_MINUTE,
     LOOPBACK_NAMES,

@@ -24,11 +24,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from assistant.encoder import NotExportable, OnnxEmbedder, export, model_slug
-from assistant.embedding import resolve_model_location
-from assistant.logdb import is_url, redact, scrub
-from assistant.querylog import DB_ERRORS, connect_readonly
-from assistant.units import AnswerUnit
+from assistant.corpus.units import AnswerUnit
+from assistant.indexing.embedding import resolve_model_location
+from assistant.indexing.encoder import NotExportable, OnnxEmbedder, export, model_slug
 
 Thread = tuple[str, int]  # (book id, thread position)
 
@@ -76,11 +74,13 @@ class TuneSettings:
 
 @dataclass(frozen=True)
 class TuneRequest:
-    """What `--tune` asks for: settings, threads kept out of training, and the query log to learn votes from."""
+    """What `--tune` asks for: settings, threads kept out of training, and the votes to learn from (read from the
+    query log by the caller: assistant.service.querylog.read_votes)."""
 
     settings: TuneSettings = TuneSettings()
     excluded: frozenset[Thread] = frozenset()
-    log: Path | str | None = None  # a file or a postgresql:// URL
+    votes: tuple[Vote, ...] = ()
+    votes_log: str | None = None  # the log the votes came from, as the manifest names it (no password)
 
 
 def answer_side(unit: AnswerUnit) -> str:
@@ -144,26 +144,6 @@ def vote_pairs(
             negative = answer_side(units[negatives[n % len(negatives)]]) if negatives else ""
             pairs.append(TrainingPair(wording[key], answer_side(unit), (unit.book, unit.thread), negative))
     return pairs
-
-
-def _log_name(log: Path | str) -> str:
-    """The votes' log as the manifest names it: a file's full path, a database's URL without its password."""
-    return redact(log) if is_url(log) else str(Path(log).resolve())
-
-
-def read_votes(log: Path | str) -> list[Vote]:
-    """Every vote on an answer in the query log, with the question it was asked for."""
-    connection = connect_readonly(log)
-    try:
-        rows = connection.execute(
-            "SELECT queries.question, votes.answer_id, votes.helpful FROM votes JOIN queries ON queries.id = "
-            "votes.query_id ORDER BY votes.time, votes.query_id, votes.answer_id"
-        ).fetchall()
-    except DB_ERRORS as error:
-        raise ValueError(scrub(f"{redact(log)}: not a readable query log ({error})", log)) from None
-    finally:
-        connection.close()
-    return [Vote(row["question"], row["answer_id"], bool(row["helpful"])) for row in rows]
 
 
 def read_excluded(path: Path) -> frozenset[Thread]:
@@ -292,7 +272,7 @@ def tuning_record(
         "key": key,
         "pairs": corpus,
         "vote_pairs": votes,
-        "votes_log": _log_name(request.log) if request.log else None,
+        "votes_log": request.votes_log,
         "excluded_threads": len(request.excluded),
         "excluded_hash": excluded_hash(request.excluded),
         **asdict(request.settings),
@@ -301,15 +281,11 @@ def tuning_record(
     }
 
 
-def tune(
-    model_id: str, encoders: Path, units: Sequence[AnswerUnit], request: TuneRequest
-) -> tuple[OnnxEmbedder, dict]:
+def tune(model_id: str, encoders: Path, units: Sequence[AnswerUnit], request: TuneRequest) -> tuple[OnnxEmbedder, dict]:
     """The tuned encoder for these units and the manifest's record of how it was trained."""
     started = time.perf_counter()
     pairs = corpus_pairs(units, request.excluded)
-    votes = []
-    if request.log:
-        votes = vote_pairs(read_votes(request.log), {unit.id: unit for unit in units}, request.excluded)
+    votes = vote_pairs(request.votes, {unit.id: unit for unit in units}, request.excluded) if request.votes else []
     encoders.mkdir(parents=True, exist_ok=True)
     encoder, key, trained = tuned_encoder(model_id, encoders, pairs + votes, request.settings)
     elapsed = time.perf_counter() - started

@@ -2,25 +2,28 @@
 
 Layout of an index folder:
     cache.sqlite       embeddings by (model, text hash), reused across builds
-    parsed/            each archive's answer units and keys, by content (assistant.parsed): a rebuild
+    parsed/            each archive's answer units and keys, by content (assistant.indexing.parsed): a rebuild
                        parses only the archives that changed
     encoders/<model>/  the model exported to ONNX (model.onnx, tokenizer.json, encoder.json), made by
                        the first build with that model; search embeds questions with it, without torch
-    encoders/<model>-tuned-<key>/  the model tuned on this corpus (`--tune`, assistant.tuning), keyed by
+    encoders/<model>-tuned-<key>/  the model tuned on this corpus (`--tune`, assistant.indexing.tuning), keyed by
                        a hash of its training inputs; only the live one is kept
     builds/<id>/       manifest.json, units.json, keys.json, threads.json (the messages of every thread
                        with an answer), one <field>.faiss per embedded field,
                        passages.faiss (passages of answers that split), lexical/ (the bm25s index);
                        vectors and BM25 are memory-mapped when loaded; each .faiss is exact (flat)
-                       or, above 50k vectors, IVF (assistant.vectorindex)
+                       or, above 50k vectors, IVF (assistant.indexing.vectorindex)
     current            symlink to the live build; replaced atomically when a build finishes
+    build.lock         held (flock) by the one build writing this folder; a second build waits for it
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import errno
+import fcntl
 import json
 import os
 import shutil
@@ -35,18 +38,18 @@ import bm25s
 import faiss
 import numpy as np
 
-from assistant.archive import archive_paths, file_hash
-from assistant.build import BuiltIndex, SearchKeys, build, load_corpus, people_files, people_for
-from assistant.embedding import MODEL_ENV, Embedder, EmbeddingCache, TextEncoder, default_model
-from assistant.encoder import OnnxEmbedder, exported_embedder, model_slug, reusable_export
-from assistant.parsed import ParsedCache
-from assistant.recipe import FIELDS
-from assistant.tuning import TuneRequest, remove_other_tunings, tune
-from assistant.units import AnswerUnit, ThreadMessage, thread_key
-from assistant.vectorindex import extended, vector_index
+from assistant.corpus.archive import archive_paths, file_hash
+from assistant.corpus.units import AnswerUnit, ThreadMessage, thread_key
+from assistant.indexing.build import BuiltIndex, SearchKeys, build, load_corpus, people_files, people_for
+from assistant.indexing.embedding import MODEL_ENV, Embedder, EmbeddingCache, TextEncoder, default_model
+from assistant.indexing.encoder import OnnxEmbedder, exported_embedder, model_slug, reusable_export
+from assistant.indexing.parsed import ParsedCache
+from assistant.indexing.recipe import FIELDS
+from assistant.indexing.tuning import TuneRequest, remove_other_tunings, tune
+from assistant.indexing.vectorindex import extended, vector_index
 
 FORMAT_VERSION = 7
-PROJECT = Path(__file__).resolve().parents[1]  # so the defaults hold from any working directory
+PROJECT = Path(__file__).resolve().parents[2]  # so the defaults hold from any working directory
 DEFAULT_DATA = PROJECT / "data"
 DEFAULT_OUT = PROJECT / "index"
 INDEX_ENV = "ASSISTANT_INDEX"
@@ -56,6 +59,7 @@ PASSAGES = "passages"
 MANIFEST = "manifest.json"
 THREADS = "threads.json"
 PARSED_DIR = "parsed"
+LOCK = "build.lock"
 # What loading, staleness and rebuilding read from a manifest, by JSON type.
 _MANIFEST_TYPES = {
     "model": (str,),
@@ -93,6 +97,7 @@ class BuildInputs:
     data: tuple[Path, ...]
     people: Path | None
     model: str
+    tuned: dict | None = None  # the tuning record of the build read, kept by a rebuild (its export is reused)
 
 
 @dataclass
@@ -130,6 +135,8 @@ class BuildSummary:
     def _tuned(self) -> str:
         record = self.tuning
         how = f"trained in {record['seconds']:.0f} s" if record["trained_now"] else "reused (same training inputs)"
+        if record.get("kept"):
+            how = "kept from the last --tune (tune again to learn from new weeks and votes)"
         return (
             f"  model tuned on {record['pairs']} question-answer pairs and {record['vote_pairs']} from votes, "
             f"{record['excluded_threads']} threads held out: {how}"
@@ -181,10 +188,12 @@ def build_inputs(
         recorded = _recorded_inputs(read_manifest(index))
     except IndexLoadError:  # none yet, or damaged: ensure_index says which
         recorded = None
+    chosen = model or os.environ.get(MODEL_ENV) or (recorded.model if recorded else default_model())
     return BuildInputs(
         data=tuple(data or (recorded.data if recorded else (DEFAULT_DATA,))),
         people=people or (recorded.people if recorded else None),
-        model=model or os.environ.get(MODEL_ENV) or (recorded.model if recorded else default_model()),
+        model=chosen,
+        tuned=recorded.tuned if recorded and recorded.model == chosen else None,
     )
 
 
@@ -192,8 +201,12 @@ def _recorded_inputs(manifest: dict | None) -> BuildInputs | None:
     """The inputs a checked manifest of this format records; None for no manifest or an older format."""
     if not manifest or manifest.get("format_version") != FORMAT_VERSION:
         return None
-    people = manifest["people"]
-    return BuildInputs(tuple(map(Path, manifest["data"])), Path(people) if people else None, manifest["model"])
+    people, tuned = manifest["people"], manifest.get("tuning")
+    if tuned and manifest.get("encoder"):
+        tuned = {**tuned, "encoder": manifest["encoder"]}
+    else:
+        tuned = None
+    return BuildInputs(tuple(map(Path, manifest["data"])), Path(people) if people else None, manifest["model"], tuned)
 
 
 def build_index(
@@ -204,25 +217,69 @@ def build_index(
     progress: bool = False,
     embedder: TextEncoder | None = None,
     tuning: TuneRequest | None = None,
+    kept_tuning: dict | None = None,
 ) -> BuildSummary:
     """Build an index of the archive folders into `out` and swap it in atomically; IndexWriteError if it cannot.
 
     Without an `embedder`, the model is exported to ONNX inside `out` on the first build and every
     later build and search runs that export; a model that does not export runs in sentence-transformers.
-    With `tuning`, the model is first tuned on the corpus (assistant.tuning) and the tuned export is used.
+    With `tuning`, the model is first tuned on the corpus (assistant.indexing.tuning) and the tuned export is used;
+    with `kept_tuning` (a manifest's record), the tuned export the last build used is used again.
+    One build writes `out` at a time: a second one waits for the first (index_lock).
     """
-    started = time.perf_counter()
+    with index_lock(out, progress):
+        return _build_index(data, Path(out), people_file, model, progress, embedder, tuning, kept_tuning)
+
+
+@contextlib.contextmanager
+def index_lock(out: Path, progress: bool = False):
+    """Hold the index folder's build lock; a build that finds it held says so and waits for it."""
     out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        handle = open(out / LOCK, "a")  # noqa: SIM115 - held for the whole block
+    except OSError as error:
+        raise IndexWriteError(_write_failure(out, error)) from None
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"another build is writing the index at {out}; waiting for it to finish ...", flush=True)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _build_index(
+    data: Sequence[Path],
+    out: Path,
+    people_file: Path | None,
+    model: str | None,
+    progress: bool,
+    embedder: TextEncoder | None,
+    tuning: TuneRequest | None,
+    kept_tuning: dict | None,
+) -> BuildSummary:
+    """build_index with the lock held."""
+    started = time.perf_counter()
     parsed = ParsedCache(out / PARSED_DIR, people_for(data, people_file))
     if progress:
         print(f"  reading the archives in {', '.join(map(str, data))} ...", flush=True)
     corpus = load_corpus(data, parsed.read)  # before the model export: a missing folder fails in a moment
     tuned = None
-    if tuning is not None:
-        embedder, tuned = tune(model or default_model(), out / ENCODERS_DIR, corpus.units, tuning)
-    if progress and embedder is None:
-        print(f"  {_encoder_step(model or default_model(), out)}", flush=True)
-    embedder = embedder or build_embedder(model or default_model(), out)
+    try:
+        if tuning is not None:
+            embedder, tuned = tune(model or default_model(), out / ENCODERS_DIR, corpus.units, tuning)
+        elif embedder is None and kept_tuning:
+            embedder, tuned = _kept_tuning(out, kept_tuning)
+        if progress and embedder is None:
+            print(f"  {_encoder_step(model or default_model(), out)}", flush=True)
+        embedder = embedder or build_embedder(model or default_model(), out)
+        encoder = _store_encoder(embedder, out)
+    except OSError as error:  # the tuning, the export or the copy of the encoder: a full disk, no permission
+        raise IndexWriteError(_write_failure(out, error)) from None
     for error in corpus.errors:
         print(f"warning: skipped {error}", file=sys.stderr)
     for slug in corpus.unresolved:
@@ -244,7 +301,7 @@ def build_index(
             cache.close()
     except (OSError, sqlite3.OperationalError) as error:
         raise IndexWriteError(_write_failure(out, error)) from None
-    save(built, out, {**_manifest(built, embedder, data, people_file, _store_encoder(embedder, out)), "tuning": tuned})
+    save(built, out, {**_manifest(built, embedder, data, people_file, encoder), "tuning": tuned})
     if tuned:
         remove_other_tunings(out / ENCODERS_DIR, keep=embedder.folder)
     return BuildSummary(
@@ -263,6 +320,17 @@ def build_index(
         path=out,
         tuning=tuned,
     )
+
+
+def _kept_tuning(out: Path, record: dict) -> tuple[TextEncoder | None, dict | None]:
+    """The tuned export a rebuild keeps, with its record; (None, None) when it is gone (the base model is used)."""
+    try:
+        encoder = OnnxEmbedder(out / record["encoder"])
+    except ValueError:
+        print(f"warning: the tuned model {record['encoder']} is gone; building with the model as is", file=sys.stderr)
+        return None, None
+    kept = {key: value for key, value in record.items() if key != "encoder"}
+    return encoder, {**kept, "trained_now": False, "kept": True, "seconds": 0.0}
 
 
 def _write_failure(out: Path, error: Exception) -> str:
@@ -304,7 +372,7 @@ def save(built: BuiltIndex, out: Path, manifest: dict) -> Path:
 
 
 def write_vectors(folder: Path, vectors: dict, previous: Path | None = None) -> None:
-    """One FAISS file per field, of the kind its size asks for (assistant.vectorindex); an approximate index of
+    """One FAISS file per field, of the kind its size asks for (assistant.indexing.vectorindex); an approximate index of
     the `previous` build whose rows are unchanged gets only the new rows, so adding a week costs that week."""
     for field, matrix in vectors.items():
         index = extended(previous / f"{field}.faiss", matrix) if previous else None
@@ -625,15 +693,30 @@ def _hash_or_empty(path: Path) -> str:
 
 
 def ensure_index(inputs: BuildInputs, index: Path, embedder: TextEncoder | None = None) -> None:
-    """Build the index from `inputs` when missing or stale; a damaged one raises IndexLoadError, never overwritten."""
-    if (index / "current").exists():
-        model = read_manifest(index).get("model")
-        reason = stale_reason(inputs.data, index, inputs.people)
-        if reason is None and model != inputs.model:
-            reason = f"it was built with model {model!r}, {inputs.model!r} is configured"
-    else:
-        reason = "there is none yet"
-    if reason is None:
+    """Build the index from `inputs` when missing or stale; a damaged one raises IndexLoadError, never overwritten.
+
+    An index that is up to date is only read (it may be read-only). A stale one is judged again with the build lock
+    held, so a build that waited for another one builds only if it is still needed.
+    """
+    if _why_stale(inputs, index) is None:
         return
-    print(f"Building the index at {index} ({reason}) ...", flush=True)
-    print(build_index(inputs.data, index, inputs.people, inputs.model, progress=True, embedder=embedder), flush=True)
+    with index_lock(index):
+        reason = _why_stale(inputs, index)
+        if reason is None:
+            return
+        print(f"Building the index at {index} ({reason}) ...", flush=True)
+        summary = _build_index(
+            inputs.data, Path(index), inputs.people, inputs.model, True, embedder, None, inputs.tuned
+        )
+        print(summary, flush=True)
+
+
+def _why_stale(inputs: BuildInputs, index: Path) -> str | None:
+    """Why the index must be built from `inputs`; None when it is up to date."""
+    if not (index / "current").exists():
+        return "there is none yet"
+    model = read_manifest(index).get("model")
+    reason = stale_reason(inputs.data, index, inputs.people)
+    if reason is None and model != inputs.model:
+        reason = f"it was built with model {model!r}, {inputs.model!r} is configured"
+    return reason

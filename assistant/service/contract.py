@@ -8,6 +8,7 @@ rules, except that a bad value is dropped rather than refused: a shared link alw
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from collections.abc import Mapping
@@ -16,9 +17,9 @@ from urllib.parse import urlencode
 
 from starlette.responses import Response
 
-from assistant.authors import name_tokens
-from assistant.searcher import MAX_QUESTION_CHARS, Answer, RelatedQuestion, Searcher
-from assistant.text import fold, invalid_text
+from assistant.corpus.authors import name_tokens
+from assistant.corpus.text import invalid_text
+from assistant.search.searcher import MAX_QUESTION_CHARS, Answer, RelatedQuestion, Searcher
 
 MAX_RESULTS = 20
 DEFAULT_RESULTS = 5
@@ -220,9 +221,16 @@ def run(searcher: Searcher, request: SearchRequest) -> list[Answer]:
 
 
 def related(searcher: Searcher, request: SearchRequest, shown: list[Answer]) -> list[RelatedQuestion]:
-    """Past questions near the request's, within its filters, other than those of the answers shown."""
+    """Past questions near the request's, within its filters, other than those of the answers shown.
+
+    Without `closest`, the answers shown say whether the corpus answers the question: no second search for that.
+    """
     return searcher.related_questions(
-        request.question, author=request.author, book=request.book, exclude=[answer.id for answer in shown]
+        request.question,
+        author=request.author,
+        book=request.book,
+        exclude=[answer.id for answer in shown],
+        answered=None if request.closest else bool(shown),
     )
 
 
@@ -239,12 +247,6 @@ def _canonical_author(searcher: Searcher, author: str) -> str | None:
     """The author's name as the index spells it, or None when no answer is theirs."""
     wanted = name_tokens(author)
     return next((name for name in searcher.authors if name_tokens(name) == wanted), None)
-
-
-def _canonical_book(searcher: Searcher, book: str) -> str | None:
-    """The id of the book named by id or title, or None when the index has no such book."""
-    wanted = fold(book.strip())
-    return next((id_ for id_, title in searcher.books if wanted in (fold(id_), fold(title))), None)
 
 
 def read_link(searcher: Searcher, params: Mapping[str, str]) -> PageLink:
@@ -267,7 +269,10 @@ def read_link(searcher: Searcher, params: Mapping[str, str]) -> PageLink:
         k = DEFAULT_RESULTS
         ignored.append("k")
     filters = {}
-    for name, canonical in (("author", _canonical_author), ("book", _canonical_book)):
+    for name, canonical in (
+        ("author", _canonical_author),
+        ("book", lambda searcher, book: searcher.resolve_book(book)),
+    ):
         value = str(params.get(name, "")).strip()
         filters[name] = canonical(searcher, value) if value and len(value) <= MAX_ID_CHARS else None
         if value and filters[name] is None:
@@ -310,3 +315,24 @@ def gone_answer_search(searcher: Searcher, answer_id: str) -> SearchRequest | No
     author = _canonical_author(searcher, parts[2].replace("-", " ")) if len(parts) == 4 else None
     words = " ".join(_ID_WORD.findall(parts[0] if author else answer_id[:MAX_ID_CHARS]))
     return SearchRequest(words, author=author) if words else None
+
+
+# How an answer is shown, on the page and in Slack.
+SUMMARY_CHARS = 160  # the asker's question is shortened to this in the card, the rest behind <details>
+
+
+def week_of(date: str) -> str:
+    """'2021-08-30' -> 'week of 30 Aug 2021'; '' when the archive has no date."""
+    try:
+        day = dt.date.fromisoformat(date)
+    except ValueError:
+        return ""
+    return f"week of {day.day} {day:%b %Y}"
+
+
+def shorten(text: str, limit: int) -> str:
+    """The text on one line, cut at a word boundary to at most `limit` characters."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    return flat[:limit].rsplit(" ", 1)[0] + "…"

@@ -1,6 +1,6 @@
 """The score's calibration: P(useful) as a logistic function of the fused score alone, and the fitting tools.
 
-Since issue 28 the confidence shown is assistant.usefulness's model (trained by `python -m
+Since issue 28 the confidence shown is assistant.indexing.usefulness's model (trained by `python -m
 assistant.labels`); this calibration is its baseline ("before" in the labels report), and `fit`,
 `reliability` are the tools both use. A logistic fit of the score on judged real questions and
 the dev set (`python -m assistant.eval --fit`, see docs/keywords-and-order.md); the fitted numbers

@@ -18,15 +18,15 @@ import shutil
 import sys
 import threading
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from assistant.embedding import resolve_model_location
+from assistant.indexing.embedding import resolve_model_location
 
 MODEL_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
@@ -48,7 +48,7 @@ class EncoderConfig:
     max_tokens: int
     precision: str  # "int8" (weights quantized, what indexes use) or "fp32" (the model as trained)
     inputs: tuple[str, ...] = INPUTS  # the graph's inputs, in order
-    tuning: str = ""  # the training key of a model tuned on an archive (assistant.tuning); "" for the model as is
+    tuning: str = ""  # the training key of a model tuned on an archive (indexing.tuning); "" for the model as is
 
     @property
     def space(self) -> str:
@@ -102,7 +102,7 @@ def export(model_id: str, folder: Path, precision: str = "int8", tuning: str = "
 
         def forward(self, *tensors):
             # Keyword arguments: transformers 5 changed the positional order.
-            features = dict(zip(inputs, tensors))
+            features = dict(zip(inputs, tensors, strict=False))
             hidden = self.transformer(**features).last_hidden_state
             attention_mask = features["attention_mask"]
             mask = attention_mask.unsqueeze(-1).to(hidden.dtype)

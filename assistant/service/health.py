@@ -21,10 +21,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from assistant.live import LiveSearcher
-from assistant.querylog import QueryLog
-from assistant.web.contract import error_response
-from assistant.web.guard import forwarded
+from assistant.search.live import LiveSearcher
+from assistant.service.contract import error_response
+from assistant.service.querylog import QueryLog
 
 TOKEN_ENV = "ASSISTANT_METRICS_TOKEN"
 # Searches take milliseconds; the buckets reach the seconds a search takes on a busy machine.
@@ -150,3 +149,11 @@ def _may_scrape(request: Request, token: str | None) -> bool:
         return ipaddress.ip_address(request.client.host if request.client else "").is_loopback
     except ValueError:
         return False
+
+
+FORWARDING_HEADERS = ("x-forwarded-for", "x-real-ip", "forwarded")  # any of them: the request came through a proxy
+
+
+def forwarded(scope: dict) -> bool:
+    """Whether a request names a forwarding header, so it came through a proxy (or says it did)."""
+    return any(name.decode("latin-1").lower() in FORWARDING_HEADERS for name, _ in scope["headers"])

@@ -6,9 +6,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from assistant.archive import Book, Message
-from assistant.authors import AuthorMatcher, display_names, name_tokens
-from assistant.text import content_words, fold, word_count
+from assistant.corpus.archive import Book, Message
+from assistant.corpus.authors import AuthorMatcher, display_names, name_tokens
+from assistant.corpus.text import content_words, fold, word_count
 
 _MIN_ANSWER_WORDS = 2  # "+1", "Thanks!" and a lone emoji are not answers
 _ADDRESS_WINDOW = 80  # an answer names its asker near its start: "Rohan -- ...", "Hello Tim Becker, ..."

@@ -14,7 +14,7 @@ A vote waits for the writer (at most VOTE_WAIT_S) and says whether it was record
 rollback journal, never WAL: WAL maps the `-shm` file into memory, and a `-shm` that cannot grow
 killed the app with SIGBUS.
 
-The same log can live in a PostgreSQL database (`--log postgresql://...`, see assistant/logdb.py), which
+The same log can live in a PostgreSQL database (`--log postgresql://...`, see assistant/service/logdb.py), which
 several app processes on several hosts write at once. There the writer holds one connection; while the
 server is down, restarting or refusing it, rows wait in the queue (dropped and counted only when it is
 full), the writer reconnects once a second and one line per outage says so. A batch cut off by a lost
@@ -38,11 +38,15 @@ from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
 
-from assistant import logdb
-from assistant.logdb import LogTarget, is_url, log_target, redact, scrub
+from assistant.service import logdb
+from assistant.service.logdb import LogTarget, is_url, log_target, redact, scrub
+
+if TYPE_CHECKING:
+    from assistant.indexing.tuning import Vote
 
 DEFAULT_LOG = Path("state") / "queries.sqlite"
 LOG_ENV = "ASSISTANT_LOG"
@@ -250,6 +254,17 @@ class QueryLog:
         self._stopping = True
         self._queue.put(_STOP)
         self._writer.join()
+        self._drop_queued()  # jobs queued by a submitter that checked before the stop; later ones drop themselves
+
+    def _drop_queued(self) -> None:
+        """Release every job still queued after the writer stopped, uncounted (the log is closed)."""
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if item is not _STOP:
+                self._drop([item], count=False)
 
     def _submit(self, job: _Job, block: bool = False) -> bool:
         """Queue a job; False (the row dropped and counted) when the log is closed, down or its queue full."""
@@ -260,6 +275,8 @@ class QueryLog:
         except queue.Full:
             self._warn(f"its queue of {QUEUE_ROWS:,} rows is full (the file is slow or locked)")
             return self._drop([job])
+        if self._stopping and not self._writer.is_alive():  # closed between the check and the put: nobody takes it
+            self._drop_queued()
         return True
 
     def _wait(self, query_id: str, action: Callable[[sqlite3.Connection], bool]) -> bool:
@@ -622,3 +639,25 @@ def _first_line(error: BaseException) -> str:
 def _is_locked(error: sqlite3.Error) -> bool:
     """Whether another connection held the lock for longer than the busy timeout."""
     return (getattr(error, "sqlite_errorcode", 0) & 0xFF) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+def log_name(log: Path | str) -> str:
+    """The votes' log as the manifest names it: a file's full path, a database's URL without its password."""
+    return redact(log) if is_url(log) else str(Path(log).resolve())
+
+
+def read_votes(log: Path | str) -> list[Vote]:
+    """Every vote on an answer in the query log, with the question it was asked for (what `--tune-log` learns from)."""
+    from assistant.indexing.tuning import Vote  # here: the web and Slack apps import the log without the trainer
+
+    connection = connect_readonly(log)
+    try:
+        rows = connection.execute(
+            "SELECT queries.question, votes.answer_id, votes.helpful FROM votes JOIN queries ON queries.id = "
+            "votes.query_id ORDER BY votes.time, votes.query_id, votes.answer_id"
+        ).fetchall()
+    except DB_ERRORS as error:
+        raise ValueError(scrub(f"{redact(log)}: not a readable query log ({error})", log)) from None
+    finally:
+        connection.close()
+    return [Vote(row["question"], row["answer_id"], bool(row["helpful"])) for row in rows]

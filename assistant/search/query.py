@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from assistant.text import content_words, fold
+from assistant.corpus.text import content_words, fold
 
 _GREETING = r"(?:hi|hello|hey|hola|dear|greetings|good (?:morning|afternoon|evening))"
 _SLACK_MENTION = re.compile(r"<@[^>]+>")

@@ -6,14 +6,14 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from assistant.querylog import LoggedQuery, QueryLog, Shown
-from assistant.recipe import MIN_SCORE, relevance
-from assistant.searcher import Answer, Searcher
-from assistant.units import AnswerUnit
-from assistant.web.contract import SearchRequest, VoteRequest, run
+from assistant.corpus.units import AnswerUnit
+from assistant.indexing.recipe import MIN_SCORE, relevance
+from assistant.search.searcher import Answer, Searcher
+from assistant.service.contract import SearchRequest, VoteRequest, run
+from assistant.service.querylog import LoggedQuery, QueryLog, Shown
 
 if TYPE_CHECKING:
-    from assistant.health import Metrics
+    from assistant.service.health import Metrics
 
 
 @dataclass(frozen=True)

@@ -1,17 +1,16 @@
 """Rank answer units for a question: fuse dense and lexical scores, then pick diverse, distinct results.
 
 Pure functions over score arrays, so ranking is tested without the embedding model; the weights
-and thresholds they are called with live in `assistant.recipe`.
+and thresholds they are called with live in `assistant.indexing.recipe`.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from assistant.recipe import (
+from assistant.indexing.recipe import (
     AUTHOR_REPEAT_PENALTY,
     MIN_SCORE,
     SUBSTANCE_PENALTY,
@@ -20,7 +19,6 @@ from assistant.recipe import (
     WEIGHTS,
     Weights,
 )
-from assistant.text import fold
 
 
 def fuse(dense: Mapping[str, np.ndarray], lexical: np.ndarray, weights: Weights = WEIGHTS) -> np.ndarray:
@@ -64,8 +62,8 @@ def text_match(wanted: Sequence[str], terms: Sequence[str]) -> float:
 
 def side_by_side(wanted: Sequence[str], terms: Sequence[str]) -> np.ndarray:
     """For each adjacent pair of the wanted terms, whether the term sequence has it side by side."""
-    adjacent = set(zip(terms, terms[1:]))
-    return np.array([pair in adjacent for pair in zip(wanted, wanted[1:])], dtype=bool)
+    adjacent = set(zip(terms, terms[1:], strict=False))
+    return np.array([pair in adjacent for pair in zip(wanted, wanted[1:], strict=False)], dtype=bool)
 
 
 def with_term_match(scores: np.ndarray, matches: np.ndarray, weight: float = TERM_MATCH_WEIGHT) -> np.ndarray:
@@ -77,11 +75,6 @@ def answers_question(best_score: float, best_match: float, threshold: float = MI
     """Whether the corpus answers a question: its best answer scores at least `threshold`, or one of the best answers
     holds all of its wording (every content term, adjacent pairs side by side), as a keyword search expects."""
     return best_score >= threshold or best_match >= 1.0
-
-
-def duplicate_key(text: str) -> str:
-    """Texts equal up to case, accents, spacing and punctuation are the same answer posted twice."""
-    return " ".join(re.findall(r"\w+", fold(text)))
 
 
 def pool_size(k: int) -> int:

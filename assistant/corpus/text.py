@@ -69,3 +69,8 @@ def invalid_text(text: str, what: str) -> str | None:
     except UnicodeEncodeError as error:
         return f"{what} is not valid text: it holds a lone surrogate at character {error.start}"
     return None
+
+
+def duplicate_key(text: str) -> str:
+    """Texts equal up to case, accents, spacing and punctuation are the same answer posted twice."""
+    return " ".join(re.findall(r"\w+", fold(text)))

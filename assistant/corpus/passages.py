@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from assistant.text import content_words
+from assistant.corpus.text import content_words
 
 _MIN_WORDS_TO_SPLIT = 40  # shorter answers are read at a glance
 _MIN_PASSAGE_WORDS = 8  # a shorter piece (a greeting, a lone quoted question) joins the next one
@@ -30,7 +30,7 @@ def split_passages(text: str) -> list[str]:
         return [text]
     lines = text.split("\n")
     starts = sorted({0} | {i for i, line in enumerate(lines) if _starts_passage(line)})
-    pieces = ["\n".join(lines[a:b]).strip() for a, b in zip(starts, starts[1:] + [len(lines)])]
+    pieces = ["\n".join(lines[a:b]).strip() for a, b in zip(starts, starts[1:] + [len(lines)], strict=False)]
     passages: list[str] = []
     for piece in filter(None, pieces):
         if passages and len(content_words(passages[-1])) < _MIN_PASSAGE_WORDS:

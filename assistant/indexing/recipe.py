@@ -14,9 +14,9 @@ import bm25s
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN
 
-from assistant.text import content_words, fold
-from assistant.units import AnswerUnit
-from assistant.usefulness import load_model
+from assistant.corpus.text import content_words, fold
+from assistant.corpus.units import AnswerUnit
+from assistant.indexing.usefulness import load_model
 
 
 def field_texts(unit: AnswerUnit) -> dict[str, str]:
@@ -102,7 +102,7 @@ FIELDS = tuple(WEIGHTS.dense)  # the embedded fields, as field_texts names them
 # on a small index BM25 weighs less, so good answers score lower (the seed's best answer by Alfredo
 # Deza to "Should startups do MLOps?" scores 0.37).
 MIN_SCORE = 0.36
-# An answer's score adds this times its term match (assistant.ranking.term_match): a short query embeds far from
+# An answer's score adds this times its term match (assistant.search.ranking.term_match): a short query embeds far from
 # long answers, so the words it shares with them carry what the cosines miss.
 TERM_MATCH_WEIGHT = 0.2
 # "Questions others asked nearby" must be this similar to the new one (cosine of the question-only
@@ -128,7 +128,7 @@ class Relevance:
     fill: float
 
 
-# Confidence is the estimated chance a person finds the answer answers the question (assistant.usefulness); the
+# Confidence is the estimated chance a person finds the answer answers the question (assistant.indexing.usefulness); the
 # floors were chosen with the model, on its cross-validated figures (`python -m assistant.labels train`).
 _MODEL = load_model()
 _LABELS = [

@@ -14,7 +14,7 @@ from typing import Generic, TypeVar
 
 import yaml
 
-from assistant.text import clean_text
+from assistant.corpus.text import clean_text
 
 BOOK_PAGE_URL = "https://datatalks.club/books/{book_id}.html"
 MAX_ARCHIVE_BYTES = 20 * 1024 * 1024  # the largest shared archive is under 1 MB

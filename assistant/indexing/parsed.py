@@ -14,14 +14,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant.archive import file_hash, read_archive
-from assistant.authors import name_tokens, unresolved_slugs
-from assistant.passages import split_passages
-from assistant.ranking import duplicate_key
-from assistant.text import content_words, fold
-from assistant.units import AnswerUnit, ThreadMessage, answered_threads, build_units
+from assistant.corpus.archive import file_hash, read_archive
+from assistant.corpus.authors import name_tokens, unresolved_slugs
+from assistant.corpus.passages import split_passages
+from assistant.corpus.text import content_words, duplicate_key, fold
+from assistant.corpus.units import AnswerUnit, ThreadMessage, answered_threads, build_units
 
-_PROGRAM = Path(__file__).parent  # every module's source goes into the cache key
+_PROGRAM = Path(__file__).parents[1]  # the assistant package: every module's source goes into the cache key
 
 
 @dataclass(frozen=True)
@@ -79,7 +78,7 @@ class ParsedCache:
         self.folder = Path(folder)
         self.people = dict(people)
         salt = hashlib.sha256(json.dumps(self.people, sort_keys=True).encode("utf-8"))
-        for source in sorted(_PROGRAM.glob("*.py")):
+        for source in sorted(_PROGRAM.rglob("*.py")):
             salt.update(source.read_bytes())
         self._salt = salt.hexdigest()
         self._fresh: dict[str, ParsedArchive] = {}  # parsed by this build, written by `save`

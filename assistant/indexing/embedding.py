@@ -141,7 +141,7 @@ class EmbeddingCache:
         with self._db:
             self._db.executemany(
                 "INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)",
-                [(model_id, h, v.astype(np.float32).tobytes()) for h, v in zip(hashes, vectors)],
+                [(model_id, h, v.astype(np.float32).tobytes()) for h, v in zip(hashes, vectors, strict=False)],
             )
 
     def close(self) -> None:
@@ -158,8 +158,8 @@ def embed_with_cache(
     known = cache.get(embedder.space, hashes)
     missing = list(dict.fromkeys(h for h in hashes if h not in known))
     if missing:
-        text_of = dict(zip(hashes, texts))
+        text_of = dict(zip(hashes, texts, strict=False))
         fresh = embedder.encode([text_of[h] for h in missing], progress=progress)
         cache.put(embedder.space, missing, fresh)
-        known.update(zip(missing, fresh))
+        known.update(zip(missing, fresh, strict=False))
     return np.stack([known[h] for h in hashes]), len(missing)

@@ -9,12 +9,12 @@ from pathlib import Path
 import bm25s
 import numpy as np
 
-from assistant.archive import ArchiveError, read_archives
-from assistant.authors import load_people
-from assistant.embedding import EmbeddingCache, TextEncoder, embed_with_cache
-from assistant.parsed import ParsedArchive, UnitKeys
-from assistant.recipe import FIELDS, field_texts, lexical_text, passage_text, tokenize
-from assistant.units import AnswerUnit, ThreadMessage
+from assistant.corpus.archive import ArchiveError, read_archives
+from assistant.corpus.authors import load_people
+from assistant.corpus.units import AnswerUnit, ThreadMessage
+from assistant.indexing.embedding import EmbeddingCache, TextEncoder, embed_with_cache
+from assistant.indexing.parsed import ParsedArchive, UnitKeys
+from assistant.indexing.recipe import FIELDS, field_texts, lexical_text, passage_text, tokenize
 
 PEOPLE_FILE = "people.yaml"
 
@@ -58,7 +58,7 @@ class BuiltIndex:
 
     corpus: Corpus
     vectors: dict[str, np.ndarray]  # field -> (units, dimension) unit-length rows
-    passages: np.ndarray  # (passages, dimension): the passages of answers that split, see assistant.passages
+    passages: np.ndarray  # (passages, dimension): the passages of answers that split, see assistant.corpus.passages
     lexical: bm25s.BM25
     keys: SearchKeys
     embedded: int  # texts embedded by this build
@@ -80,7 +80,7 @@ def people_for(data: Sequence[Path], people_file: Path | None) -> dict[str, str]
 
 
 def load_corpus(folders: Iterable[Path], read: Callable[[Path], ParsedArchive]) -> Corpus:
-    """Every archive in the folders as `read` gives it (see assistant.parsed); bad files land in `errors`."""
+    """Every archive in the folders as `read` gives it (see assistant.indexing.parsed); bad files land in `errors`."""
     result = read_archives(folders, read)
     units = [unit for archive in result.books for unit in archive.units]
     keys = [keys for archive in result.books for keys in archive.keys]
@@ -119,7 +119,7 @@ def embed_fields(
     """(field -> vectors, passage vectors, texts embedded now, texts reused from the cache)."""
     texts = [field_texts(unit) for unit in units]
     flat = [entry[field] for entry in texts for field in FIELDS]
-    passages = [passage_text(unit, p) for unit, unit_keys in zip(units, keys) for p in unit_keys.passages]
+    passages = [passage_text(unit, p) for unit, unit_keys in zip(units, keys, strict=False) for p in unit_keys.passages]
     if not flat:
         empty = np.zeros((0, embedder.dimension), dtype=np.float32)
         return {field: empty for field in FIELDS}, empty, 0, 0

@@ -2,21 +2,35 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 
 import numpy as np
 
-from assistant import vectorindex
-from assistant.authors import name_tokens
-from assistant.embedding import Embedder, TextEncoder
-from assistant.encoder import OnnxEmbedder
-from assistant.passages import split_passages
-from assistant.query import clean_question, display_question, full_names
-from assistant.ranking import (
+from assistant.corpus.authors import name_tokens
+from assistant.corpus.passages import split_passages
+from assistant.corpus.text import fold, invalid_text
+from assistant.corpus.units import AnswerUnit, ThreadMessage, thread_key
+from assistant.indexing import vectorindex
+from assistant.indexing.embedding import Embedder, TextEncoder
+from assistant.indexing.encoder import OnnxEmbedder
+from assistant.indexing.recipe import (
+    RELATED_MIN_SCORE,
+    WEIGHTS,
+    content_terms,
+    lexical_text,
+    term_sequence,
+    tokenize,
+)
+from assistant.indexing.store import LoadedIndex, default_index_path, load_built_index
+from assistant.indexing.threads import one_thread_per_search
+from assistant.indexing.usefulness import CANDIDATES, Model, feature_rows, load_model, shown
+from assistant.search.query import clean_question, display_question, full_names
+from assistant.search.ranking import (
     answers_question,
     fuse,
     pool_size,
@@ -28,19 +42,6 @@ from assistant.ranking import (
     top,
     with_term_match,
 )
-from assistant.recipe import (
-    RELATED_MIN_SCORE,
-    WEIGHTS,
-    content_terms,
-    lexical_text,
-    term_sequence,
-    tokenize,
-)
-from assistant.store import LoadedIndex, default_index_path, load_built_index
-from assistant.text import fold, invalid_text
-from assistant.threads import one_thread_per_search
-from assistant.units import AnswerUnit, ThreadMessage, thread_key
-from assistant.usefulness import CANDIDATES, Model, feature_rows, load_model, shown
 
 # The model reads 256 tokens, fewer than 1,000 characters of text: longer questions are cut unread.
 MAX_QUESTION_CHARS = 1000
@@ -66,7 +67,7 @@ class Answer:
     score: float
     author_as_written: str
     id: str
-    confidence: float  # estimated chance a person finds this answers the question (assistant.usefulness)
+    confidence: float  # estimated chance a person finds this answers the question (assistant.indexing.usefulness)
     passage: int  # which of split_passages(text) matched best; -1 when the answer is one passage
     passage_text: str  # that passage; "" when the answer is one passage
 
@@ -116,6 +117,9 @@ class Thread:
     messages: tuple[ThreadMessage, ...]  # the top-level message, then its replies; is_author marks the authors'
 
 
+_DATED_ID = re.compile(r"^\d{8}-")  # a book id is its week's date, then its name
+
+
 def _question_key(question: str) -> str:
     """A question as compared for 'the same question': case and spacing folded."""
     return " ".join(fold(question).split())
@@ -128,6 +132,12 @@ def query_embedder(index: LoadedIndex) -> TextEncoder:
         if (encoder.model_id, encoder.space) == (index.manifest["model"], index.manifest["space"]):
             return encoder
     return Embedder(index.manifest["model"])
+
+
+def _embed_question(embedder: TextEncoder, question: str) -> np.ndarray:
+    vector = embedder.encode([question])[0]
+    vector.flags.writeable = False
+    return vector
 
 
 class Searcher:
@@ -145,6 +155,7 @@ class Searcher:
         self._words = np.array(index.keys.words)
         self._prior = substance_penalty(self._words)
         owners = np.array(index.keys.passage_owners, dtype=int)
+        self._questions = index.vectors["question"]
         self._passage_order = np.argsort(owners, kind="stable")  # each unit's passages: a slice of this order
         self._passage_starts = np.searchsorted(owners[self._passage_order], np.arange(len(index.units) + 1))
         self._names = full_names(
@@ -154,9 +165,15 @@ class Searcher:
         self._unit_terms: list[tuple[str, ...] | None] = [None] * len(self.units)
         self._passage_texts: dict[int, tuple[list[str], list[tuple[str, ...]]]] = {}
         self._index_of = {unit.id: i for i, unit in enumerate(self.units)}
+        self._unit_books = np.array([unit.book for unit in self.units])
+        self._books_named: dict[str, set[str]] = {}  # folded id, id without its date, title -> book ids
+        for book, title in {(unit.book, unit.book_title) for unit in self.units}:
+            for name in (book, _DATED_ID.sub("", book), title):
+                self._books_named.setdefault(fold(name), set()).add(book)
         # The page asks for answers and related questions to one question, and re-asks it when a filter
         # changes: each distinct question is embedded once.
-        self._embed = lru_cache(maxsize=256)(self._embed_uncached)
+        # The cache holds the embedder, not the searcher: a swapped-out index is freed when its last user lets go.
+        self._embed = lru_cache(maxsize=256)(partial(_embed_question, self.embedder))
         self._lock = threading.Lock()  # the tokenizer and the BM25 scorer are not thread-safe
 
     def forget_questions(self) -> None:
@@ -231,7 +248,7 @@ class Searcher:
             question=dense["question"],
             lexical=lexical[positions] / (lexical[positions] + WEIGHTS.lexical_half_point),
             term_match=[matches.get(int(i), 0.0) for i in positions],
-            passage=[c.max() if len(c) else b for c, b in zip(passages, dense["both"])],
+            passage=[c.max() if len(c) else b for c, b in zip(passages, dense["both"], strict=False)],
             words=self._words[positions],
             author_named=[self._surnames[i] in named for i in positions],
             query_terms=len(wanted),
@@ -273,7 +290,7 @@ class Searcher:
         matches = term_match(held[ranked], pairs)
         relevance = np.full(len(fused), -np.inf, dtype=np.float32)
         relevance[ranked] = with_term_match(fused[ranked], matches)
-        return relevance, dict(zip(ranked.tolist(), matches.tolist())), lexical
+        return relevance, dict(zip(ranked.tolist(), matches.tolist(), strict=False)), lexical
 
     def _holders(self, wanted_term: str) -> np.ndarray:
         """The units whose lexical text holds the BM25 term: its postings in the BM25 index (a sparse column)."""
@@ -328,33 +345,49 @@ class Searcher:
         author: str | None = None,
         book: str | None = None,
         exclude: Iterable[str] = (),
+        answered: bool | None = None,
     ) -> list[RelatedQuestion]:
         """Up to k past questions close to `question`, closest first, each once.
 
         Skips the question itself and the questions of the answers whose ids are in `exclude` (those
         already shown); only questions answered within the author and book filters, scoring at least
         recipe.RELATED_MIN_SCORE; none when nothing there answers the question (`search` returns []).
+        `answered`: whether `search` answers it, from a caller that just searched (None: searched here).
         """
         question = self._prepare(question)
         allowed = self._filter(author, book)
         count = len(self.units) if allowed is None else int(allowed.sum())
-        if not count or not self.answers_anything(question, author=author, book=book):
+        if answered is None:
+            answered = count > 0 and self.answers_anything(question, author=author, book=book)
+        if not count or not answered:
             return []
-        # FAISS ranks the past questions closest first; the loop stops at the first one too far away.
         query = self._embed(question)[None, :]
-        allowed_ids = None if allowed is None else np.flatnonzero(allowed)
-        questions = self.index.vectors["question"]
-        # An approximate index ranks only the lists it scans: a few hundred nearest are plenty for k questions.
-        depth = count if vectorindex.is_exact(questions) else min(count, _RELATED_DEPTH)
-        similarities, ids = vectorindex.search(questions, query, depth, allowed_ids)
-        first_of_ties = np.lexsort((ids[0], -similarities[0]))  # an answer posted first stands for its question
-        similarities, ids = similarities[:, first_of_ties], ids[:, first_of_ties]
         shown = {self._question_keys[self._index_of[i]] for i in exclude if i in self._index_of}
         seen = {_question_key(question), ""} | shown  # "": answers not linked to a question
+        # FAISS ranks the past questions closest first, to a depth that grows until the k found are final.
+        depth = min(count, 4 * (k + len(shown)) + 32)
+        while True:
+            related, final = self._closest_questions(query, k, depth, allowed, seen)
+            # An approximate index ranks only the lists it scans: a few hundred nearest are plenty for k questions.
+            if final or depth == count or (depth >= _RELATED_DEPTH and not vectorindex.is_exact(self._questions)):
+                return related
+            depth = min(count, depth * 4)
+
+    def _closest_questions(
+        self, query: np.ndarray, k: int, depth: int, allowed: np.ndarray | None, seen: set[str]
+    ) -> tuple[list[RelatedQuestion], bool]:
+        """Up to k past questions among the `depth` nearest, and whether they are final: a question beyond the depth
+        scores at most the last one fetched, so it cannot come before one that scores more, or below the floor."""
+        allowed_ids = None if allowed is None else np.flatnonzero(allowed)
+        similarities, ids = vectorindex.search(self._questions, query, depth, allowed_ids)
+        first_of_ties = np.lexsort((ids[0], -similarities[0]))  # an answer posted first stands for its question
+        similarities, ids = similarities[0, first_of_ties], ids[0, first_of_ties]
+        beyond = similarities[-1] if len(similarities) else -np.inf  # the most a question not fetched scores
+        seen = set(seen)
         related: list[RelatedQuestion] = []
-        for similarity, i in zip(similarities[0], ids[0]):
-            if len(related) == k or i < 0 or similarity < RELATED_MIN_SCORE:
-                break
+        for similarity, i in zip(similarities, ids, strict=True):
+            if i < 0 or similarity < RELATED_MIN_SCORE:
+                return related, True
             if self._question_keys[i] in seen:
                 continue
             seen.add(self._question_keys[i])
@@ -362,7 +395,9 @@ class Searcher:
             score = round(min(float(similarity), 1.0), 4)
             shown_as = display_question(unit.question, self._names)
             related.append(RelatedQuestion(shown_as, unit.asker, unit.book, unit.book_title, unit.id, score))
-        return related
+            if len(related) == k:
+                return related, bool(similarity > beyond)
+        return related, False
 
     def unit(self, answer_id: str) -> AnswerUnit | None:
         """The answer with this stable id (`book/thread/author/n`); None when the index has no such answer."""
@@ -398,11 +433,6 @@ class Searcher:
         if problem:
             raise ValueError(problem)
         return self.embedder.truncate(question) if len(question) > _FITS_THE_MODEL_CHARS else question
-
-    def _embed_uncached(self, question: str) -> np.ndarray:
-        vector = self.embedder.encode([question])[0]
-        vector.flags.writeable = False
-        return vector
 
     def score(self, question: str, pool: int, allowed: np.ndarray | None = None) -> np.ndarray:
         """Relevance per unit: see _scores."""
@@ -466,9 +496,14 @@ class Searcher:
     def _by_author(self, author: str) -> np.ndarray:
         return self._author_keys == " ".join(name_tokens(author))
 
+    def resolve_book(self, name: str) -> str | None:
+        """The id of the book named by its id, its id without the date or its title (any case); None when no book or
+        several are. The one way every way in (page, JSON API, MCP, Slack) reads a book filter."""
+        books = self._books_named.get(fold(name.strip()), set())
+        return next(iter(books)) if len(books) == 1 else None
+
     def _by_book(self, book: str) -> np.ndarray:
-        wanted = fold(book.strip())
-        return np.array([wanted in keys for keys in self.index.keys.books], dtype=bool)
+        return self._unit_books == self.resolve_book(book)
 
     def _filter(self, author: str | None, book: str | None) -> np.ndarray | None:
         """Which units pass the author and book filters (case-insensitive; a book by id or title)."""

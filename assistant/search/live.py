@@ -19,8 +19,8 @@ import threading
 import time
 from pathlib import Path
 
-from assistant.searcher import Searcher
-from assistant.store import IndexLoadError, live_build, load_built_index
+from assistant.indexing.store import IndexLoadError, live_build, load_built_index
+from assistant.search.searcher import Searcher
 
 CHECK_EVERY_SECONDS = 1.0
 

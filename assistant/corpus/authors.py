@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from assistant.text import fold
+from assistant.corpus.text import fold
 
 # Common English short forms; both sides are reduced to the first name in each group.
 _NICKNAME_GROUPS = (
@@ -121,9 +121,9 @@ class AuthorMatcher:
         self.authors = tuple(authors)
         self._author_tokens = [name_tokens(author) for author in self.authors]
         self._compact = {}
-        for author, tokens in zip(self.authors, self._author_tokens):
+        for author, tokens in zip(self.authors, self._author_tokens, strict=False):
             self._compact["".join(tokens)] = author
-        for slug, author in zip(slugs, self.authors):
+        for slug, author in zip(slugs, self.authors, strict=False):
             self._compact["".join(name_tokens(slug))] = author
         self._participant_tokens = {name_tokens(name) for name in participants}
         self._cache: dict[str, str | None] = {}
@@ -142,7 +142,7 @@ class AuthorMatcher:
             return self._compact[compact]
         candidates = [
             author
-            for author, author_tokens in zip(self.authors, self._author_tokens)
+            for author, author_tokens in zip(self.authors, self._author_tokens, strict=False)
             if self._same_person(tokens, author_tokens)
         ]
         return candidates[0] if len(candidates) == 1 else None

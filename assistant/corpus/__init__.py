@@ -1,0 +1,1 @@
+"""The archives read into answer units: text, archive files, authors, units, passages."""

@@ -1,0 +1,1 @@
+"""Building the index: parse cache, the embedding models, tuning, build, store (layout, lock, swap)."""

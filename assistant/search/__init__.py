@@ -1,0 +1,1 @@
+"""Searching a loaded index: ranking, confidence, question parsing, the searcher, live swaps."""
