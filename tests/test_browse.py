@@ -79,9 +79,10 @@ def test_the_json_api_lists_books_and_authors_and_browses_in_pages(fake_seed_sea
     second = client.get("/api/browse", params={"book": SEED_ID, "limit": "5", "offset": "5"}).json()
     assert first["total"] == book["answers"] and len(first["answers"]) == 5 and second["offset"] == 5
     assert not {a["id"] for a in first["answers"]} & {a["id"] for a in second["answers"]}
-    assert client.get("/api/search", params={"q": "startups MLOps", "since": "2022", "closest": "true"}).json()[
-        "answers"
-    ] == []
+    assert (
+        client.get("/api/search", params={"q": "startups MLOps", "since": "2022", "closest": "true"}).json()["answers"]
+        == []
+    )
     for params, says in [({"since": "yesterday"}, "since must be a year"), ({"limit": "0"}, "limit must be"),
                          ({"offset": "x"}, "offset must be"), ({"author": "Nobody"}, "has no answers")]:  # fmt: skip
         response = client.get("/api/browse", params=params)
@@ -124,4 +125,3 @@ def test_a_page_link_searches_within_weeks_and_keeps_them(fake_seed_searcher):
     assert link.endswith("&until=2021-12-31") and "ata-card" in body
     _, _, _, _, body, _, _ = open_link(fake_seed_searcher, {"q": question, "since": "someday"})
     assert "This link's since could not be used and was ignored." in body
-

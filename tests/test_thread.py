@@ -66,7 +66,6 @@ def test_api_thread_errors_are_json(client, params, status):
     assert response.json()["error"]
 
 
-
 class _Text(HTMLParser):
     """An element's text as the browser's textContent has it: the text nodes joined as they are."""
 

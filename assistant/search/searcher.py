@@ -139,6 +139,8 @@ def keyword_terms(question: str) -> tuple[str, ...]:
     terms = content_terms(question)
     few_words = len(question.split()) <= KEYWORD_TERMS and "?" not in question
     return terms if few_words and len(terms) <= KEYWORD_TERMS else ()
+
+
 _DATED_ID = re.compile(r"^\d{8}-")  # a book id is its week's date, then its name
 
 

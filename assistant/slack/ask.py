@@ -13,7 +13,6 @@ import json
 import re
 from dataclasses import dataclass
 
-from assistant.corpus.text import fold
 from assistant.search.searcher import Searcher
 from assistant.service.contract import MAX_RESULTS, SearchRequest, parse_request, weeks
 

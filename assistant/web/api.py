@@ -107,8 +107,14 @@ def json_api(
         searcher = live.current()
         try:
             first, last = weeks(since, until)
-            shelf = searcher.browse(author=author.strip() or None, book=book.strip() or None, since=first, until=last,
-                                    offset=whole(offset, "offset", 0, 10**6), limit=whole(limit, "limit", 1, 100))
+            shelf = searcher.browse(
+                author=author.strip() or None,
+                book=book.strip() or None,
+                since=first,
+                until=last,
+                offset=whole(offset, "offset", 0, 10**6),
+                limit=whole(limit, "limit", 1, 100),
+            )
         except ValueError as error:  # RequestError is one; so is a filter that keeps no answer
             return error_response(str(error), 400)
         found = {"answers": [vars(unit) for unit in shelf.answers], "total": shelf.total, "offset": shelf.offset}

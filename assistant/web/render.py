@@ -140,7 +140,7 @@ def thread_html(thread: Thread, open_: bool = False) -> str:
     messages = "".join(
         f'<li class="ata-message{" ata-by-author" if message.is_author else ""}">'
         f'<p class="ata-speaker"><strong>{html.escape(message.name)}</strong>'
-        f"{_AUTHOR_ROLE if message.is_author else ''}<span class=\"ata-said\">:</span></p>\n"
+        f'{_AUTHOR_ROLE if message.is_author else ""}<span class="ata-said">:</span></p>\n'
         f"{safe_markdown(message.text)}</li>\n"
         for message in thread.messages
     )
@@ -177,9 +177,8 @@ def answer_card(
     )
     ranked = isinstance(answer, Answer)
     permalink = _link(answer_link(answer.id), "Link to this answer", "ata-permalink") if ranked else ""
-    shelves = (
-        _link(browse_link(author=answer.author), f"All of {answer.author}’s answers", "ata-browse")
-        + _link(browse_link(book=answer.book), f"The {answer.book_title} week", "ata-browse")
+    shelves = _link(browse_link(author=answer.author), f"All of {answer.author}’s answers", "ata-browse") + _link(
+        browse_link(book=answer.book), f"The {answer.book_title} week", "ata-browse"
     )
     return (
         f'<article class="ata-card{"" if ranked else " ata-single"}">'
