@@ -16,7 +16,8 @@ from pathlib import Path
 
 from assistant import config
 from assistant.config import add_data_argument, add_people_argument
-from assistant.indexing.store import IndexLoadError, IndexWriteError, build_inputs, default_index_path, ensure_index
+from assistant.errors import command
+from assistant.indexing.store import build_inputs, default_index_path, ensure_index
 from assistant.search.live import LiveSearcher, report_crashes
 from assistant.search.searcher import Searcher, load_index
 from assistant.service.logdb import log_target
@@ -96,17 +97,14 @@ def warm_up(searcher: Searcher) -> None:
     searcher.search("warm up", 1, min_score=0)
 
 
+@command
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     report_crashes()  # a served build's file truncated in place is a SIGBUS: say where, not nothing
-    try:
-        inputs = build_inputs(args.index, args.data, args.people)  # a rebuild reads what the last build read
-        ensure_index(inputs, args.index)
-        searcher = load_index(args.index, inputs.model)
-        warm_up(searcher)
-    except (IndexLoadError, IndexWriteError, FileNotFoundError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    inputs = build_inputs(args.index, args.data, args.people)  # a rebuild reads what the last build read
+    ensure_index(inputs, args.index)
+    searcher = load_index(args.index, inputs.model)
+    warm_up(searcher)
     from assistant.service.health import metrics_token
     from assistant.web.serve import Proxy, serve  # gradio loads only once there is something to serve
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import httpx
 
+from assistant.errors import command
 from assistant.eval import read_labelled
 from assistant.indexing.store import BuildSummary, build_index
 from assistant.search.searcher import load_index
@@ -114,6 +115,7 @@ def serve_and_load(index: Path, data: Path) -> tuple[float, float, object, objec
     return first_answer, resident, json_load, gradio_load
 
 
+@command
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m assistant.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True, metavar="DIR", help="archive folder to build from")

@@ -25,6 +25,8 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from assistant.errors import BadInput, command
+
 CONFIG_ENV = "ASSISTANT_CONFIG"
 PREFIX = "ASSISTANT_"
 COMMON = "common"
@@ -47,7 +49,7 @@ TRUE = {"1", "true", "yes", "on"}
 FALSE = {"0", "false", "no", "off"}
 
 
-class ConfigError(ValueError):
+class ConfigError(BadInput, ValueError):
     """A setting that cannot be used; the message names its file or variable, line and key."""
 
 
@@ -66,7 +68,7 @@ def parse(
     try:
         defaults = settings(parser, section, given.get("config") or env.get(CONFIG_ENV) or None, env)
     except ConfigError as error:
-        parser.exit(2, f"error: {error}\n")
+        parser.exit(error.exit_code, f"error: {error}\n")
     for group in parser._mutually_exclusive_groups:  # a flag given beats the file's setting of its rival
         if any(action.dest in given for action in group._group_actions):
             for action in group._group_actions:
@@ -330,15 +332,12 @@ def _given(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> dict[
         parser._defaults.update(saved_defaults)
 
 
+@command
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m assistant.config", description="Check a config file.")
     parser.add_argument("file", type=Path, help="the TOML file, e.g. /etc/ask-the-author.toml")
     args = parser.parse_args(argv)
-    try:
-        check(args.file)
-    except ConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    check(args.file)
     print(f"{args.file}: every setting is known and of the right type")
     return 0
 

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.indexing.store import IndexLoadError, default_index_path
+from assistant.errors import command
+from assistant.indexing.store import default_index_path
 from assistant.judged import CONFIDENT, JUDGED, Sample, evaluate_real, read_real
 from assistant.search.confidence import Bin, Signals, cross_validated, fit, reliability
 from assistant.search.searcher import Searcher, load_index
@@ -165,6 +166,7 @@ def _optional_path(value: str) -> Path | None:
     return Path(value) if value else None
 
 
+@command
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m assistant.eval", description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -196,13 +198,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("-k", type=int, default=10, help="results per question (default: 10)")
     parser.add_argument("--show-misses", action="store_true", help="list answerable questions that were missed")
     args = parser.parse_args(argv)
-    try:
-        questions = read_labelled(args.file)
-        real = read_real(args.real, args.judgments) if args.real else []
-        searcher = load_index(args.index)
-    except (OSError, ValueError, IndexLoadError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    questions = read_labelled(args.file)
+    real = read_real(args.real, args.judgments) if args.real else []
+    searcher = load_index(args.index)
     searcher.search("warm up the model", 1, min_score=0)
     report = evaluate(searcher, questions, args.k)
     print(report)

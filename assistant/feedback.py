@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from assistant.errors import command
 from assistant.eval import read_labelled
 from assistant.service import logdb
 from assistant.service.logdb import LogTarget, is_url, log_target, scrub
@@ -179,6 +180,7 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
+@command
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m assistant.feedback", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from assistant import config
 from assistant.config import add_data_argument, add_people_argument
-from assistant.indexing.store import IndexWriteError, build_index, build_inputs, default_index_path
+from assistant.errors import command
+from assistant.indexing.store import build_index, build_inputs, default_index_path
 from assistant.indexing.tuning import TuneRequest, read_excluded
 from assistant.service.logdb import log_target
 from assistant.service.querylog import log_name, read_votes
@@ -54,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@command
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = config.parse(parser, "index", argv)
@@ -62,14 +64,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     inputs = build_inputs(args.out, args.data, args.people, args.model)  # a rebuild reads what the last build read
     if not args.data:
         print(f"Reading {', '.join(map(str, inputs.data))} (give --data to read other folders)", flush=True)
-    try:
-        excluded = frozenset().union(*(read_excluded(path) for path in args.tune_exclude or []))
-        votes = (tuple(read_votes(args.tune_log)), log_name(args.tune_log)) if args.tune_log else ((), None)
-        tuning = TuneRequest(excluded=excluded, votes=votes[0], votes_log=votes[1]) if args.tune else None
-        summary = build_index(inputs.data, args.out, inputs.people, inputs.model, progress=True, tuning=tuning)
-    except (FileNotFoundError, ValueError, IndexWriteError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    excluded = frozenset().union(*(read_excluded(path) for path in args.tune_exclude or []))
+    votes = (tuple(read_votes(args.tune_log)), log_name(args.tune_log)) if args.tune_log else ((), None)
+    tuning = TuneRequest(excluded=excluded, votes=votes[0], votes_log=votes[1]) if args.tune else None
+    summary = build_index(inputs.data, args.out, inputs.people, inputs.model, progress=True, tuning=tuning)
     print(summary)
     return 0
 

@@ -21,8 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant.errors import command
 from assistant.eval import EVAL_DIR, read_labelled, reliability_table
-from assistant.indexing.store import IndexLoadError, default_index_path
+from assistant.indexing.store import default_index_path
 from assistant.indexing.tuning import answer_side, vote_pairs
 from assistant.indexing.usefulness import CANDIDATES, FEATURES, MODEL_FILE, Model, shown
 from assistant.judged import TOP, answer_key, read_real
@@ -370,6 +371,7 @@ def write_blind(
     return len(rows)
 
 
+@command
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m assistant.labels", description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=("train", "report"), help="train: write the model; report: figures only")
@@ -398,14 +400,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, default=MODEL_FILE, help="the model file written by train")
     parser.add_argument("--blind", type=Path, metavar="DIR", help="write the unjudged top 8 as blind pairs here")
     args = parser.parse_args(argv)
-    try:
-        searcher = load_index(args.index)
-        asked = collect(searcher, args.real, args.judgments)
-        votes = vote_samples(searcher, args.log) if args.log else []
-        dev = dev_samples(searcher, args.dev) if args.dev else []
-    except (OSError, ValueError, IndexLoadError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    searcher = load_index(args.index)
+    asked = collect(searcher, args.real, args.judgments)
+    votes = vote_samples(searcher, args.log) if args.log else []
+    dev = dev_samples(searcher, args.dev) if args.dev else []
     judged = sum(p.grade is not None for a in asked for p in a.pairs)
     print(
         f"{len(asked)} real questions, {judged} judged candidates of {CANDIDATES}; {len(votes)} votes, {len(dev)} "

@@ -26,6 +26,7 @@ import pandas as pd  # noqa: E402
 from starlette.middleware import Middleware  # noqa: E402
 
 from assistant import config  # noqa: E402
+from assistant.errors import command
 from assistant.feedback import question_key  # noqa: E402
 from assistant.service.logdb import LogTarget, is_url, log_target, redact, scrub  # noqa: E402
 from assistant.service.querylog import DB_ERRORS, connect_readonly, default_log_path  # noqa: E402
@@ -435,6 +436,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@command
 def main(argv: Sequence[str] | None = None) -> int:
     args = config.parse(build_parser(), "monitor", argv)
     if not is_loopback(args.host) and not args.password:

@@ -39,6 +39,7 @@ import numpy as np
 
 from assistant.corpus.archive import archive_paths, file_hash
 from assistant.corpus.units import AnswerUnit, ThreadMessage, thread_key
+from assistant.errors import Unavailable, WriteFailed
 from assistant.indexing.build import BuiltIndex, SearchKeys, build, load_corpus, people_files, people_for
 from assistant.indexing.embedding import MODEL_ENV, Embedder, EmbeddingCache, TextEncoder, default_model
 from assistant.indexing.encoder import OnnxEmbedder, exported_embedder, model_slug, reusable_export
@@ -72,11 +73,11 @@ _JSON_NAMES = {str: "text", int: "a whole number", list: "a list", dict: "an obj
 _LOAD_ATTEMPTS = 5  # a load retries while newer builds go live and remove the one it was reading
 
 
-class IndexLoadError(Exception):
+class IndexLoadError(Unavailable):
     """An index that is missing, damaged or built differently from what is asked for."""
 
 
-class IndexWriteError(Exception):
+class IndexWriteError(WriteFailed):
     """A build that could not be written (disk full, no permission); the previous index is unchanged."""
 
 

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING
 
 import psycopg
 
+from assistant.errors import NotFound, Unavailable
 from assistant.service import logdb
 from assistant.service.logdb import LogTarget, is_url, log_target, redact, scrub
 
@@ -65,7 +66,7 @@ _CORRUPT = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
 DB_ERRORS = (sqlite3.Error, psycopg.Error)  # what either backend raises
 
 
-class UnknownIdError(LookupError):
+class UnknownIdError(NotFound, LookupError):
     """A vote named a query the log does not hold, or an answer that query did not show."""
 
 
@@ -125,7 +126,7 @@ def connect_readonly(path: LogTarget) -> sqlite3.Connection | logdb.PgConnection
     return connection
 
 
-class LogUnavailableError(RuntimeError):
+class LogUnavailableError(Unavailable, RuntimeError):
     """The log could not take a vote (or never logged the search it names); the message says which."""
 
 

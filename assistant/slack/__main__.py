@@ -17,7 +17,8 @@ from pathlib import Path
 
 from assistant import config
 from assistant.config import add_data_argument, add_people_argument
-from assistant.indexing.store import IndexLoadError, IndexWriteError, build_inputs, default_index_path, ensure_index
+from assistant.errors import BadInput, command
+from assistant.indexing.store import build_inputs, default_index_path, ensure_index
 from assistant.service.logdb import is_url, log_target
 from assistant.service.querylog import DEFAULT_DAYS, QueryLog, default_log_path
 from assistant.slack.bot import DEFAULT_PER_MINUTE, RateLimit, build_app, voter_key
@@ -31,7 +32,7 @@ TOKENS = {
 }
 
 
-class SettingError(ValueError):
+class SettingError(BadInput, ValueError):
     """A missing or malformed Slack credential; the message names the variable, never its value."""
 
 
@@ -102,13 +103,10 @@ def default_voter_key(log: Path | str) -> Path:
     return DATABASE_VOTER_KEY
 
 
+@command
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
-        tokens = credentials(os.environ, args.http)
-    except SettingError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    tokens = credentials(os.environ, args.http)
     for name in TOKENS:  # read once: Bolt would read them again, and nothing we start should inherit them
         os.environ.pop(name, None)
     from slack_bolt.error import BoltError  # Bolt and the index load only once the settings are right
@@ -120,14 +118,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from assistant.service.health import Metrics, health_routes, metrics_token
 
     report_crashes()  # a served build's file truncated in place is a SIGBUS: say where, not nothing
-    try:
-        inputs = build_inputs(args.index, args.data, args.people)
-        ensure_index(inputs, args.index)
-        searcher = load_index(args.index, inputs.model)
-        searcher.search("warm up", 1, min_score=0)  # load the encoder before the first question
-    except (IndexLoadError, IndexWriteError, FileNotFoundError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    inputs = build_inputs(args.index, args.data, args.people)
+    ensure_index(inputs, args.index)
+    searcher = load_index(args.index, inputs.model)
+    searcher.search("warm up", 1, min_score=0)  # load the encoder before the first question
     log = None if args.no_log else QueryLog(args.log, args.log_days)
     live = LiveSearcher(searcher, args.index)
     metrics = Metrics()
@@ -147,9 +141,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     except (BoltError, SlackApiError) as error:  # Bolt checks the bot token with Slack's auth.test
         print(f"error: Slack refused SLACK_BOT_TOKEN: {_reason(error)}", file=sys.stderr)
-        return 2
-    except (OSError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
         return 2
     from assistant.slack.serve import serve_http, socket_mode, start_health
 

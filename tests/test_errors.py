@@ -1,0 +1,74 @@
+"""One exception hierarchy: every error class is an AssistantError whose kind gives its exit code and HTTP status,
+and every command's main reports them through one helper."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+
+import pytest
+
+import app
+from assistant import bench, config, eval, feedback, index, labels, monitor, sync
+from assistant.errors import EXIT_STOPPED, AssistantError, command
+from assistant.slack import __main__ as slack_main
+from helpers import REPO
+
+MAINS = [app, bench, config, eval, feedback, index, labels, monitor, sync, slack_main]
+
+
+def _error_classes() -> list[tuple[str, str]]:
+    """(module, class) for every `class …Error` the package defines."""
+    found = []
+    for path in sorted((REPO / "assistant").rglob("*.py")):
+        module = ".".join(path.relative_to(REPO).with_suffix("").parts)
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.ClassDef) and node.name.endswith("Error"):
+                found.append((module, node.name))
+    return found
+
+
+@pytest.mark.parametrize(("module", "name"), _error_classes())
+def test_every_error_class_is_an_assistant_error(module, name):
+    assert issubclass(getattr(importlib.import_module(module), name), AssistantError)
+
+
+@pytest.mark.parametrize(
+    ("module", "name", "exit_code", "status"),
+    [
+        ("assistant.config", "ConfigError", 2, 400),
+        ("assistant.service.contract", "RequestError", 2, 400),
+        ("assistant.corpus.archive", "ArchiveError", 2, 400),
+        ("assistant.service.querylog", "UnknownIdError", 2, 404),
+        ("assistant.service.querylog", "LogUnavailableError", 2, 503),
+        ("assistant.indexing.store", "IndexLoadError", 2, 503),
+        ("assistant.indexing.store", "IndexWriteError", 2, 500),
+        ("assistant.sync", "SyncError", 2, 503),
+    ],
+)
+def test_each_error_kind_has_one_exit_code_and_http_status(module, name, exit_code, status):
+    error = getattr(importlib.import_module(module), name)
+    assert (error.exit_code, error.http_status) == (exit_code, status)
+
+
+@pytest.mark.parametrize("module", MAINS, ids=lambda module: module.__name__)
+def test_every_command_main_goes_through_the_one_helper(module):
+    assert module.main.__wrapped__.__name__ == "main" and module.main.__module__ == module.__name__
+
+
+def test_the_helper_reports_an_error_as_one_line_and_its_exit_code(capsys):
+    from assistant.indexing.store import IndexLoadError
+
+    @command
+    def fails() -> int:
+        raise IndexLoadError("no index at nowhere/")
+
+    assert fails() == EXIT_STOPPED
+    assert capsys.readouterr().err == "error: no index at nowhere/\n"
+
+
+def test_bench_with_a_missing_questions_file_is_one_line_not_a_traceback(tmp_path, capsys):
+    missing = tmp_path / "none.jsonl"
+    assert bench.main(["--data", str(tmp_path), "--questions", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and str(missing) in err and len(err.strip().splitlines()) == 1
