@@ -16,8 +16,9 @@ from pathlib import Path
 
 from assistant import config
 from assistant.config import add_data_argument, add_people_argument
-from assistant.errors import command
+from assistant.errors import Unavailable, command
 from assistant.indexing.store import build_inputs, default_index_path, ensure_index
+from assistant.logs import setup_logging
 from assistant.search.live import LiveSearcher, report_crashes
 from assistant.search.searcher import Searcher, load_index
 from assistant.service.logdb import log_target
@@ -65,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="proxies (addresses or networks, comma-separated; '*': any) whose X-Forwarded-For names the client "
         "(default: none; 127.0.0.1,::1 with --public-url)",
     )  # fmt: skip
+    config.add_verbosity_arguments(parser)
     return parser
 
 
@@ -100,6 +102,7 @@ def warm_up(searcher: Searcher) -> None:
 @command
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    setup_logging(config.verbosity(args))
     report_crashes()  # a served build's file truncated in place is a SIGBUS: say where, not nothing
     inputs = build_inputs(args.index, args.data, args.people)  # a rebuild reads what the last build read
     ensure_index(inputs, args.index)
@@ -115,8 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         serve(live, args.host, args.port, log, allowed=args.allowed_host, rate_limit=args.rate_limit or None,
               proxy=proxy)  # fmt: skip
     except OSError as error:
-        print(f"error: cannot serve on {args.host}:{args.port}: {error}", file=sys.stderr)
-        return 2
+        raise Unavailable(f"cannot serve on {args.host}:{args.port}: {error}") from None
     finally:
         if log is not None:
             log.close()  # writes the rows still queued

@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from assistant.errors import BadInput, command
+from assistant.logs import setup_logging
 
 CONFIG_ENV = "ASSISTANT_CONFIG"
 PREFIX = "ASSISTANT_"
@@ -336,7 +337,9 @@ def _given(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> dict[
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m assistant.config", description="Check a config file.")
     parser.add_argument("file", type=Path, help="the TOML file, e.g. /etc/ask-the-author.toml")
+    add_verbosity_arguments(parser)
     args = parser.parse_args(argv)
+    setup_logging(verbosity(args))
     check(args.file)
     print(f"{args.file}: every setting is known and of the right type")
     return 0
@@ -344,6 +347,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def add_verbosity_arguments(parser: argparse.ArgumentParser) -> None:
+    """`--quiet` and `--verbose`, which every command takes (and so `quiet`/`verbose` in a config file)."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--quiet", action="store_true", help="say only warnings and errors, no progress")
+    group.add_argument("--verbose", action="store_true", help="say every step, for finding a problem")
+
+
+def verbosity(args: argparse.Namespace) -> int:
+    """-1 for --quiet, 1 for --verbose, else 0: what `setup_logging` takes."""
+    return int(args.verbose) - int(args.quiet)
 
 
 def add_data_argument(

@@ -18,9 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant import config
 from assistant.errors import command
 from assistant.indexing.store import default_index_path
 from assistant.judged import CONFIDENT, JUDGED, Sample, evaluate_real, read_real
+from assistant.logs import setup_logging
 from assistant.search.confidence import Bin, Signals, cross_validated, fit, reliability
 from assistant.search.searcher import Searcher, load_index
 
@@ -197,7 +199,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--index", type=Path, default=default_index_path(), help="index folder (default: index/)")
     parser.add_argument("-k", type=int, default=10, help="results per question (default: 10)")
     parser.add_argument("--show-misses", action="store_true", help="list answerable questions that were missed")
+    config.add_verbosity_arguments(parser)
     args = parser.parse_args(argv)
+    setup_logging(config.verbosity(args))
     questions = read_labelled(args.file)
     real = read_real(args.real, args.judgments) if args.real else []
     searcher = load_index(args.index)

@@ -18,8 +18,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from assistant import config
 from assistant.errors import command
 from assistant.eval import read_labelled
+from assistant.logs import setup_logging
 from assistant.service import logdb
 from assistant.service.logdb import LogTarget, is_url, log_target, scrub
 from assistant.service.querylog import DB_ERRORS, connect_readonly, default_log_path
@@ -198,7 +200,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     copy_command.add_argument("--from", dest="source", type=Path, required=True, metavar="PATH", help="SQLite log")
     copy_command.add_argument("--to", dest="target", type=log_target, required=True, metavar="URL",
                               help="postgresql://user:password@host:port/database")  # fmt: skip
+    config.add_verbosity_arguments(parser)
     args = parser.parse_args(argv)
+    setup_logging(config.verbosity(args))
     try:
         if args.command == "copy":
             added = copy_log(args.source, args.target)

@@ -21,12 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant import config
 from assistant.errors import command
 from assistant.eval import EVAL_DIR, read_labelled, reliability_table
 from assistant.indexing.store import default_index_path
 from assistant.indexing.tuning import answer_side, vote_pairs
 from assistant.indexing.usefulness import CANDIDATES, FEATURES, MODEL_FILE, Model, shown
 from assistant.judged import TOP, answer_key, read_real
+from assistant.logs import setup_logging
 from assistant.search.confidence import Calibration, confidence, fit, reliability
 from assistant.search.ranking import answers_question
 from assistant.search.searcher import Searcher, load_index
@@ -399,7 +401,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--index", type=Path, default=default_index_path(), help="index folder (default: index/)")
     parser.add_argument("--model", type=Path, default=MODEL_FILE, help="the model file written by train")
     parser.add_argument("--blind", type=Path, metavar="DIR", help="write the unjudged top 8 as blind pairs here")
+    config.add_verbosity_arguments(parser)
     args = parser.parse_args(argv)
+    setup_logging(config.verbosity(args))
     searcher = load_index(args.index)
     asked = collect(searcher, args.real, args.judgments)
     votes = vote_samples(searcher, args.log) if args.log else []

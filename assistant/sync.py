@@ -47,6 +47,7 @@ from assistant.corpus.authors import load_people
 from assistant.errors import EXIT_OK, EXIT_SOME_FAILED, Unavailable, command, exit_code
 from assistant.indexing.build import PEOPLE_FILE
 from assistant.indexing.store import DEFAULT_DATA, default_index_path
+from assistant.logs import setup_logging
 
 DEFAULT_REPO = "DataTalksClub/datatalksclub.github.io"
 DEFAULT_API = "https://api.github.com"
@@ -415,12 +416,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--index", type=Path, default=default_index_path(), metavar="DIR", help="index to rebuild (index/)"
     )
     parser.add_argument("--no-build", action="store_true", help="do not rebuild the index afterwards")
+    config.add_verbosity_arguments(parser)
     return parser
 
 
 @command
 def main(argv: Sequence[str] | None = None) -> int:
     args = config.parse(build_parser(), "sync", argv)
+    setup_logging(config.verbosity(args))
     try:
         github = GitHub(Repo.parse(args.repo), args.api, os.environ.get(TOKEN_ENV))
         report = sync(args.data, github)

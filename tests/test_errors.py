@@ -11,6 +11,7 @@ import pytest
 import app
 from assistant import bench, config, eval, feedback, index, labels, monitor, sync
 from assistant.errors import EXIT_STOPPED, AssistantError, command
+from assistant.logs import get_logger, setup_logging
 from assistant.slack import __main__ as slack_main
 from helpers import REPO
 
@@ -72,3 +73,31 @@ def test_bench_with_a_missing_questions_file_is_one_line_not_a_traceback(tmp_pat
     assert bench.main(["--data", str(tmp_path), "--questions", str(missing)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and str(missing) in err and len(err.strip().splitlines()) == 1
+
+
+# --- logging: one format, --quiet and --verbose on every command ---
+
+
+@pytest.mark.parametrize("module", MAINS, ids=lambda module: module.__name__)
+def test_every_command_takes_quiet_and_verbose_but_not_both(module, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        module.main(["--quiet", "--verbose"])
+    assert stopped.value.code == 2 and "not allowed with argument" in capsys.readouterr().err
+
+
+def test_progress_and_warnings_share_one_format_and_quiet_keeps_only_warnings(capsys):
+    logger = get_logger("assistant.test")
+    try:
+        setup_logging(0)
+        logger.info("Reading data/")
+        logger.warning("the tuned model gone/ is gone")
+        assert capsys.readouterr().err == "Reading data/\nwarning: the tuned model gone/ is gone\n"
+        setup_logging(-1)
+        logger.info("Reading data/")
+        logger.warning("skipped x.md")
+        assert capsys.readouterr().err == "warning: skipped x.md\n"
+        setup_logging(1)
+        logger.debug("step")
+        assert capsys.readouterr().err == "debug: step\n"
+    finally:
+        setup_logging(0)

@@ -27,7 +27,6 @@ import json
 import os
 import shutil
 import sqlite3
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -46,6 +45,9 @@ from assistant.indexing.encoder import OnnxEmbedder, exported_embedder, model_sl
 from assistant.indexing.parsed import ParsedCache
 from assistant.indexing.recipe import FIELDS
 from assistant.indexing.tuning import TuneRequest, remove_other_tunings, tune
+from assistant.logs import get_logger
+
+logger = get_logger(__name__)
 
 FORMAT_VERSION = 7
 PROJECT = Path(__file__).resolve().parents[2]  # so the defaults hold from any working directory
@@ -280,9 +282,9 @@ def _build_index(
     except OSError as error:  # the tuning, the export or the copy of the encoder: a full disk, no permission
         raise IndexWriteError(_write_failure(out, error)) from None
     for error in corpus.errors:
-        print(f"warning: skipped {error}", file=sys.stderr)
+        logger.warning("skipped %s", error)
     for slug in corpus.unresolved:
-        print(f"warning: {slug}", file=sys.stderr)
+        logger.warning("%s", slug)
     try:
         (out / "builds").mkdir(parents=True, exist_ok=True)
         _remove_unfinished_builds(out)
@@ -290,10 +292,11 @@ def _build_index(
         cache = EmbeddingCache(out / "cache.sqlite")
         try:
             if cache.moved_aside:
-                print(
-                    f"warning: the embedding cache {cache.path} was damaged; moved it to {cache.moved_aside} "
-                    "and started a new one, so every text is embedded again",
-                    file=sys.stderr,
+                logger.warning(
+                    "the embedding cache %s was damaged; moved it to %s and started a new one, so every text is "
+                    "embedded again",
+                    cache.path,
+                    cache.moved_aside,
                 )
             built = build(corpus, embedder, cache, progress)
         finally:
@@ -326,7 +329,7 @@ def _kept_tuning(out: Path, record: dict) -> tuple[TextEncoder | None, dict | No
     try:
         encoder = OnnxEmbedder(out / record["encoder"])
     except ValueError:
-        print(f"warning: the tuned model {record['encoder']} is gone; building with the model as is", file=sys.stderr)
+        logger.warning("the tuned model %s is gone; building with the model as is", record["encoder"])
         return None, None
     kept = {key: value for key, value in record.items() if key != "encoder"}
     return encoder, {**kept, "trained_now": False, "kept": True, "seconds": 0.0}

@@ -17,14 +17,16 @@ from pathlib import Path
 
 from assistant import config
 from assistant.config import add_data_argument, add_people_argument
-from assistant.errors import BadInput, command
+from assistant.errors import BadInput, Unavailable, command
 from assistant.indexing.store import build_inputs, default_index_path, ensure_index
+from assistant.logs import get_logger, setup_logging
 from assistant.service.logdb import is_url, log_target
 from assistant.service.querylog import DEFAULT_DAYS, QueryLog, default_log_path
 from assistant.slack.bot import DEFAULT_PER_MINUTE, RateLimit, build_app, voter_key
 
 # Voters' hashes must match across restarts (and across Slack processes sharing one database: give them one key).
 DATABASE_VOTER_KEY = Path("state") / "slack.voter-key"
+logger = get_logger(__name__)
 TOKENS = {
     "SLACK_BOT_TOKEN": ("xoxb-", "the Bot User OAuth Token from the app's OAuth & Permissions page"),
     "SLACK_APP_TOKEN": ("xapp-", "an app-level token with connections:write, from the app's Basic Information page"),
@@ -79,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--rate", type=int, default=DEFAULT_PER_MINUTE, metavar="N",
                         help=f"searches per user per minute (default: {DEFAULT_PER_MINUTE})")  # fmt: skip
+    config.add_verbosity_arguments(parser)
     return parser
 
 
@@ -106,6 +109,7 @@ def default_voter_key(log: Path | str) -> Path:
 @command
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    setup_logging(config.verbosity(args))
     tokens = credentials(os.environ, args.http)
     for name in TOKENS:  # read once: Bolt would read them again, and nothing we start should inherit them
         os.environ.pop(name, None)
@@ -140,8 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             metrics=metrics,
         )
     except (BoltError, SlackApiError) as error:  # Bolt checks the bot token with Slack's auth.test
-        print(f"error: Slack refused SLACK_BOT_TOKEN: {_reason(error)}", file=sys.stderr)
-        return 2
+        raise SettingError(f"Slack refused SLACK_BOT_TOKEN: {_reason(error)}") from None
     from assistant.slack.serve import serve_http, socket_mode, start_health
 
     try:
@@ -150,10 +153,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         health = start_health(routes, args.host, args.port)
     except OSError as error:
-        print(f"error: cannot serve on {args.host}:{args.port}: {error}", file=sys.stderr)
-        return 2
-    print(f"Health and metrics on {health.url}healthz and {health.url}metrics", flush=True)
-    print("Ask the Author's Slack app is connecting to Slack (Socket Mode)", flush=True)
+        raise Unavailable(f"cannot serve on {args.host}:{args.port}: {error}") from None
+    logger.info("Health and metrics on %shealthz and %smetrics", health.url, health.url)
+    logger.info("Ask the Author's Slack app is connecting to Slack (Socket Mode)")
     socket_mode(app, tokens["SLACK_APP_TOKEN"]).start()
     return 0
 
