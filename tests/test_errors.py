@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import ast
 import importlib
+import subprocess
+import sys
 
 import pytest
 
@@ -101,3 +103,18 @@ def test_progress_and_warnings_share_one_format_and_quiet_keeps_only_warnings(ca
         assert capsys.readouterr().err == "debug: step\n"
     finally:
         setup_logging(0)
+
+
+# --- one startup for app.py and the Slack app ---
+
+
+def test_app_and_slack_start_the_same_way_and_stop_with_the_same_line(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1"}
+    args = ["--index", str(tmp_path / "index"), "--data", str(tmp_path / "nowhere"), "--no-log"]
+    said = []
+    for server in ([str(REPO / "app.py")], ["-m", "assistant.slack"]):
+        done = subprocess.run([sys.executable, *server, *args], capture_output=True, text=True, cwd=tmp_path, env=env,
+                              timeout=60)  # fmt: skip
+        assert done.returncode == 2, done.stderr
+        said.append((done.stdout, done.stderr))
+    assert said[0] == said[1] and said[0][1].startswith("error: ") and said[0][1].count("\n") == 1, said

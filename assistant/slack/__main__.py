@@ -18,10 +18,10 @@ from pathlib import Path
 from assistant import config
 from assistant.config import add_data_argument, add_people_argument
 from assistant.errors import BadInput, Unavailable, command
-from assistant.indexing.store import build_inputs, default_index_path, ensure_index
+from assistant.indexing.store import default_index_path
 from assistant.logs import get_logger, setup_logging
 from assistant.service.logdb import is_url, log_target
-from assistant.service.querylog import DEFAULT_DAYS, QueryLog, default_log_path
+from assistant.service.querylog import DEFAULT_DAYS, default_log_path
 from assistant.slack.bot import DEFAULT_PER_MINUTE, RateLimit, build_app, voter_key
 
 # Voters' hashes must match across restarts (and across Slack processes sharing one database: give them one key).
@@ -117,17 +117,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from slack_sdk import WebClient
     from slack_sdk.errors import SlackApiError
 
-    from assistant.search.live import LiveSearcher, report_crashes
-    from assistant.search.searcher import load_index
     from assistant.service.health import Metrics, health_routes, metrics_token
+    from assistant.service.startup import start
 
-    report_crashes()  # a served build's file truncated in place is a SIGBUS: say where, not nothing
-    inputs = build_inputs(args.index, args.data, args.people)
-    ensure_index(inputs, args.index)
-    searcher = load_index(args.index, inputs.model)
-    searcher.search("warm up", 1, min_score=0)  # load the encoder before the first question
-    log = None if args.no_log else QueryLog(args.log, args.log_days)
-    live = LiveSearcher(searcher, args.index)
+    started = start(args)
+    live, log = started.live, started.log
     metrics = Metrics()
     metrics.watch(live, log)
     routes = health_routes(live, log, metrics, metrics_token())
