@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run sync monitor check test test-fast index tune bench load browser nginx systemd postgresql axe screenshots
+.PHONY: run sync monitor check test test-fast index tune bench bench-scale load browser nginx systemd postgresql axe screenshots
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ tune: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) -m assistant.bench --data data --questions eval/dev.jsonl
+
+# The index at 100k, 300k and 1M answers made from the real archive (benchmarks/scale.py; many minutes, ~8 GB).
+bench-scale: $(VENV)/.installed
+	$(PY) benchmarks/scale.py --index index --questions eval/dev.jsonl
 
 load: $(VENV)/.installed
 	$(PY) benchmarks/load.py --api json

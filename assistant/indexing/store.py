@@ -11,7 +11,8 @@ Layout of an index folder:
     builds/<id>/       manifest.json, units.json, keys.json, threads.json (the messages of every thread
                        with an answer), one <field>.faiss per embedded field,
                        passages.faiss (passages of answers that split), lexical/ (the bm25s index);
-                       vectors and BM25 are memory-mapped when loaded
+                       vectors and BM25 are memory-mapped when loaded; each .faiss is exact (flat)
+                       or, above 50k vectors, IVF (assistant.indexing.vectorindex)
     current            symlink to the live build; replaced atomically when a build finishes
     build.lock         held (flock) by the one build writing this folder; a second build waits for it
 """
@@ -45,6 +46,7 @@ from assistant.indexing.encoder import OnnxEmbedder, exported_embedder, model_sl
 from assistant.indexing.parsed import ParsedCache
 from assistant.indexing.recipe import FIELDS
 from assistant.indexing.tuning import TuneRequest, remove_other_tunings, tune
+from assistant.indexing.vectorindex import extended, vector_index
 from assistant.logs import get_logger
 
 logger = get_logger(__name__)
@@ -158,7 +160,7 @@ class LoadedIndex:
     manifest: dict
     units: list[AnswerUnit]
     vectors: dict[str, faiss.Index]
-    passages: np.ndarray  # (passages, dimension), rows owned by keys.passage_owners
+    passages: faiss.Index  # memory-mapped passage vectors, rows owned by keys.passage_owners (in unit order)
     lexical: bm25s.BM25 | None  # None when the index has no answers
     keys: SearchKeys
     threads: dict[str, list[ThreadMessage]]  # thread_key -> the thread's messages, for every thread with answers
@@ -355,7 +357,7 @@ def save(built: BuiltIndex, out: Path, manifest: dict) -> Path:
     final = staging.with_suffix("")
     try:
         staging.mkdir()
-        _write_vectors(staging, {**built.vectors, PASSAGES: built.passages})
+        write_vectors(staging, {**built.vectors, PASSAGES: built.passages}, live_build(out))
         if built.corpus.units:
             built.lexical.save(str(staging / LEXICAL_DIR))
         _write_json(staging / "units.json", [vars(unit) for unit in built.corpus.units])  # flat: vars is asdict
@@ -373,12 +375,12 @@ def save(built: BuiltIndex, out: Path, manifest: dict) -> Path:
     return final
 
 
-def _write_vectors(folder: Path, vectors: dict) -> None:
-    """One flat inner-product FAISS file per field."""
+def write_vectors(folder: Path, vectors: dict, previous: Path | None = None) -> None:
+    """One FAISS file per field, of the kind its size asks for (assistant.indexing.vectorindex); an approximate index of
+    the `previous` build whose rows are unchanged gets only the new rows, so adding a week costs that week."""
     for field, matrix in vectors.items():
-        flat = faiss.IndexFlatIP(matrix.shape[1])
-        flat.add(matrix)
-        faiss.write_index(flat, str(folder / f"{field}.faiss"))
+        index = extended(previous / f"{field}.faiss", matrix) if previous else None
+        faiss.write_index(index or vector_index(matrix), str(folder / f"{field}.faiss"))
 
 
 def build_embedder(model_id: str, out: Path) -> TextEncoder:
@@ -626,7 +628,7 @@ def _load_build(path: Path, folder: Path, model: str) -> LoadedIndex:
     threads = _read_threads(folder / THREADS, units)
     vectors = {field: _read_vectors(folder / f"{field}.faiss", manifest["dimension"]) for field in manifest["fields"]}
     try:
-        lexical = bm25s.BM25.load(str(folder / LEXICAL_DIR), mmap=True) if units else None
+        lexical = load_lexical(folder / LEXICAL_DIR) if units else None
     except (OSError, ValueError, TypeError, KeyError) as error:
         raise _Damage(folder / LEXICAL_DIR, f"unreadable ({error})") from None
     encoder = path / manifest["encoder"] if manifest.get("encoder") else None
@@ -644,8 +646,24 @@ def _load_build(path: Path, folder: Path, model: str) -> LoadedIndex:
         raise _Damage(
             folder / f"{PASSAGES}.faiss", f"holds {passages.ntotal} passages for {len(keys.passage_owners)} owners"
         )
-    rows = passages.reconstruct_n(0, passages.ntotal) if passages.ntotal else np.zeros((0, passages.d), np.float32)
-    return LoadedIndex(path, manifest, units, vectors, rows, lexical, keys, threads, encoder, folder)
+    return LoadedIndex(path, manifest, units, vectors, passages, lexical, keys, threads, encoder, folder)
+
+
+def load_lexical(folder: Path) -> bm25s.BM25:
+    """The BM25 index, memory-mapped, scoring a question by adding each term's postings at once."""
+    lexical = bm25s.BM25.load(str(folder), mmap=True)
+    lexical._compute_relevance_from_scores = _add_postings  # where bm25s puts its numba scorer
+    return lexical
+
+
+def _add_postings(data, indptr, indices, num_docs, query_tokens_ids, dtype) -> np.ndarray:
+    """bm25s's scores, the same to the bit: a term's postings name each document once, so a plain fancy-index
+    add does what its np.add.at does, ~10x faster (a common term at 1M answers: 20 ms -> 2 ms)."""
+    scores = np.zeros(num_docs, dtype=dtype)
+    for token in query_tokens_ids:
+        start, end = indptr[token], indptr[token + 1]
+        scores[indices[start:end]] += data[start:end]
+    return scores
 
 
 def stale_reason(data: Sequence[Path], out: Path, people_file: Path | None = None) -> str | None:

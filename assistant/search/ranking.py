@@ -82,6 +82,17 @@ def pool_size(k: int) -> int:
     return max(50, 4 * k)
 
 
+def top(scores: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the k highest scores, highest first, ties by position (a full sort, without sorting a million)."""
+    if k < len(scores):
+        kept = np.argpartition(-scores, k - 1)[:k]
+        # Ties at the cut-off: the lowest positions win, as in a stable sort of every score.
+        cut = scores[kept].min()
+        kept = np.union1d(np.flatnonzero(scores > cut), np.flatnonzero(scores == cut)[: k - int((scores > cut).sum())])
+        return kept[np.lexsort((kept, -scores[kept]))]
+    return np.argsort(-scores, kind="stable")[:k]
+
+
 def select(
     scores: np.ndarray,
     authors: Sequence[str],
@@ -99,7 +110,7 @@ def select(
     the one the pick was made on: picks only lower the scores left, so the scores never rise down
     the list, and the first k picks are the same whatever k.
     """
-    pool = [int(i) for i in np.argsort(-scores, kind="stable")[: pool_size(k)]]
+    pool = [int(i) for i in top(scores, pool_size(k))]
     picked: list[tuple[int, float]] = []
     seen: set[str] = set()
     per_author: dict[str, int] = {}

@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from functools import lru_cache, partial
 from pathlib import Path
 
-import faiss
 import numpy as np
 
 from assistant.corpus.authors import name_tokens
 from assistant.corpus.passages import split_passages
 from assistant.corpus.text import fold, invalid_text
 from assistant.corpus.units import AnswerUnit, ThreadMessage, thread_key
+from assistant.indexing import vectorindex
 from assistant.indexing.embedding import Embedder, TextEncoder
 from assistant.indexing.encoder import OnnxEmbedder
 from assistant.indexing.recipe import (
@@ -39,6 +39,7 @@ from assistant.search.ranking import (
     substance_penalty,
     term_match,
     text_match,
+    top,
     with_term_match,
 )
 
@@ -46,6 +47,8 @@ from assistant.search.ranking import (
 MAX_QUESTION_CHARS = 1000
 _FIRST_DEPTH = 4  # each field's nearest neighbours first fetched, as a multiple of select's pool
 _FITS_THE_MODEL_CHARS = 500  # shorter text always fits in 256 tokens; longer is cut by the tokenizer
+_DEEPEST = 4096  # an approximate index is searched at most this deep: its bound is not exact anyway
+_RELATED_DEPTH = 400  # past questions an approximate index is asked for, nearest first
 
 
 @dataclass(frozen=True)
@@ -137,11 +140,6 @@ def _embed_question(embedder: TextEncoder, question: str) -> np.ndarray:
     return vector
 
 
-def _selector(allowed: np.ndarray | None) -> faiss.SearchParameters | None:
-    """FAISS search parameters keeping only the allowed units; None for all."""
-    return None if allowed is None else faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.flatnonzero(allowed)))
-
-
 class Searcher:
     """A loaded index plus the model that embeds questions; build one per process and reuse it."""
 
@@ -157,6 +155,7 @@ class Searcher:
         self._words = np.array(index.keys.words)
         self._prior = substance_penalty(self._words)
         owners = np.array(index.keys.passage_owners, dtype=int)
+        self._questions = index.vectors["question"]
         self._passage_order = np.argsort(owners, kind="stable")  # each unit's passages: a slice of this order
         self._passage_starts = np.searchsorted(owners[self._passage_order], np.arange(len(index.units) + 1))
         self._names = full_names(
@@ -280,7 +279,7 @@ class Searcher:
         held = np.zeros((len(fused), len(wanted)), dtype=bool)
         for column, wanted_term in enumerate(wanted):
             held[self._holders(wanted_term), column] = True
-        best = np.argsort(-fused, kind="stable")[:pool]
+        best = top(fused, pool)
         every_term = np.flatnonzero(held.all(axis=1) & np.isfinite(fused)) if wanted else np.zeros(0, dtype=np.int64)
         every_term = every_term[np.argsort(-fused[every_term], kind="stable")[:pool]]
         ranked = np.union1d(best[np.isfinite(fused[best])], every_term).astype(np.int64)
@@ -333,7 +332,10 @@ class Searcher:
     def _passage_cosines(self, position: int, query: np.ndarray) -> np.ndarray:
         """Cosine of the question with each passage of the unit's answer; empty when it does not split."""
         start, end = self._passage_starts[position : position + 2]
-        return self.index.passages[self._passage_order[start:end]] @ query
+        if start == end:
+            return np.zeros(0, dtype=np.float32)
+        # Read from the memory-mapped file: only the passages of the answers shown.
+        return self.index.passages.reconstruct_batch(self._passage_order[start:end].astype(np.int64)) @ query
 
     def related_questions(
         self,
@@ -366,7 +368,8 @@ class Searcher:
         depth = min(count, 4 * (k + len(shown)) + 32)
         while True:
             related, final = self._closest_questions(query, k, depth, allowed, seen)
-            if final or depth == count:
+            # An approximate index ranks only the lists it scans: a few hundred nearest are plenty for k questions.
+            if final or depth == count or (depth >= _RELATED_DEPTH and not vectorindex.is_exact(self._questions)):
                 return related
             depth = min(count, depth * 4)
 
@@ -375,7 +378,8 @@ class Searcher:
     ) -> tuple[list[RelatedQuestion], bool]:
         """Up to k past questions among the `depth` nearest, and whether they are final: a question beyond the depth
         scores at most the last one fetched, so it cannot come before one that scores more, or below the floor."""
-        similarities, ids = self.index.vectors["question"].search(query, depth, params=_selector(allowed))
+        allowed_ids = None if allowed is None else np.flatnonzero(allowed)
+        similarities, ids = vectorindex.search(self._questions, query, depth, allowed_ids)
         first_of_ties = np.lexsort((ids[0], -similarities[0]))  # an answer posted first stands for its question
         similarities, ids = similarities[0, first_of_ties], ids[0, first_of_ties]
         beyond = similarities[-1] if len(similarities) else -np.inf  # the most a question not fetched scores
@@ -453,12 +457,16 @@ class Searcher:
             tokens = tokenize([question], vocabulary=False)[0]
             lexical = self.index.lexical.get_scores(tokens) if tokens and self.index.lexical else np.zeros(n)
         lexical = np.asarray(lexical, dtype=np.float32)
-        params = _selector(allowed)
+        allowed_ids = None if allowed is None else ids
+        exact = all(vectorindex.is_exact(index) for index in self.index.vectors.values())
         depth = _FIRST_DEPTH * pool
         while True:
             depth = min(depth, len(ids))
-            nearest = {field: index.search(query, depth, params=params) for field, index in self.index.vectors.items()}
-            lexical_best = ids[np.argsort(-lexical[ids], kind="stable")[:depth]]
+            nearest = {
+                field: vectorindex.search(index, query, depth, allowed_ids)
+                for field, index in self.index.vectors.items()
+            }
+            lexical_best = ids[top(lexical[ids], depth)]
             candidates = np.unique(np.concatenate([lexical_best, *(found_ids[0] for _, found_ids in nearest.values())]))
             candidates = candidates[candidates >= 0]
             dense = {
@@ -466,7 +474,7 @@ class Searcher:
             }
             # The prior only lowers scores, so the bound below, computed without it, stays an upper bound.
             fused = np.maximum(fuse(dense, lexical[candidates]) - self._prior[candidates], 0.0)
-            if depth == len(ids):
+            if depth == len(ids) or (not exact and depth >= _DEEPEST):
                 break
             bound = fuse(
                 {field: distances[0, -1:] for field, (distances, _) in nearest.items()},
