@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant import config
+from assistant.corpus.jsonl import read_jsonl
 from assistant.errors import command
 from assistant.indexing.store import default_index_path
 from assistant.judged import CONFIDENT, JUDGED, Sample, evaluate_real, read_real
@@ -68,17 +69,11 @@ class EvalReport:
 
 def read_labelled(path: Path) -> list[LabelledQuestion]:
     """Read a JSONL file of labelled questions; ValueError names the file and line of a bad row."""
-    questions = []
-    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            targets = frozenset((t["book"], int(t["thread"])) for t in row["targets"])
-            questions.append(LabelledQuestion(row["query"], targets))
-        except (ValueError, KeyError, TypeError) as error:
-            raise ValueError(f"{path}:{number}: not a labelled question ({error!r})") from None
-    return questions
+
+    def parse(row: dict) -> LabelledQuestion:
+        return LabelledQuestion(row["query"], frozenset((t["book"], int(t["thread"])) for t in row["targets"]))
+
+    return read_jsonl(path, parse, "not a labelled question")
 
 
 def evaluate(searcher: Searcher, questions: Sequence[LabelledQuestion], k: int = 10) -> EvalReport:

@@ -12,13 +12,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant import config
+from assistant.corpus.text import question_key
 from assistant.errors import command
 from assistant.eval import read_labelled
 from assistant.logs import setup_logging
@@ -82,11 +82,6 @@ class Failure:
 
 def _times(n: int) -> str:
     return "once" if n == 1 else f"{n} times"
-
-
-def question_key(question: str) -> str:
-    """The question's words with case, punctuation and spacing folded, so re-asked questions count as one."""
-    return " ".join(re.findall(r"\w+", question.casefold()))
 
 
 def read_failures(connection) -> list[Failure]:

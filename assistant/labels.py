@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant import config
+from assistant.corpus.jsonl import read_jsonl
 from assistant.errors import command
 from assistant.eval import EVAL_DIR, read_labelled, reliability_table
 from assistant.indexing.store import default_index_path
@@ -71,23 +72,16 @@ class Asked:
 
 
 def _judgment_rows(path: Path) -> list[dict]:
-    rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if line.strip():
-            try:
-                row = json.loads(line)
-                rows.append(
-                    {
-                        "book": row["book"],
-                        "thread": int(row["thread"]),
-                        "grade": int(row["grade"]),
-                        "unit": row.get("unit", ""),
-                        "text": row.get("text", ""),
-                    }
-                )
-            except (ValueError, KeyError, TypeError) as error:
-                raise ValueError(f"{path}:{number}: not a judgment ({error!r})") from None
-    return rows
+    def parse(row: dict) -> dict:
+        return {
+            "book": row["book"],
+            "thread": int(row["thread"]),
+            "grade": int(row["grade"]),
+            "unit": row.get("unit", ""),
+            "text": row.get("text", ""),
+        }
+
+    return read_jsonl(path, parse, "not a judgment")
 
 
 def collect(searcher: Searcher, real: Sequence[Path], judgments: Sequence[Path]) -> list[Asked]:

@@ -26,8 +26,8 @@ import pandas as pd  # noqa: E402
 from starlette.middleware import Middleware  # noqa: E402
 
 from assistant import config  # noqa: E402
+from assistant.corpus.text import question_key  # noqa: E402
 from assistant.errors import BadInput, Unavailable, command
-from assistant.feedback import question_key  # noqa: E402
 from assistant.logs import setup_logging
 from assistant.service.logdb import LogTarget, is_url, log_target, redact, scrub  # noqa: E402
 from assistant.service.querylog import DB_ERRORS, connect_readonly, default_log_path  # noqa: E402

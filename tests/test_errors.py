@@ -118,3 +118,33 @@ def test_app_and_slack_start_the_same_way_and_stop_with_the_same_line(tmp_path):
         assert done.returncode == 2, done.stderr
         said.append((done.stdout, done.stderr))
     assert said[0] == said[1] and said[0][1].startswith("error: ") and said[0][1].count("\n") == 1, said
+
+
+# --- one JSONL reader and one question normaliser ---
+
+
+def test_every_jsonl_reader_names_the_file_and_line_of_a_bad_row_and_skips_blank_lines(tmp_path):
+    from assistant.eval import read_labelled
+    from assistant.indexing.tuning import read_excluded
+    from assistant.judged import read_real
+
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text("\n[[[\n")
+    for read in (read_labelled, read_excluded, read_real):
+        with pytest.raises(ValueError, match=r"rows.jsonl:2: .*JSONDecodeError") as raised:
+            read(rows)
+        assert isinstance(raised.value, AssistantError) and raised.value.http_status == 400
+    rows.write_text('{"query": "q", "targets": [{"book": "b", "thread": 1}]}\n\n' + "[" * 100_000 + "\n")
+    with pytest.raises(ValueError, match="rows.jsonl:3: "):  # nested too deep for Python's stack: one line, not a crash
+        read_labelled(rows)
+
+
+def test_one_question_normaliser_for_feedback_tuning_and_related_questions():
+    from assistant import feedback
+    from assistant.corpus.text import question_key
+    from assistant.indexing import tuning
+    from assistant.search import searcher
+
+    asked = ["Should startups do MLOps?", "  should STARTUPS do mlops ", "Should startups do MLÖps!"]
+    assert len({question_key(question) for question in asked}) == 1
+    assert feedback.question_key is tuning.question_key is searcher._question_key is question_key
