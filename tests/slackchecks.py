@@ -42,6 +42,7 @@ def assert_within_slack_limits(message: dict) -> None:
             assert len(block["elements"]) <= 25
             for button in block["elements"]:
                 assert len(button["text"]["text"]) <= 75 and len(button["value"]) <= 2000
+                assert 0 < len(button["accessibility_label"]) <= 75  # what a screen reader says for it
                 assert len(button["action_id"]) <= 255
                 action_ids.append(button["action_id"])
         for text in [block.get("text"), *block.get("elements", [])]:

@@ -85,7 +85,7 @@ def card_authors(page: Page) -> set[str]:
 
 
 @pytest.mark.browser
-def test_question_shows_cards_by_both_authors_and_a_screenshot(seed_app, open_page, tmp_path):
+def test_question_shows_cards_by_both_authors(seed_app, open_page):
     page, blocked = open_page(seed_app)
     expect(page.get_by_text("Searching 26 answers by 2 authors from 1 book")).to_be_visible()
     ask(page, QUESTION)
@@ -97,7 +97,6 @@ def test_question_shows_cards_by_both_authors_and_a_screenshot(seed_app, open_pa
             "href", "https://datatalks.club/books/20210830-practical-mlops.html"
         )
     assert blocked == []
-    page.screenshot(path=str(screenshot_path(tmp_path, "screenshot.png")))
 
 
 @pytest.mark.browser
@@ -398,7 +397,7 @@ def test_hostile_addresses_show_as_text_and_nothing_runs(seed_app, open_page):
 
 
 @pytest.mark.browser
-def test_phone_width_with_nearby_questions_has_no_horizontal_scroll_and_a_screenshot(seed_app, open_page, tmp_path):
+def test_phone_width_with_nearby_questions_has_no_horizontal_scroll(seed_app, open_page):
     page, _ = open_page(search_url(seed_app, QUESTION), PHONE)
     cards(page)
     expect(page.locator("#results .ata-nearby li")).to_have_count(5)
@@ -406,8 +405,36 @@ def test_phone_width_with_nearby_questions_has_no_horizontal_scroll_and_a_screen
     page.locator("#results a.ata-permalink").first.click()
     expect(page.locator("#results .ata-card.ata-single")).to_have_count(1, timeout=WAIT_MS)
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
-    page, _ = open_page(f"{search_url(seed_app, QUESTION)}&k=2", {"width": 1100, "height": 800})
-    expect(page.locator("#results .ata-nearby li")).to_have_count(5, timeout=WAIT_MS)
+
+
+# The README's images, from the full archive (`make screenshots`): what they show is checked before they are taken.
+LABEL_ORDER = """() => [...document.querySelectorAll('#results .ata-card .ata-relevance')]
+  .map((label) => Number(label.querySelector('.ata-percent').textContent.replace('%', '')))"""
+
+
+@pytest.fixture(scope="module")
+def full_app(full_searcher: Searcher, tmp_path_factory):
+    """The app over every archive in data/, as `make run` serves it."""
+    log = QueryLog(tmp_path_factory.mktemp("full-state") / "queries.sqlite")
+    with serving(full_searcher, log) as url:
+        yield url
+    log.close()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_screenshots_of_the_full_archive_show_what_the_readme_says(full_app, open_page, tmp_path):
+    page, _ = open_page(full_app)
+    expect(page.get_by_text("from 91 books")).to_be_visible(timeout=WAIT_MS)
+    ask(page, QUESTION)
+    cards(page)
+    percents = page.evaluate(LABEL_ORDER)
+    assert percents and percents == sorted(percents, reverse=True)  # a stronger label never below a weaker one
+    page.screenshot(path=str(screenshot_path(tmp_path, "screenshot.png")))
+    page, _ = open_page(f"{search_url(full_app, QUESTION)}&k=2", {"width": 1100, "height": 800})
+    expect(page.locator("#results .ata-nearby li").first).to_be_visible(timeout=WAIT_MS)
+    percents = page.evaluate(LABEL_ORDER)
+    assert percents == sorted(percents, reverse=True)
     page.screenshot(path=str(screenshot_path(tmp_path, "related.png")), full_page=True)
 
 
@@ -558,3 +585,42 @@ def test_axe_finds_nothing_serious_on_any_view(logged_app, open_page, viewport):
         expect(page.locator("#summary")).to_contain_text("since", timeout=WAIT_MS)
         views["dashboard"] = serious_violations(page)
     assert views == {view: [] for view in views}
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_a_books_week_and_an_authors_answers_open_by_link_and_from_a_card_in_pages(seed_app, open_page, viewport):
+    page, blocked = open_page(f"{seed_app}?book={SEED_ID}", viewport)
+    expect(page.locator("#results .ata-browse-title")).to_have_text(
+        "Practical MLOps, week of 30 Aug 2021: its threads in order", timeout=WAIT_MS
+    )
+    expect(page.locator("#results .ata-card")).to_have_count(20)
+    assert serious_violations(page) == [] and blocked == []
+    page.get_by_role("link", name="Next page →").click()
+    expect(page).to_have_url(f"{seed_app}?book={SEED_ID}&offset=20", timeout=WAIT_MS)
+    expect(page.locator("#results .ata-browsing .ata-muted").first).to_contain_text("Answers 21–")
+    author = page.locator("#results .ata-card .ata-author").first.inner_text()
+    page.locator("#results .ata-card").first.get_by_role("link", name=f"All of {author}’s answers").click()
+    expect(page.locator("#results .ata-browse-title")).to_have_text(
+        f"{author}’s answers, newest week first", timeout=WAIT_MS
+    )
+    expect(page).to_have_url(f"{seed_app}?author={quote_plus(author)}")
+    assert {a.strip() for a in page.locator("#results .ata-author").all_inner_texts()} == {author}
+    assert serious_violations(page) == []
+    if viewport == PHONE:
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+@pytest.mark.browser
+def test_typing_into_a_filter_replaces_all_and_books_show_their_week(seed_app, open_page):
+    page, _ = open_page(seed_app)
+    for label, typed, option in [("Author", "Deza", "Alfredo Deza"),
+                                 ("Book", "Aug 2021", "Practical MLOps · week of 30 Aug 2021")]:  # fmt: skip
+        box = page.get_by_label(label)
+        expect(box).to_have_value(f"All {label.lower()}s")
+        box.click()
+        page.keyboard.type(typed)
+        expect(box).to_have_value(typed)  # not "All authorsDeza"
+        expect(page.get_by_role("option", name=option)).to_be_visible(timeout=WAIT_MS)
+        page.get_by_role("option", name=option).click()
+        expect(box).to_have_value(option)

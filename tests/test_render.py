@@ -81,7 +81,8 @@ def test_markdown_keeps_links_code_and_lists():
 def test_card_without_a_linked_question_or_web_url():
     card = answer_card(_answer(question="", asker="", url="javascript:alert(1)", date=""))
     assert "not a reply to a single question" in card
-    assert "javascript" not in card and card.count("href") == 1 and 'href="?answer=b/0/ann/0"' in card
+    assert "javascript" not in card and card.count("href") == 3 and 'href="?answer=b/0/ann/0"' in card
+    assert 'href="?author=Ann+Author"' in card and 'href="?book=b"' in card  # the author's and the week's answers
 
 
 def _related(**changes) -> RelatedQuestion:

@@ -168,9 +168,10 @@ def test_more_answers_then_share_in_channel(slack):
     [first] = slack.fake.wait_for("/response/command")
     slack.click(buttons(first)["more"], user="U0ASKER", response="/response/more")
     [more] = slack.fake.wait_for("/response/more")
-    assert more["response_type"] == "ephemeral" and more["replace_original"] is False
+    assert more["response_type"] == "ephemeral" and more["replace_original"] is True  # the next page, in place
     assert len(answer_ids(more)) == PAGE and not set(answer_ids(more)) & set(answer_ids(first))
-    assert "More of the authors' answers to" in more["blocks"][0]["text"]["text"]
+    heading = more["blocks"][0]["text"]["text"]
+    assert heading.startswith("More of the ") and heading.endswith(("(from answer 4)", "answers it closely"))
     assert_within_slack_limits(more)
     ks = [row["k"] for row in slack.rows("SELECT k FROM queries ORDER BY time")]
     assert ks == [PAGE, 2 * PAGE]
@@ -215,12 +216,22 @@ def test_a_mention_is_answered_in_its_thread(slack):
     assert_within_slack_limits(posted)
     headers = [h for path, _, h in slack.fake.posts if path == "/api/chat.postMessage"][0]
     assert headers["Authorization"] == f"Bearer {BOT_TOKEN}"
+    slack.mention(f"<@U0BOT> {question}")  # Slack's retry of the same event (same event_id): answered once
     slack.mention(f"<@U0BOT> {question}", ts="1700000005.000300", thread_ts="1700000000.000100")
-    assert slack.fake.wait_for("/api/chat.postMessage", 2)[1]["thread_ts"] == "1700000000.000100"
+    posted_twice = slack.fake.wait_for("/api/chat.postMessage", 2)
+    assert posted_twice[1]["thread_ts"] == "1700000000.000100" and posted_twice[1]["text"] == posted["text"]
     slack.click(buttons(posted)["more"], user="U0ASKER", ephemeral=False, response="/response/thread-more")
     [more] = slack.fake.wait_for("/response/thread-more")
-    assert (more["response_type"], more["thread_ts"]) == ("in_channel", "1700000000.000100")
+    assert (more["response_type"], more["replace_original"]) == ("in_channel", True)  # the answer updated in place
     assert [row["source"] for row in slack.rows("SELECT source FROM queries")] == ["slack"] * 3
+    assert len(slack.fake.bodies("/api/chat.postMessage")) == 2  # the retried delivery was dropped before its ack
+
+
+def test_a_question_cut_to_what_the_search_reads_says_so(slack):
+    slack.command(seed_question(slack.searcher) + " and" * 700)
+    [reply] = slack.fake.wait_for("/response/command")
+    assert "Your question is longer than 1,000 characters: only its first 1,000 were searched." in json.dumps(reply)
+    assert_within_slack_limits(reply)
 
 
 def test_nothing_close_says_so_and_offers_the_closest(slack):
@@ -305,7 +316,8 @@ def test_hostile_archive_text_and_questions_never_ping_or_forge_links(tmp_path, 
         assert len(answer_ids(message)) == 2
     assert "&lt;!channel&gt;" in json.dumps(posted)  # the archive's markup shows as typed
     assert "&lt;!here&gt; How do you announce" in posted["blocks"][0]["text"]["text"]
-    assert max(len(block["text"]["text"]) for block in posted["blocks"] if "text" in block) > 2900  # cut to fit
+    sections = [block["text"]["text"] for block in posted["blocks"] if block["type"] == "section"]
+    assert all(len(text) < 700 for text in sections) and any(text.endswith("…") for text in sections)  # cut to read
     assert "more" not in buttons(posted)  # the week has two answers: nothing more to show
 
 
@@ -505,3 +517,18 @@ def test_shares_and_votes_count_against_the_per_user_limit(tmp_path, fake_seed_s
         votes = slack.fake.wait_for("/response/vote", 5)
         assert sum(r["text"].startswith("Thanks: recorded") for r in votes) == 3
         assert sum(r["text"].startswith("You are asking quickly") for r in votes) == 2
+
+
+def test_three_more_answers_update_one_message_in_place(slack):
+    slack.command(seed_question(slack.searcher))
+    [message] = slack.fake.wait_for("/response/command")
+    seen = set(answer_ids(message))
+    for page in range(1, 4):
+        slack.click(buttons(message)["more"], user="U0ASKER", response=f"/response/more-{page}")
+        [message] = slack.fake.wait_for(f"/response/more-{page}")
+        assert message["replace_original"] is True and message["response_type"] == "ephemeral"  # the same message
+        assert f"(from answer {page * PAGE + 1})" in message["blocks"][0]["text"]["text"]
+        assert not seen & set(answer_ids(message))
+        seen |= set(answer_ids(message))
+        assert_within_slack_limits(message)
+    assert len(seen) == 4 * PAGE

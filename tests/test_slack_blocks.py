@@ -21,14 +21,23 @@ from assistant.service.contract import SearchRequest
 from assistant.service.querylog import QueryLog
 from assistant.slack.__main__ import SettingError, credentials
 from assistant.slack.ask import USAGE, Asked, AskError, parse_ask, typed_text
-from assistant.slack.blocks import MAX_TEXT_CHARS, PAGE, escape, no_answer_message, results_message, untrusted
+from assistant.slack.blocks import (
+    MAX_TEXT_CHARS,
+    PAGE,
+    PASSAGE_CHARS,
+    escape,
+    no_answer_message,
+    results_message,
+    untrusted,
+)
 from assistant.slack.bot import RateLimit, voter_hash, voter_key
 from helpers import REPO
 from loghelpers import Clock, logged, rows
-from slackchecks import SLACK_ARCHIVES, XSS_ARCHIVES, assert_no_forged_controls, assert_within_slack_limits
+from slackchecks import SLACK_ARCHIVES, XSS_ARCHIVES, assert_no_forged_controls, assert_within_slack_limits, texts
 
 pytest_plugins = ["logfixtures"]  # the questions and unit_ids fixtures
 
+MARKDOWN_LINK = re.compile(r"\[((?:[^\[\]\n]|\[[^\[\]\n]*\])+)\]\((https?://[^\s<>|()\"'`]+)\)")
 HOSTILE = "<!channel> <!here|here> <@U024BE7LH> <#C024BE7LB|general> <https://evil.example|https://datatalks.club> & co"
 
 
@@ -51,6 +60,23 @@ def test_untrusted_text_is_escaped_and_links_show_their_own_address():
     assert untrusted("javascript:alert(1)") == "javascript:alert(1)"  # only http(s) becomes a link
 
 
+def test_every_link_in_the_archives_is_one_link_to_its_own_address(corpus, people):
+    """[url](url) (428 in the archives), [label](url) and bare addresses: each a link to its address, never one that
+    runs across the `](`; a label that says something else is kept beside its link."""
+    texts = [unit.text for book in corpus.books for unit in build_units(book, people)]
+    markdown = [(m.group(1), m.group(2)) for text in texts for m in MARKDOWN_LINK.finditer(text)]
+    assert sum(label == url for label, url in markdown) > 300 and sum(label != url for label, url in markdown) > 50
+    for text in texts:
+        shown = untrusted(text, 10**6)
+        links = re.findall(r"<([^<>]*)>", shown)
+        assert not [link for link in links if "](" in link or "%5D(" in link or not link.startswith("http")]
+        for label, url in MARKDOWN_LINK.findall(text):
+            assert f"<{escape(url)}>" in shown
+            assert url == label or escape(label.strip()) in shown
+    assert untrusted("[https://a.example/x](https://a.example/x).") == "<https://a.example/x>."
+    assert untrusted("see [Covariant AI](https://covariant.ai/)!") == "see Covariant AI (<https://covariant.ai/>)!"
+
+
 def test_long_untrusted_text_is_cut_within_the_limit_never_inside_an_entity_or_a_link():
     for text in ["<" * 5000, "a&" * 3000, ("word https://example.com/" + "x" * 50 + " ") * 100]:
         for limit in (MAX_TEXT_CHARS, 101, 102, 103):
@@ -70,7 +96,20 @@ def test_the_longest_archive_messages_fit_slacks_limits(corpus, people):
     assert_within_slack_limits(message)
     assert_no_forged_controls(message)
     passages = [block["text"]["text"] for block in message["blocks"] if block["type"] == "section"][1:][1::2]
-    assert len(passages) == PAGE and passages[-1].endswith("…") and len(passages[-1]) > MAX_TEXT_CHARS - 100
+    assert len(passages) == PAGE and all(len(passage) < 2 * PASSAGE_CHARS for passage in passages)  # cut to read
+
+
+def test_three_answers_read_at_a_glance_each_cut_at_a_sentence(corpus, people):
+    """A page of three cards: author, book, week, the matched passage cut at a sentence, a link; under ~1,500
+    characters of text however long the replies (the archive's longest ones here)."""
+    units = [unit for book in corpus.books for unit in build_units(book, people)]
+    for chosen in (sorted(units, key=lambda unit: len(unit.text))[-PAGE:], units[:PAGE], units[1000 : 1000 + PAGE]):
+        message = results_message(asked(), [as_answer(u) for u in chosen], more=True, web_url="https://ask.example")
+        read = [re.sub(r"<[^<>|]+\|([^<>]*)>", r"\1", text) for text in texts(message)[1:]]  # a link as its label
+        shown = sum(len(text) for text in read)  # what the reader reads: the blocks
+        assert shown < 1500, shown
+        passages = [block["text"]["text"] for block in message["blocks"] if block["type"] == "section"][1:][1::2]
+        assert all(p.rstrip("…").endswith((".", "!", "?", ">", ")")) or len(p) < PASSAGE_CHARS for p in passages)
 
 
 def test_hostile_archive_messages_never_ping_or_forge_links():
@@ -98,9 +137,7 @@ def test_a_card_says_who_where_to_whom_the_passage_its_label_and_links_the_whole
                         and e["type"] == "mrkdwn")  # fmt: skip
     assert f"*{unit.author}* in _Practical MLOps_ · week of 30 Aug 2021" in text
     assert "the passage that matched" in text and unit.text[:200] not in text
-    assert (
-        f"asked by {unit.asker}:" in context and f"*{relevance(0.7).label}* (about 70% likely to answer it)" in context
-    )
+    assert f"asked by {unit.asker}:" in context and f"*{relevance(0.7).label}* (70% likely)" in context
     assert f"<{unit.url}|Read the whole answer>" in context
     linked = results_message(asked(), [answer], more=False, web_url="https://ask.example/")
     assert f"<https://ask.example/?answer={unit.id}|Read the whole answer>" in json.dumps(linked)
@@ -126,6 +163,26 @@ def test_more_and_share_buttons_carry_the_search_and_nothing_close_offers_the_cl
     assert "answers *How do you announce a release?* closely" in nothing["blocks"][0]["text"]["text"]
     button = nothing["blocks"][1]["elements"][0]
     assert button["text"]["text"] == "Show the closest anyway" and Asked.decode(button["value"]).request.closest
+
+
+def test_weak_answers_are_headed_as_such_and_a_shared_later_page_stands_on_its_own(seed_book):
+    units = build_units(seed_book, {})[:PAGE]
+    strong = results_message(asked(), [as_answer(u, 0.9) for u in units], more=True, share=True)
+    weak = results_message(asked(), [as_answer(u, 0.05) for u in units], more=True, share=True, weak=True)
+    assert strong["blocks"][0]["text"]["text"] == "The authors' answers to *How do you announce a release?*"
+    assert weak["blocks"][0]["text"]["text"] == (
+        "The closest answers to *How do you announce a release?*: none of them answers it closely"
+    )
+    later = Asked(asked().request, "5f0c3a9e1b7d2468", PAGE)
+    shared = results_message(later, [as_answer(u, 0.9) for u in units], more=False, sharer="U0SHARER")
+    assert shared["blocks"][0]["text"]["text"] == (
+        f"<@U0SHARER> shared more of the authors' answers to *How do you announce a release?* (from answer {PAGE + 1})"
+    )
+    for message in (strong, weak, shared):
+        assert_within_slack_limits(message)
+        labels = [b["accessibility_label"] for block in message["blocks"] if block["type"] == "actions"
+                  for b in block["elements"]]  # fmt: skip
+        assert len(set(labels)) == len(labels)  # each button says which answer it is about
 
 
 def test_a_button_value_fits_slacks_2000_characters_even_for_the_longest_question():
@@ -159,6 +216,14 @@ def test_filters_are_read_and_checked(fake_seed_searcher):
         parse_ask(searcher, "book:cooking what is MLOps?", PAGE)
     with pytest.raises(AskError, match="give `book:` once"):
         parse_ask(searcher, "book:a book:b what is MLOps?", PAGE)
+    dated = parse_ask(searcher, "since:2021 until:2021-08 should startups do MLOps?", PAGE)
+    assert (dated.question, dated.since, dated.until) == ("should startups do MLOps?", "2021-01-01", "2021-08-31")
+    carried = Asked.decode(Asked(dated, None, PAGE).encode()).request
+    assert (carried.since, carried.until) == ("2021-01-01", "2021-08-31")
+    heading = results_message(Asked(dated, None, 0), [], more=False)["blocks"][0]["text"]["text"]
+    assert "(since 2021-01-01, until 2021-08-31)" in heading
+    with pytest.raises(AskError, match="Since must be a year"):
+        parse_ask(searcher, "since:lately what is MLOps?", PAGE)
 
 
 def test_the_rate_limit_allows_n_a_minute_per_user():

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from html.parser import HTMLParser
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from assistant.search.searcher import Thread
 from assistant.web.api import json_api
+from assistant.web.render import thread_html
 
 # Practical MLOps, thread 26: Tim Becker asks, Alfredo Deza answers, his co-author Noah Gift adds to it.
 THREAD = "20210830-practical-mlops/26"
@@ -61,3 +64,35 @@ def test_api_thread_errors_are_json(client, params, status):
     response = client.get("/api/thread", params=params)
     assert response.status_code == status and response.headers["content-type"] == "application/json"
     assert response.json()["error"]
+
+
+class _Text(HTMLParser):
+    """An element's text as the browser's textContent has it: the text nodes joined as they are."""
+
+    def __init__(self):
+        super().__init__()
+        self.parts: list[str] = []
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def _text_content(html_text: str) -> str:
+    parser = _Text()
+    parser.feed(html_text)
+    return "".join(parser.parts)
+
+
+def test_the_thread_view_keeps_each_speaker_apart_and_the_replies_line_breaks(fake_seed_searcher, books_by_id, people):
+    """Engineering MLOps, Agrita Ga's question; Practical MLOps, Noah Gift's reply answering five quoted questions."""
+    from assistant.corpus.units import answered_threads, build_units
+
+    book = books_by_id["20210705-engineering-mlops"]
+    threads = answered_threads(book, people, build_units(book, people))
+    agrita = next(t for t in threads.values() if t[0].name == "Agrita Ga" and t[0].text.startswith("Do you believe"))
+    shown = _text_content(thread_html(Thread(book.id, book.title, 0, book.url, "", "", tuple(agrita))))
+    assert "Agrita Ga:\nDo you believe" in shown and "Emmanuel Raj author:\nYes" in shown
+    assert "Agrita GaDo" not in shown
+    noah = fake_seed_searcher.thread(next(u.id for u in fake_seed_searcher.units if u.id.endswith("/9/noah-gift/0")))
+    shown = _text_content(thread_html(noah))
+    assert "How to decide which tools to choose?\nwhatever is simple" in shown  # a line break, not a run-on

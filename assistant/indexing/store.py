@@ -51,7 +51,7 @@ from assistant.logs import get_logger
 
 logger = get_logger(__name__)
 
-FORMAT_VERSION = 7
+FORMAT_VERSION = 8  # 8: "[10:04 AM] …" copies of questions start passages
 PROJECT = Path(__file__).resolve().parents[2]  # so the defaults hold from any working directory
 DEFAULT_DATA = PROJECT / "data"
 DEFAULT_OUT = PROJECT / "index"

@@ -87,7 +87,7 @@ def _plain(text: str) -> str:
     return text
 
 
-def _cut(text: str, limit: int) -> str:
+def cut_at_sentence(text: str, limit: int) -> str:
     """The text cut to at most `limit` characters: after its last whole sentence that fits, else at a word, '…'."""
     if len(text) <= limit:
         return text
@@ -108,4 +108,4 @@ def display_question(text: str, names: frozenset[tuple[str, ...]], limit: int = 
     if addressed and fold(addressed.group(1)) in first_names and content_words(question[addressed.end() :]):
         question = clean_question(question[addressed.end() :], names, pleasant)  # "Hi Alexey, thanks!" was one sentence
     question = " ".join(question.split())
-    return _cut(question[:1].upper() + question[1:], limit)
+    return cut_at_sentence(question[:1].upper() + question[1:], limit)

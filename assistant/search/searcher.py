@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import re
 import threading
+from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache, partial
 from pathlib import Path
 
 import numpy as np
 
 from assistant.corpus.authors import name_tokens
-from assistant.corpus.passages import split_passages
+from assistant.corpus.passages import quoted_question, split_passages
 from assistant.corpus.text import fold, invalid_text
 from assistant.corpus.text import question_key as _question_key
 from assistant.corpus.units import AnswerUnit, ThreadMessage, thread_key
@@ -24,12 +25,24 @@ from assistant.indexing.recipe import (
     WEIGHTS,
     content_terms,
     lexical_text,
+    relevance,
     term_sequence,
     tokenize,
 )
 from assistant.indexing.store import LoadedIndex, default_index_path, load_built_index
 from assistant.indexing.threads import one_thread_per_search
 from assistant.indexing.usefulness import CANDIDATES, Model, feature_rows, load_model, shown
+from assistant.search.browse import (
+    BROWSE_PAGE,
+    AuthorShelf,
+    BookWeek,
+    Browsed,
+    author_shelves,
+    book_weeks,
+    in_weeks,
+    reading_order,
+    week_bound,
+)
 from assistant.search.query import clean_question, display_question, full_names
 from assistant.search.ranking import (
     answers_question,
@@ -46,6 +59,10 @@ from assistant.search.ranking import (
 
 # The model reads 256 tokens, fewer than 1,000 characters of text: longer questions are cut unread.
 MAX_QUESTION_CHARS = 1000
+AUTHOR_NAMED_BOOST = 1.0  # relevance is at most 1: a named author's best answers always join the candidates
+NAMED_PICKS = 3  # that author's best answers lifted into the candidates the usefulness model orders
+KEYWORD_TERMS = 3  # a search of at most this many words and no question mark is a keyword search
+_WORD = re.compile(r"[\w'’-]+")
 _FIRST_DEPTH = 4  # each field's nearest neighbours first fetched, as a multiple of select's pool
 _FITS_THE_MODEL_CHARS = 500  # shorter text always fits in 256 tokens; longer is cut by the tokenizer
 _DEEPEST = 4096  # an approximate index is searched at most this deep: its bound is not exact anyway
@@ -118,6 +135,13 @@ class Thread:
     messages: tuple[ThreadMessage, ...]  # the top-level message, then its replies; is_author marks the authors'
 
 
+def keyword_terms(question: str) -> tuple[str, ...]:
+    """The terms of a keyword search ("kafka", "great expectations": a few words, no question), else ()."""
+    terms = content_terms(question)
+    few_words = len(question.split()) <= KEYWORD_TERMS and "?" not in question
+    return terms if few_words and len(terms) <= KEYWORD_TERMS else ()
+
+
 _DATED_ID = re.compile(r"^\d{8}-")  # a book id is its week's date, then its name
 
 
@@ -148,6 +172,8 @@ class Searcher:
         self._authors = [unit.author for unit in self.units]
         self._surnames = [(name_tokens(author) or ("",))[-1] for author in self._authors]  # "" is never a name token
         self._author_keys = np.array(index.keys.authors)
+        self._author_names = {name: name_tokens(name) for name in set(self._authors)}
+        self._surname_counts = Counter(tokens[-1] for tokens in self._author_names.values() if tokens)
         self._words = np.array(index.keys.words)
         self._prior = substance_penalty(self._words)
         owners = np.array(index.keys.passage_owners, dtype=int)
@@ -193,17 +219,26 @@ class Searcher:
         author: str | None = None,
         book: str | None = None,
         min_score: float | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        boost: float = AUTHOR_NAMED_BOOST,
     ) -> list[Answer]:
         """The k best author answers to `question`, most likely useful first (see candidates), spread across authors.
 
         min_score=None: [] when the corpus does not answer the question (ranking.answers_question); a
-        number: only answers scoring at least that.
+        number: only answers scoring at least that. `since` / `until`: only weeks from / to that year, month
+        or date ("2024", "2024-03", "2024-03-05"). Without an author filter, the answers of the authors the question
+        names ("what does Kleppmann think about …") rank `boost` higher (see named_authors).
         """
         asked = self._prepare(question)
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise ValueError(f"k must be a whole number of at least 1, got {k!r}")
         floor = -np.inf if min_score is None else min_score
-        candidates = self.candidates(asked, max(k, CANDIDATES), self._filter(author, book), keep=k, min_score=floor)
+        allowed = self._filter(author, book, since, until)
+        if allowed is not None and not allowed.any():
+            return []  # weeks with no answers (the author and book filters name theirs as errors)
+        lift = 0.0 if author else boost
+        candidates = self.candidates(asked, max(k, CANDIDATES), allowed, keep=k, min_score=floor, boost=lift)
         if min_score is None and not (candidates.answers and answers_question(candidates.best, candidates.best_match)):
             return []
         return list(candidates.answers)
@@ -216,19 +251,37 @@ class Searcher:
         *,
         keep: int | None = None,
         min_score: float = -np.inf,
+        boost: float = 0.0,
     ) -> Candidates:
         """The `depth` best answers by score (after the author spread) among the allowed units, ordered by the
         model's P(useful), each with that estimate as its confidence, and the features of all `depth`.
 
         Answers are made for the first `keep` (default: all) scoring at least `min_score`. `asked` is the question
         as prepared (names still in: the author named is a feature); offline training and evaluation call this
-        with their own `allowed` (a question's own book left out).
+        with their own `allowed` (a question's own book left out). With a `boost`, the answers of the authors the
+        question names (named_authors) are picked among their own, `boost` higher, so they reach the candidates.
         """
         question = clean_question(asked, self._names)
         keys = self.index.keys
         scores, matches, lexical = self._relevance(question, pool_size(depth), allowed)
-        picked = select(scores, self._authors, keys.duplicates, keys.threads, depth)
-        ranked = [(i, s) for i, s in picked if np.isfinite(scores[i])]  # select lifts an unranked -inf to 0
+        picking = scores
+        named_authors = self.named_authors(asked) if boost else []
+        if named_authors:  # their best answers among their own join the candidates, picked `boost` higher
+            theirs = np.isin(self._author_keys, [" ".join(name_tokens(name)) for name in named_authors])
+            theirs &= np.ones(len(self.units), dtype=bool) if allowed is None else allowed
+            if theirs.any():
+                own, own_matches, _ = self._relevance(question, pool_size(depth), theirs)
+                best_own = np.argsort(-own, kind="stable")[:NAMED_PICKS]
+                best_own = best_own[np.isfinite(own[best_own])]
+                scores = np.where(np.isfinite(own), own, scores)
+                picking = scores.copy()
+                picking[best_own] += boost
+                matches |= own_matches
+        picked = select(picking, self._authors, keys.duplicates, keys.threads, depth)
+        # select lifts an unranked -inf to 0; a named author's pick is scored as it is, without the lift
+        ranked = [
+            (i, max(s - (boost if picking[i] > scores[i] else 0.0), 0.0)) for i, s in picked if np.isfinite(scores[i])
+        ]
         best_match = max(matches.values(), default=0.0)
         if not ranked:
             return Candidates((), np.zeros((0, len(self.model.features))), 0.0, best_match)
@@ -256,6 +309,35 @@ class Searcher:
         made = [j for j in order.tolist() if ranked[j][1] >= min_score][:keep]
         answers = tuple(self._answer(ranked[j][0], ranked[j][1], likely[j], passages[j], wanted) for j in made)
         return Candidates(answers, rows[order], best, best_match)
+
+    def named_authors(self, question: str) -> list[str]:
+        """The authors the question names by full name or by a capitalized surname no other author has ("Kleppmann's";
+        "a gift" names nobody)."""
+        words = {word.removesuffix("'s").removesuffix("’s") for word in name_tokens(question)}
+        typed = [word for word in _WORD.findall(question) if word[0].isupper()]
+        capitalized = {fold(word).removesuffix("'s").removesuffix("’s") for word in typed}
+
+        def named(tokens: tuple[str, ...]) -> bool:
+            surname = tokens[-1]
+            alone = len(surname) >= 4 and self._surname_counts[surname] == 1 and surname in capitalized
+            return set(tokens) <= words or alone
+
+        return sorted(name for name, tokens in self._author_names.items() if len(tokens) > 1 and named(tokens))
+
+    def none_close(self, question: str, answers: Sequence[Answer], closest: bool = False) -> bool:
+        """Whether no answer is a close match: the one flag the page, the APIs, Slack and the log show.
+
+        None is close when every answer is labelled unlikely (or the reader asked for the closest anyway), unless
+        the search is a keyword search and an answer holds its words (side by side): "kafka" answered about Kafka is
+        what the reader asked for, however low its confidence reads.
+        """
+        if not answers:
+            return True
+        if any(relevance(answer.confidence).slug != "unlikely" for answer in answers):
+            return False
+        keywords = keyword_terms(self._cleaned(question))
+        held = bool(keywords) and any(text_match(keywords, self._terms(self._index_of[a.id])) >= 1.0 for a in answers)
+        return closest or not held
 
     def answers_anything(self, question: str, *, author: str | None = None, book: str | None = None) -> bool:
         """Whether the corpus (within the filters) answers the question: whether `search` returns any answer."""
@@ -315,7 +397,14 @@ class Searcher:
         texts, terms = self._passages(position)
         matches = np.array([text_match(wanted, passage_terms) for passage_terms in terms])
         best = int(np.argmax(with_term_match(passages, matches)))
-        return Answer.from_unit(unit, score, likely, best, texts[best])
+        answer = Answer.from_unit(unit, score, likely, best, texts[best])
+        # The first passage answers the thread's question; a later one may quote the question it answers.
+        quoted = quoted_question(texts[best], unit.question) if best > 0 else ""
+        if not quoted:
+            return answer
+        # Its asker is known only when the thread asked it too.
+        asker = unit.asker if fold(quoted) in fold(unit.question) else ""
+        return replace(answer, question=quoted, asker=asker)
 
     def _passages(self, position: int) -> tuple[list[str], list[tuple[str, ...]]]:
         """The passages of the unit's answer and the BM25 terms of each, split on first use."""
@@ -341,6 +430,8 @@ class Searcher:
         author: str | None = None,
         book: str | None = None,
         exclude: Iterable[str] = (),
+        since: str | None = None,
+        until: str | None = None,
         answered: bool | None = None,
     ) -> list[RelatedQuestion]:
         """Up to k past questions close to `question`, closest first, each once.
@@ -351,10 +442,10 @@ class Searcher:
         `answered`: whether `search` answers it, from a caller that just searched (None: searched here).
         """
         question = self._prepare(question)
-        allowed = self._filter(author, book)
+        allowed = self._filter(author, book, since, until)
         count = len(self.units) if allowed is None else int(allowed.sum())
         if answered is None:
-            answered = count > 0 and self.answers_anything(question, author=author, book=book)
+            answered = count > 0 and bool(self.search(question, 1, author=author, book=book, since=since, until=until))
         if not count or not answered:
             return []
         query = self._embed(question)[None, :]
@@ -363,14 +454,20 @@ class Searcher:
         # FAISS ranks the past questions closest first, to a depth that grows until the k found are final.
         depth = min(count, 4 * (k + len(shown)) + 32)
         while True:
-            related, final = self._closest_questions(query, k, depth, allowed, seen)
+            related, final = self._closest_questions(query, k, depth, allowed, seen, keyword_terms(question))
             # An approximate index ranks only the lists it scans: a few hundred nearest are plenty for k questions.
             if final or depth == count or (depth >= _RELATED_DEPTH and not vectorindex.is_exact(self._questions)):
                 return related
             depth = min(count, depth * 4)
 
     def _closest_questions(
-        self, query: np.ndarray, k: int, depth: int, allowed: np.ndarray | None, seen: set[str]
+        self,
+        query: np.ndarray,
+        k: int,
+        depth: int,
+        allowed: np.ndarray | None,
+        seen: set[str],
+        keywords: tuple[str, ...] = (),
     ) -> tuple[list[RelatedQuestion], bool]:
         """Up to k past questions among the `depth` nearest, and whether they are final: a question beyond the depth
         scores at most the last one fetched, so it cannot come before one that scores more, or below the floor."""
@@ -384,8 +481,9 @@ class Searcher:
         for similarity, i in zip(similarities, ids, strict=True):
             if i < 0 or similarity < RELATED_MIN_SCORE:
                 return related, True
-            if self._question_keys[i] in seen:
-                continue
+            off_keyword = bool(keywords) and text_match(keywords, term_sequence(self.units[i].question)) < 1.0
+            if self._question_keys[i] in seen or off_keyword:
+                continue  # a question near a keyword search holds its keywords: "kafka" is never near "Kaggle"
             seen.add(self._question_keys[i])
             unit = self.units[i]
             score = round(min(float(similarity), 1.0), 4)
@@ -489,6 +587,10 @@ class Searcher:
         if book and not self._by_book(book).any():
             raise ValueError(f"book {book!r} is not in the index (give its title or id)")
 
+    def _by_weeks(self, since: str | None, until: str | None) -> np.ndarray:
+        first, last = week_bound(since, "since", end=False), week_bound(until, "until", end=True)
+        return np.array([in_weeks(unit.date, first, last) for unit in self.units], dtype=bool)
+
     def _by_author(self, author: str) -> np.ndarray:
         return self._author_keys == " ".join(name_tokens(author))
 
@@ -501,9 +603,11 @@ class Searcher:
     def _by_book(self, book: str) -> np.ndarray:
         return self._unit_books == self.resolve_book(book)
 
-    def _filter(self, author: str | None, book: str | None) -> np.ndarray | None:
-        """Which units pass the author and book filters (case-insensitive; a book by id or title)."""
-        if not author and not book:
+    def _filter(
+        self, author: str | None, book: str | None, since: str | None = None, until: str | None = None
+    ) -> np.ndarray | None:
+        """Which units pass the author, book and week filters (case-insensitive; a book by id or title)."""
+        if not (author or book or since or until):
             return None
         self.check_filters(author, book)
         keep = np.ones(len(self.units), dtype=bool)
@@ -511,7 +615,38 @@ class Searcher:
             keep &= self._by_author(author)
         if book:
             keep &= self._by_book(book)
+        if since or until:
+            keep &= self._by_weeks(since, until)
         return keep
+
+    @property
+    def book_weeks(self) -> list[BookWeek]:
+        """Every book with answers, newest week first: id, title, authors, week and number of answers."""
+        return book_weeks(self.units)
+
+    @property
+    def author_shelves(self) -> list[AuthorShelf]:
+        """Every author with answers, by name: their books newest first and number of answers."""
+        return author_shelves(self.units)
+
+    def browse(
+        self,
+        *,
+        author: str | None = None,
+        book: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        offset: int = 0,
+        limit: int = BROWSE_PAGE,
+    ) -> Browsed:
+        """Answers without a question: a book's week in thread order, an author's answers newest week first, or
+        every answer within the weeks; `limit` of them from `offset`. ValueError for a filter that keeps none."""
+        for value, name, least in ((offset, "offset", 0), (limit, "limit", 1)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ValueError(f"{name} must be a whole number of at least {least}, got {value!r}")
+        keep = self._filter(author, book, since, until)
+        positions = reading_order(self.units, range(len(self.units)) if keep is None else np.flatnonzero(keep))
+        return Browsed([self.units[i] for i in positions[offset : offset + limit]], len(positions), offset)
 
 
 _default: Searcher | None = None

@@ -20,6 +20,7 @@ from starlette.responses import Response
 from assistant.corpus.authors import name_tokens
 from assistant.corpus.text import invalid_text
 from assistant.errors import BadInput
+from assistant.search.browse import week_bound
 from assistant.search.searcher import MAX_QUESTION_CHARS, Answer, RelatedQuestion, Searcher
 
 MAX_RESULTS = 20
@@ -110,6 +111,8 @@ class SearchRequest:
     book: str | None = None
     closest: bool = False
     cut: bool = False  # the question was longer than MAX_QUESTION_CHARS and was cut
+    since: str | None = None  # ISO date: only weeks from it (see assistant.search.browse.week_bound)
+    until: str | None = None  # ISO date: only weeks to it
 
 
 def _question(value: object) -> tuple[str, bool]:
@@ -138,6 +141,14 @@ def _k(value: object) -> int:
     return value
 
 
+def whole(value: object, name: str, least: int, most: int) -> int:
+    """A whole-number parameter from `least` to `most`; RequestError naming it otherwise."""
+    text = str(value).strip()
+    if not _WHOLE_NUMBER.fullmatch(text) or not least <= int(text) <= most:
+        raise RequestError(f"{name} must be a whole number from {least} to {most:,}, got {shown(value)}")
+    return int(text)
+
+
 def _closest(value: object) -> bool:
     if isinstance(value, bool):
         return value
@@ -157,15 +168,27 @@ def parse_request(
     author: object = None,
     book: object = None,
     closest: object = False,
+    since: object = None,
+    until: object = None,
 ) -> SearchRequest:
     """Check every value as search() would, plus the web's limits; an unknown author or book is an error."""
     text, cut = _question(question)
-    request = SearchRequest(text, _k(k), _filter(author, "author"), _filter(book, "book"), _closest(closest), cut)
+    request = SearchRequest(text, _k(k), _filter(author, "author"), _filter(book, "book"), _closest(closest), cut,
+                            *weeks(since, until))  # fmt: skip
     try:
         searcher.check_filters(request.author, request.book)
     except ValueError as error:
         raise RequestError(str(error)) from None
     return request
+
+
+def weeks(since: object, until: object) -> tuple[str | None, str | None]:
+    """`since` / `until` parameters (a year, month or date) as ISO dates; RequestError naming a bad one."""
+    try:
+        return (week_bound(_filter(since, "since"), "since", end=False),
+                week_bound(_filter(until, "until"), "until", end=True))  # fmt: skip
+    except ValueError as error:
+        raise RequestError(str(error)) from None
 
 
 @dataclass(frozen=True)
@@ -218,6 +241,8 @@ def run(searcher: Searcher, request: SearchRequest) -> list[Answer]:
         author=request.author,
         book=request.book,
         min_score=0 if request.closest else None,
+        since=request.since,
+        until=request.until,
     )
 
 
@@ -231,17 +256,37 @@ def related(searcher: Searcher, request: SearchRequest, shown: list[Answer]) -> 
         author=request.author,
         book=request.book,
         exclude=[answer.id for answer in shown],
+        since=request.since,
+        until=request.until,
         answered=None if request.closest else bool(shown),
     )
 
 
 @dataclass(frozen=True)
+class BrowseRequest:
+    """Reading without a question: a book's week or an author's answers (or both), within weeks, from `offset`."""
+
+    author: str | None = None
+    book: str | None = None
+    since: str | None = None
+    until: str | None = None
+    offset: int = 0
+
+
+@dataclass(frozen=True)
 class PageLink:
-    """What a page address asks for: a search, one answer by id, or neither; and the parameters it dropped."""
+    """What a page address asks for: a search, one answer by id, a book's or author's answers to browse, or none;
+    and the parameters it dropped."""
 
     search: SearchRequest | None = None
     answer_id: str | None = None
     ignored: tuple[str, ...] = ()  # parameter names, never their values
+    browse: BrowseRequest | None = None
+
+
+def _book_named(searcher: Searcher, book: str) -> str | None:
+    """The id of the book a link names (see Searcher.resolve_book), or None."""
+    return searcher.resolve_book(book)
 
 
 def _canonical_author(searcher: Searcher, author: str) -> str | None:
@@ -258,7 +303,7 @@ def read_link(searcher: Searcher, params: Mapping[str, str]) -> PageLink:
             return PageLink(answer_id=answer_id)
         return PageLink(ignored=("answer",))
     if not str(params.get("q", "")).strip():
-        return PageLink()
+        return _browse_link(searcher, params) if params.get("author") or params.get("book") else PageLink()
     ignored = []
     try:
         question, cut = _question(str(params["q"]))
@@ -272,7 +317,7 @@ def read_link(searcher: Searcher, params: Mapping[str, str]) -> PageLink:
     filters = {}
     for name, canonical in (
         ("author", _canonical_author),
-        ("book", lambda searcher, book: searcher.resolve_book(book)),
+        ("book", _book_named),
     ):
         value = str(params.get(name, "")).strip()
         filters[name] = canonical(searcher, value) if value and len(value) <= MAX_ID_CHARS else None
@@ -283,8 +328,51 @@ def read_link(searcher: Searcher, params: Mapping[str, str]) -> PageLink:
     except RequestError:
         closest = False
         ignored.append("closest")
-    request = SearchRequest(question, k, filters["author"], filters["book"], closest, cut)
+    bounds = []
+    for name, end in (("since", False), ("until", True)):
+        try:
+            bounds.append(week_bound(str(params.get(name, "")), name, end=end))
+        except ValueError:
+            bounds.append(None)
+            ignored.append(name)
+    request = SearchRequest(question, k, filters["author"], filters["book"], closest, cut, *bounds)
     return PageLink(request, ignored=tuple(ignored))
+
+
+def _browse_link(searcher: Searcher, params: Mapping[str, str]) -> PageLink:
+    """`?book=ID` or `?author=Name` without a question: that week's or author's answers; bad values ignored."""
+    ignored, found = [], {}
+    for name, canonical in (("author", _canonical_author), ("book", _book_named)):
+        value = str(params.get(name, "")).strip()
+        found[name] = canonical(searcher, value) if value and len(value) <= MAX_ID_CHARS else None
+        if value and found[name] is None:
+            ignored.append(name)
+    for name, end in (("since", False), ("until", True)):
+        try:
+            found[name] = week_bound(str(params.get(name, "")), name, end=end)
+        except ValueError:
+            found[name] = None
+            ignored.append(name)
+    try:
+        offset = whole(params.get("offset", "0"), "offset", 0, 10**6)
+    except RequestError:
+        offset = 0
+        ignored.append("offset")
+    if not (found["author"] or found["book"]):
+        return PageLink(ignored=tuple(ignored))
+    return PageLink(browse=BrowseRequest(offset=offset, **found), ignored=tuple(ignored))
+
+
+def browse_link(
+    author: str | None = None,
+    book: str | None = None,
+    offset: int = 0,
+    since: str | None = None,
+    until: str | None = None,
+) -> str:
+    """The page address of a book's week or an author's answers, '?book=…' or '?author=…', from `offset`."""
+    params = {"author": author, "book": book, "since": since, "until": until, "offset": str(offset) if offset else None}
+    return "?" + urlencode({name: value for name, value in params.items() if value}, safe="/")
 
 
 def search_link(
@@ -298,8 +386,10 @@ def search_link(
 
 
 def request_link(request: SearchRequest) -> str:
-    """The page address that runs this request again."""
-    return search_link(request.question, request.k, request.author, request.book, request.closest)
+    """The page address that runs this request again, its weeks too."""
+    link = search_link(request.question, request.k, request.author, request.book, request.closest)
+    weeks = {name: value for name, value in (("since", request.since), ("until", request.until)) if value}
+    return link + ("&" + urlencode(weeks) if weeks else "")
 
 
 def answer_link(answer_id: str) -> str:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from assistant.corpus.units import AnswerUnit
-from assistant.indexing.recipe import MIN_SCORE, relevance
+from assistant.indexing.recipe import relevance
 from assistant.search.searcher import Answer, Searcher
 from assistant.service.contract import SearchRequest, VoteRequest, run
 from assistant.service.querylog import LoggedQuery, QueryLog, Shown
@@ -22,6 +22,7 @@ class LoggedSearch:
 
     answers: list[Answer]
     query_id: str | None
+    none_close: bool = False  # no answer is a close match (Searcher.none_close): shown, returned and logged alike
 
 
 def search_and_log(
@@ -31,11 +32,11 @@ def search_and_log(
     started = time.perf_counter()
     answers = run(searcher, request)
     latency_ms = (time.perf_counter() - started) * 1000
-    no_answer = not any(answer.score >= MIN_SCORE for answer in answers)  # closest answers may all be weak
+    no_answer = searcher.none_close(request.question, answers, request.closest)
     if metrics is not None:
         metrics.searched(source, latency_ms / 1000, no_answer)
     if log is None:
-        return LoggedSearch(answers, None)
+        return LoggedSearch(answers, None, no_answer)
     query = LoggedQuery(
         question=request.question,
         k=request.k,
@@ -47,7 +48,7 @@ def search_and_log(
         book=request.book or "",
         closest=request.closest,
     )
-    return LoggedSearch(answers, log.record(query))
+    return LoggedSearch(answers, log.record(query), no_answer)
 
 
 def log_opened_answer(unit: AnswerUnit, log: QueryLog | None) -> str | None:

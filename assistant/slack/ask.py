@@ -1,4 +1,5 @@
-"""What a Slack message asks: its text as typed (Slack's markup undone) and its `author:` / `book:` filters.
+"""What a Slack message asks: its text as typed (Slack's markup undone) and its `author:` / `book:` / `since:` /
+`until:` filters.
 
 `author:"Noah Gift" book:practical-mlops should startups do MLOps?` asks "should startups do MLOps?"
 of Noah Gift's answers in the Practical MLOps week. A book is named by its id, its id without the
@@ -14,17 +15,17 @@ from dataclasses import dataclass
 
 from assistant.errors import BadInput
 from assistant.search.searcher import Searcher
-from assistant.service.contract import MAX_RESULTS, SearchRequest, parse_request
+from assistant.service.contract import MAX_RESULTS, SearchRequest, parse_request, weeks
 
 USAGE = (
     "Ask a question, e.g. `/ask-the-author should startups do MLOps?`, optionally with filters: "
-    '`author:"Noah Gift"` or `book:practical-mlops` (a book id or title), e.g. '
+    '`author:"Noah Gift"`, `book:practical-mlops` (a book id or title) or `since:2024` / `until:2023-06`, e.g. '
     '`/ask-the-author author:"Noah Gift" book:practical-mlops should startups do MLOps?`'
 )
 # Slack sends links, mentions and channels as <target|label>; the label (or target) is what the person typed.
 _SLACK_LINK = re.compile(r"<([^<>|]*)(?:\|([^<>]*))?>")
 _FILTER = re.compile(
-    r"(?<!\S)(author|book):(?:\"([^\"]*)\"|'([^']*)'|“([^”]*)”|‘([^’]*)’|(\S+))", re.IGNORECASE
+    r"(?<!\S)(author|book|since|until):(?:\"([^\"]*)\"|'([^']*)'|“([^”]*)”|‘([^’]*)’|(\S+))", re.IGNORECASE
 )  # a value quoted straight, single, curly (as Slack's clients type quotes), or one word
 MAX_VALUE_CHARS = 2000  # Slack's limit on a button's value
 
@@ -63,7 +64,8 @@ def parse_ask(searcher: Searcher, slack_text: str, k: int) -> SearchRequest:
         if book is None:
             raise AskError(f"No book in the archives is called “{filters['book']}”. {USAGE}")
     try:
-        return parse_request(searcher, question, k, filters.get("author"), book)
+        return parse_request(searcher, question, k, filters.get("author"), book, False, filters.get("since"),
+                             filters.get("until"))  # fmt: skip
     except ValueError as error:
         raise AskError(f"{_sentence(str(error))} {USAGE}") from error
 
@@ -87,6 +89,7 @@ class Asked:
         request = self.request
         state = {"q": request.question, "a": request.author, "b": request.book, "c": request.closest,
                  "n": self.seen, "id": self.query_id}  # fmt: skip
+        state |= {key: value for key, value in (("s", request.since), ("u", request.until)) if value}
         value = json.dumps(state, ensure_ascii=False, separators=(",", ":"))
         while len(value) > MAX_VALUE_CHARS:
             state["q"] = state["q"][: len(state["q"]) - (len(value) - MAX_VALUE_CHARS)]
@@ -96,7 +99,7 @@ class Asked:
     @classmethod
     def decode(cls, value: object) -> Asked:
         """The search a button value carries; ValueError when it is not one this app made (a value is user input)."""
-        state = _json_object(value, {"q", "a", "b", "c", "n", "id"})
+        state = _json_object(value, {"q", "a", "b", "c", "n", "id"}, {"s", "u"})
         question, seen, query_id = state["q"], state["n"], state["id"]
         if not isinstance(question, str) or not question.strip():
             raise ValueError("not a search: its question is not text")
@@ -106,7 +109,10 @@ class Asked:
             raise ValueError("not a search: its filters or id are not text")
         if type(state["c"]) is not bool:
             raise ValueError("not a search: closest is not true or false")
-        return cls(SearchRequest(question, author=state["a"], book=state["b"], closest=state["c"]), query_id, seen)
+        since, until = weeks(state.get("s"), state.get("u"))
+        request = SearchRequest(question, author=state["a"], book=state["b"], closest=state["c"], since=since,
+                                until=until)  # fmt: skip
+        return cls(request, query_id, seen)
 
 
 @dataclass(frozen=True)
@@ -126,14 +132,14 @@ class Vote:
         return cls(state["id"], state["a"], state["h"])
 
 
-def _json_object(value: object, keys: set[str]) -> dict:
-    """A button value as the JSON object with exactly `keys`; ValueError otherwise."""
+def _json_object(value: object, keys: set[str], optional: frozenset[str] | set[str] = frozenset()) -> dict:
+    """A button value as the JSON object with exactly `keys` (and any of `optional`); ValueError otherwise."""
     if not isinstance(value, str) or len(value) > MAX_VALUE_CHARS:
         raise ValueError("not a value this app made")
     try:
         state = json.loads(value)
     except (ValueError, RecursionError):
         raise ValueError("not a value this app made: not JSON") from None
-    if not isinstance(state, dict) or set(state) != keys:
+    if not isinstance(state, dict) or not keys <= set(state) <= keys | optional:
         raise ValueError("not a value this app made: other fields")
     return state

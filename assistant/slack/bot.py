@@ -16,13 +16,15 @@ import math
 import os
 import re
 import secrets
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-from slack_bolt import App
+from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
 
 from assistant.search.searcher import Searcher
@@ -105,16 +107,19 @@ class Answerer:
         if not shown:
             return notice_message("There are no more answers to this question.")
         more = len(found.answers) == k and k + PAGE <= MAX_RESULTS
-        return results_message(page, shown, more=more, web_url=self.web_url, share=share)
+        return results_message(page, shown, more=more, web_url=self.web_url, share=share, weak=found.none_close)
 
     def shared(self, asked: Asked, sharer: str) -> dict:
         """The answers an ephemeral message showed, again, for the channel: same query id, so votes count on it."""
         request = replace(asked.request, k=min(asked.seen + PAGE, MAX_RESULTS))
-        answers = run(self.searcher_source(), request)[asked.seen :]
+        searcher = self.searcher_source()
+        found = run(searcher, request)
+        answers = found[asked.seen :]
         if not answers:
             return notice_message("These answers are no longer in the archives; ask again.")
         sharer = sharer if _USER_ID.fullmatch(sharer) else None
-        return results_message(asked, answers, more=False, web_url=self.web_url, sharer=sharer)
+        weak = searcher.none_close(request.question, found, request.closest)
+        return results_message(asked, answers, more=False, web_url=self.web_url, sharer=sharer, weak=weak)
 
 
 def build_app(
@@ -161,6 +166,16 @@ def build_app(
         with answering(lambda message: respond(response_type="ephemeral", **message), COMMAND):
             respond(response_type="ephemeral", **answerer.answers(Asked(request, None, 0), share=True))
 
+    seen_events = SeenEvents()
+
+    @app.middleware
+    def each_event_once(body, next):  # the argument names are what Bolt passes
+        """Slack delivers an event again (X-Slack-Retry-Num, the same event_id) when our ack was slow: drop repeats
+        before acknowledging, so a retried mention is answered once."""
+        if body.get("type") == "event_callback" and not seen_events.first(str(body.get("event_id"))):
+            return BoltResponse(status=200, body="")
+        return next()
+
     @app.event("app_mention")
     def ask_by_mention(event, client):
         if event.get("bot_id") or "user" not in event:
@@ -203,12 +218,9 @@ def build_app(
     @button("More answers")
     def more_answers(value, body, respond, privately):
         asked = Asked.decode(value)
-        if _ephemeral(body):
-            return privately(answerer.answers(asked, share=True))
-        message = body["message"]
-        thread = message.get("thread_ts") or message["ts"]
-        answers = answerer.answers(asked, share=False)
-        respond(response_type="in_channel", replace_original=False, thread_ts=thread, **answers)
+        ephemeral = _ephemeral(body)
+        answers = answerer.answers(asked, share=ephemeral)  # the next page replaces this one: one message a question
+        respond(response_type="ephemeral" if ephemeral else "in_channel", replace_original=True, **answers)
 
     @app.action("share")
     @button("Share in channel")
@@ -236,6 +248,23 @@ def build_app(
         privately(notice_message(text))
 
     return app
+
+
+class SeenEvents:
+    """The ids of the last `size` events answered, so a delivery Slack retries is answered once; thread-safe."""
+
+    def __init__(self, size: int = 10_000):
+        self.size, self._ids, self._lock = size, OrderedDict(), threading.Lock()
+
+    def first(self, event_id: str) -> bool:
+        """True the first time `event_id` is seen."""
+        with self._lock:
+            if event_id in self._ids:
+                return False
+            self._ids[event_id] = None
+            if len(self._ids) > self.size:
+                self._ids.popitem(last=False)
+            return True
 
 
 @contextmanager

@@ -1,4 +1,5 @@
-"""The plain JSON API for curl and scripts: `GET /api/search`, `/api/answer`, `/api/thread`, `POST /api/feedback`."""
+"""The plain JSON API for curl and scripts: `GET /api/search`, `/api/answer`, `/api/thread`, `/api/books`,
+`/api/authors`, `/api/browse`, `POST /api/feedback`."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ from assistant.service.contract import (
     parse_vote,
     related,
     shown,
+    weeks,
+    whole,
 )
 from assistant.service.health import Metrics
 from assistant.service.querylog import QueryLog
@@ -49,15 +52,21 @@ def json_api(
 
     @router.get("/search")
     async def search(
-        q: str = "", k: str = str(DEFAULT_RESULTS), author: str = "", book: str = "", closest: str = "false"
+        q: str = "",
+        k: str = str(DEFAULT_RESULTS),
+        author: str = "",
+        book: str = "",
+        closest: str = "false",
+        since: str = "",
+        until: str = "",
     ) -> Response:
-        return await anyio.to_thread.run_sync(run_search, q, k, author, book, closest, limiter=searches)
+        return await anyio.to_thread.run_sync(run_search, q, k, author, book, closest, since, until, limiter=searches)
 
-    def run_search(q: str, k: str, author: str, book: str, closest: str) -> Response:
+    def run_search(q: str, k: str, author: str, book: str, closest: str, since: str, until: str) -> Response:
         started = time.perf_counter()
         searcher = live.current()
         try:
-            request = parse_request(searcher, q, k, author, book, closest)
+            request = parse_request(searcher, q, k, author, book, closest, since, until)
         except AssistantError as error:
             return error_response(str(error), error.http_status)
         logged = search_and_log(searcher, request, log, "json", metrics)
@@ -67,6 +76,7 @@ def json_api(
             {
                 "answers": [vars(answer) for answer in logged.answers],  # flat dataclasses: vars is asdict
                 "related": [vars(question) for question in nearby],
+                "none_close": logged.none_close,  # the page's "None of these is a close match", the log's no answer
                 "query_id": logged.query_id,
                 "took_ms": took_ms,
             }
@@ -81,6 +91,34 @@ def json_api(
         if found is None:
             return error_response(f"no answer has the id {shown(id.strip())}", 404)
         return JSONResponse(dataclasses.asdict(found))
+
+    @router.get("/books")
+    def books() -> Response:
+        return JSONResponse({"books": [vars(week) for week in live.current().book_weeks]})
+
+    @router.get("/authors")
+    def authors() -> Response:
+        return JSONResponse({"authors": [vars(shelf) for shelf in live.current().author_shelves]})
+
+    @router.get("/browse")
+    def browse(
+        author: str = "", book: str = "", since: str = "", until: str = "", offset: str = "0", limit: str = "20"
+    ) -> Response:
+        searcher = live.current()
+        try:
+            first, last = weeks(since, until)
+            shelf = searcher.browse(
+                author=author.strip() or None,
+                book=book.strip() or None,
+                since=first,
+                until=last,
+                offset=whole(offset, "offset", 0, 10**6),
+                limit=whole(limit, "limit", 1, 100),
+            )
+        except ValueError as error:  # RequestError is one; so is a filter that keeps no answer
+            return error_response(str(error), 400)
+        found = {"answers": [vars(unit) for unit in shelf.answers], "total": shelf.total, "offset": shelf.offset}
+        return JSONResponse(found)  # fmt: skip
 
     @router.get("/answer")
     def answer(id: str = "") -> Response:

@@ -14,16 +14,17 @@ from urllib.parse import parse_qsl
 
 import gradio as gr
 
-from assistant.indexing.recipe import relevance
 from assistant.search.live import LiveSearcher, as_live
 from assistant.search.searcher import MAX_QUESTION_CHARS, Searcher
 from assistant.service.contract import (
     DEFAULT_RESULTS,
     MAX_REQUEST_CHARS,
     MAX_RESULTS,
+    BrowseRequest,
     RequestError,
     SearchRequest,
     answer_link,
+    browse_link,
     gone_answer_search,
     is_unit_id,
     parse_request,
@@ -31,14 +32,17 @@ from assistant.service.contract import (
     read_link,
     related,
     request_link,
+    week_of,
 )
 from assistant.service.health import Metrics
 from assistant.service.querylog import LogUnavailableError, QueryLog, UnknownIdError
 from assistant.service.record import log_opened_answer, record_vote, search_and_log
 from assistant.web.render import (
+    browse_html,
     corpus_line,
     header,
     missing_answer_html,
+    named_authors_note,
     notice,
     related_html,
     results_html,
@@ -62,6 +66,12 @@ LOGGED_LINE = "Questions are logged, with no IP address or cookie, to improve th
 NAV_JS = """
 const results = () => document.getElementById('results');
 if (location.search) trigger('click', {query: location.search});
+// A filter showing "All authors" / "All books" has its text selected when focused, so typing replaces it: typing
+// "Kleppmann" filters by it, never by "All authorsKleppmann".
+document.addEventListener('focusin', (event) => {
+  const filter = event.target;
+  if (filter.matches('input[role=combobox]') && /^All (authors|books)$/.test(filter.value)) filter.select();
+});
 document.addEventListener('keydown', (event) => {
   // Tab out of a filter leaves its options open (Gradio reopens them on any key but Escape): once the focus
   // has moved on, close them, as Escape does.
@@ -130,7 +140,10 @@ def _searched(
     answers = logged.answers
     nearby = related_html(related(searcher, request, answers), request.k, request.author, request.book)
     if answers:
-        if request.closest or all(relevance(answer.confidence).slug == "unlikely" for answer in answers):
+        named = [] if request.author else searcher.named_authors(request.question)
+        if named:
+            notes = [*notes, named_authors_note(request, named)]
+        if logged.none_close:
             notes = [*notes, "None of these is a close match: they are just the nearest answers in the archive."]
         threads, marked = [searcher.thread(answer.id) for answer in answers], searcher.query_terms(request.question)
         return results_html(answers, notes, nearby, True, logged.query_id, threads, marked), gr.update(visible=False)
@@ -188,11 +201,28 @@ def open_link(
             nearby_html = related_html(nearby, DEFAULT_RESULTS, None, None)
             body = single_answer_html(unit, nearby_html, searcher.thread(unit.id), log_opened_answer(unit, log))
         return "", "", "", DEFAULT_RESULTS, body, hidden, answer_link(link.answer_id)
+    if link.browse is not None:
+        wanted = link.browse
+        browsed = searcher.browse(author=wanted.author, book=wanted.book, since=wanted.since, until=wanted.until,
+                                  offset=wanted.offset)  # fmt: skip
+        title = _browse_title(searcher, wanted)
+        body = "".join(notice(n) for n in notes) + browse_html(browsed, wanted, title)
+        address = browse_link(wanted.author, wanted.book, wanted.offset, wanted.since, wanted.until)
+        return "", wanted.author or "", wanted.book or "", DEFAULT_RESULTS, body, hidden, address
     if link.search is None:
         return "", "", "", DEFAULT_RESULTS, results_html([], notes) if notes else "", hidden, ""
     request = link.search
     body, closest = _searched(searcher, request, notes, log, metrics)
     return request.question, request.author or "", request.book or "", request.k, body, closest, request_link(request)
+
+
+def _browse_title(searcher: Searcher, wanted: BrowseRequest) -> str:
+    """'Noah Gift’s answers, newest week first', 'Practical MLOps, week of 30 Aug 2021', or both."""
+    week = next((w for w in searcher.book_weeks if w.id == wanted.book), None)
+    book = f"{week.title}, {week_of(week.week) or 'undated week'}" if week else ""
+    if wanted.author:
+        return f"{wanted.author}’s answers in {book}" if book else f"{wanted.author}’s answers, newest week first"
+    return f"{book}: its threads in order"
 
 
 def _navigated_to(event: gr.EventData) -> dict[str, str]:
@@ -279,7 +309,9 @@ def _author_choices(searcher: Searcher) -> list[tuple[str, str]]:
 
 
 def _book_choices(searcher: Searcher) -> list[tuple[str, str]]:
-    return [("All books", ""), *((t, i) for i, t in searcher.books)]
+    """Every week, newest first, as its title and date: typing a title, a month or a year finds it."""
+    weeks = searcher.book_weeks
+    return [("All books", ""), *((f"{w.title} · {week_of(w.week) or 'undated'}", w.id) for w in weeks)]
 
 
 def _header(searcher: Searcher) -> str:

@@ -15,11 +15,14 @@ from markdown_it import MarkdownIt
 
 from assistant.corpus.units import AnswerUnit
 from assistant.indexing.recipe import relevance, term
+from assistant.search.browse import BROWSE_PAGE, Browsed
 from assistant.search.searcher import Answer, RelatedQuestion, Thread
 from assistant.service.contract import (
     SUMMARY_CHARS,
+    BrowseRequest,
     SearchRequest,
     answer_link,
+    browse_link,
     request_link,
     search_link,
     shorten,
@@ -133,11 +136,12 @@ _AUTHOR_ROLE = ' <span class="ata-role">author</span>'
 def thread_html(thread: Thread, open_: bool = False) -> str:
     """The whole thread an answer came from, in archive order, the book's authors' messages marked; folded unless
     `open_`."""
+    # The speaker's name is a line of its own, also in the page's text (copied, read aloud): never "Agrita GaDo you…".
     messages = "".join(
         f'<li class="ata-message{" ata-by-author" if message.is_author else ""}">'
-        f'<p class="ata-speaker">{html.escape(message.name)}'
-        f"{_AUTHOR_ROLE if message.is_author else ''}</p>"
-        f"{safe_markdown(message.text)}</li>"
+        f'<p class="ata-speaker"><strong>{html.escape(message.name)}</strong>'
+        f'{_AUTHOR_ROLE if message.is_author else ""}<span class="ata-said">:</span></p>\n'
+        f"{safe_markdown(message.text)}</li>\n"
         for message in thread.messages
     )
     return (
@@ -173,19 +177,51 @@ def answer_card(
     )
     ranked = isinstance(answer, Answer)
     permalink = _link(answer_link(answer.id), "Link to this answer", "ata-permalink") if ranked else ""
+    shelves = _link(browse_link(author=answer.author), f"All of {answer.author}’s answers", "ata-browse") + _link(
+        browse_link(book=answer.book), f"The {answer.book_title} week", "ata-browse"
+    )
     return (
         f'<article class="ata-card{"" if ranked else " ata-single"}">'
         f'<header><div><h3 class="ata-author">{html.escape(answer.author)}</h3>'
         f'<p class="ata-meta">{meta}</p></div>{_relevance(answer.confidence) if ranked else ""}</header>'
         f"{_asked(answer, in_full=not ranked)}{_answer_body(answer, marked)}"
         f"{thread_html(thread, open_=not ranked) if thread else ''}"
-        f"<footer>{link}{permalink}{_vote_buttons(answer.id) if votes else ''}</footer></article>"
+        f"<footer>{link}{permalink}{shelves}{_vote_buttons(answer.id) if votes else ''}</footer></article>"
     )
+
+
+def browse_html(browsed: Browsed, request: BrowseRequest, title: str) -> str:
+    """A page of a book's week or an author's answers: what it is, which answers of how many, the cards, and
+    links to the pages before and after (shareable, opened in place)."""
+    if not browsed.total:
+        return results_html([], [f"No answers in {html.escape(title)} within these weeks."])
+    first, last = browsed.offset + 1, browsed.offset + len(browsed.answers)
+    heading = f'<h2 class="ata-browse-title">{html.escape(title)}</h2>'
+    where = f'<p class="ata-muted">Answers {first}–{last} of {browsed.total}</p>'
+
+    def page(offset: int, text: str) -> str:
+        return _link(browse_link(request.author, request.book, offset, request.since, request.until), text, "ata-page")
+
+    pages = [page(max(browsed.offset - BROWSE_PAGE, 0), "← Earlier page") if browsed.offset else "",
+             page(last, "Next page →") if last < browsed.total else ""]  # fmt: skip
+    pager = f'<nav class="ata-pager" aria-label="Pages">{"".join(pages)}</nav>' if any(pages) else ""
+    cards = "".join(answer_card(unit) for unit in browsed.answers)
+    return f'<div class="ata-results ata-browsing">{_SHARE}{heading}{where}{cards}{pager}</div>'
 
 
 def notice(text: str) -> str:
     """A short message above (or instead of) the results; `text` must already be safe HTML."""
     return f'<div class="ata-notice">{text}</div>'
+
+
+def named_authors_note(request: SearchRequest, named: Sequence[str]) -> str:
+    """Says that the authors the question names rank higher, with a link to only their answers for each."""
+    only = " · ".join(
+        _link(search_link(request.question, request.k, name, request.book), f"Only {name}’s answers", "ata-ask")
+        for name in named
+    )
+    names = html.escape(" and ".join(named))
+    return f"Your question names {names}: their answers are ranked higher. {only}"
 
 
 def _vote_buttons(answer_id: str | None) -> str:
