@@ -15,5 +15,5 @@ __all__ = ["Answer", "RelatedQuestion", "Searcher", "load_index", "related_quest
 def __getattr__(name: str):
     """Import the search stack on first use, so `python -m assistant.index` and parsing tests stay light."""
     if name in __all__:
-        return getattr(importlib.import_module("assistant.search.searcher"), name)
+        return getattr(importlib.import_module("assistant.searching.searcher"), name)
     raise AttributeError(f"module 'assistant' has no attribute {name!r}")

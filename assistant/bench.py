@@ -26,7 +26,7 @@ from assistant.errors import command
 from assistant.eval import read_labelled
 from assistant.indexing.store import BuildSummary, build_index
 from assistant.logs import setup_logging
-from assistant.search.searcher import load_index
+from assistant.searching.searcher import load_index
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -24,8 +24,8 @@ from assistant.errors import command
 from assistant.indexing.store import default_index_path
 from assistant.judged import CONFIDENT, JUDGED, Sample, evaluate_real, read_real
 from assistant.logs import setup_logging
-from assistant.search.confidence import Bin, Signals, cross_validated, fit, reliability
-from assistant.search.searcher import Searcher, load_index
+from assistant.searching.confidence import Bin, Signals, cross_validated, fit, reliability
+from assistant.searching.searcher import Searcher, load_index
 
 # Dev questions are paraphrases with one known target: they count a quarter in calibration (at a half, the
 # judged real answers scoring 0.4-0.8 were over-confident by 0.1-0.2).

@@ -16,8 +16,8 @@ import numpy as np
 
 from assistant.corpus.jsonl import read_jsonl
 from assistant.indexing.usefulness import CANDIDATES
-from assistant.search.confidence import Signals
-from assistant.search.searcher import Answer, Searcher
+from assistant.searching.confidence import Signals
+from assistant.searching.searcher import Answer, Searcher
 
 TOP = 3
 JUDGED = 8  # answers per question judged blind (eval/judgments.jsonl): the depth of the calibration samples

@@ -30,9 +30,9 @@ from assistant.indexing.tuning import answer_side, vote_pairs
 from assistant.indexing.usefulness import CANDIDATES, FEATURES, MODEL_FILE, Model, shown
 from assistant.judged import TOP, answer_key, read_real
 from assistant.logs import setup_logging
-from assistant.search.confidence import Calibration, confidence, fit, reliability
-from assistant.search.ranking import answers_question
-from assistant.search.searcher import Searcher, load_index
+from assistant.searching.confidence import Calibration, confidence, fit, reliability
+from assistant.searching.ranking import answers_question
+from assistant.searching.searcher import Searcher, load_index
 from assistant.service.querylog import read_votes
 
 FOLDS = 5

@@ -7,7 +7,7 @@ Searcher's AUTHOR_NAMED_BOOST. Prints a Markdown table and the mean reciprocal r
 
 import argparse
 
-from assistant.search.searcher import AUTHOR_NAMED_BOOST, load_index
+from assistant.searching.searcher import AUTHOR_NAMED_BOOST, load_index
 
 QUESTIONS = [
     ("what does Kleppmann think about stream processing?", "Martin Kleppmann"),

@@ -26,7 +26,7 @@ from assistant.indexing.parsed import parse_archive
 from assistant.indexing.recipe import FIELDS, field_texts
 from assistant.indexing.store import build_index, load_built_index
 from assistant.judged import evaluate_real, read_real
-from assistant.search.searcher import Searcher
+from assistant.searching.searcher import Searcher
 
 SAMPLE = 600  # field texts timed as build batches
 

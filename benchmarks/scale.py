@@ -260,7 +260,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     ensure_index(build_inputs(args.index, data=[REPO / "data"]), args.index)
     real = _real(args.index)
-    from assistant.search.searcher import query_embedder
+    from assistant.searching.searcher import query_embedder
 
     embedder = query_embedder(load_built_index(args.index))
     questions = [case.query for case in read_labelled(args.questions)]

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from assistant.eval import read_labelled
-from assistant.search.searcher import load_index
+from assistant.searching.searcher import load_index
 from assistant.service.querylog import LoggedQuery, QueryLog, Shown
 
 DEV = Path(__file__).resolve().parents[1] / "eval" / "dev.jsonl"

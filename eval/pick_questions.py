@@ -115,7 +115,7 @@ def pick(args: argparse.Namespace) -> None:
 
 
 def pairs(args: argparse.Namespace) -> None:
-    from assistant.search.searcher import load_index  # loads the model: only this command needs it
+    from assistant.searching.searcher import load_index  # loads the model: only this command needs it
 
     rows = _jsonl(args.questions)
     if any(r["general"] is None for r in rows):

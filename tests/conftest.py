@@ -103,7 +103,7 @@ def seed_index(tmp_path_factory, seed_dir: Path, embedder) -> Path:
 @pytest.fixture(scope="session")
 def seed_searcher(seed_index: Path, embedder):
     from assistant.indexing.store import load_built_index
-    from assistant.search.searcher import Searcher
+    from assistant.searching.searcher import Searcher
 
     return Searcher(load_built_index(seed_index), embedder)
 
@@ -112,7 +112,7 @@ def seed_searcher(seed_index: Path, embedder):
 def fake_seed_searcher(tmp_path_factory, seed_dir: Path):
     """A searcher over the seed whose vectors come from the fake model: real units, keys and BM25, no model load."""
     from assistant.indexing.store import build_index, load_built_index
-    from assistant.search.searcher import Searcher
+    from assistant.searching.searcher import Searcher
     from fakes import FAKE_MODEL_ID, HashedWordsEmbedder
 
     out = tmp_path_factory.mktemp("fake-seed") / "index"
@@ -133,7 +133,7 @@ def full_index(tmp_path_factory, data_dir: Path, embedder):
 def full_searcher(full_index, embedder):
     """A searcher over every archive in data/; use it for every full-corpus test."""
     from assistant.indexing.store import load_built_index
-    from assistant.search.searcher import Searcher
+    from assistant.searching.searcher import Searcher
 
     return Searcher(load_built_index(full_index[1]), embedder)
 

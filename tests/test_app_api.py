@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from gradio_client import Client
 
-from assistant.search.searcher import Answer
+from assistant.searching.searcher import Answer
 from helpers import run_async
 from load import QUESTIONS, REPO, run_load, running_app
 

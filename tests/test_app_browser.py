@@ -15,7 +15,7 @@ from playwright.sync_api import Page, expect
 
 from assistant.indexing.store import build_index, load_built_index
 from assistant.monitor import answer_source
-from assistant.search.searcher import Searcher
+from assistant.searching.searcher import Searcher
 from assistant.service.querylog import QueryLog
 from assistant.web.page import LOGGED_LINE
 from assistant.web.serve import start

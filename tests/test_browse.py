@@ -6,7 +6,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from assistant.search.browse import BROWSE_PAGE, week_bound
+from assistant.searching.browse import BROWSE_PAGE, week_bound
 from assistant.web.api import json_api
 from helpers import SEED_ID
 

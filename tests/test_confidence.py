@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from assistant.search.confidence import CALIBRATION, SIGNALS, Signals, confidence, cross_validated, fit, reliability
+from assistant.searching.confidence import CALIBRATION, SIGNALS, Signals, confidence, cross_validated, fit, reliability
 
 
 def test_confidence_only_rises_with_the_score_so_labels_follow_the_order():

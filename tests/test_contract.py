@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.search.searcher import MAX_QUESTION_CHARS
+from assistant.searching.searcher import MAX_QUESTION_CHARS
 from assistant.service.contract import (
     MAX_REQUEST_CHARS,
     MAX_RESULTS,

@@ -17,8 +17,8 @@ from helpers import REPO
 SCRIPT = textwrap.dedent("""
     import os, sys
     sys.path.insert(0, "tests")
-    from assistant.search.live import report_crashes
-    from assistant.search.searcher import Searcher
+    from assistant.searching.live import report_crashes
+    from assistant.searching.searcher import Searcher
     from assistant.indexing.store import build_index, load_built_index
     from fakes import FAKE_MODEL_ID, HashedWordsEmbedder
 

@@ -67,7 +67,7 @@ def test_truncate_keeps_what_the_model_reads(embedder):
 def test_index_loads_and_answers_without_importing_torch(seed_index: Path):
     script = (
         "import sys\n"
-        "from assistant.search.searcher import load_index\n"
+        "from assistant.searching.searcher import load_index\n"
         f"answers = load_index({str(seed_index)!r}).search('Should startups do MLOps?')\n"
         "print(sorted({a.author for a in answers}))\n"
         "print(sorted(m for m in ('torch', 'transformers', 'sentence_transformers') if m in sys.modules))\n"

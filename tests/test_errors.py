@@ -143,7 +143,7 @@ def test_one_question_normaliser_for_feedback_tuning_and_related_questions():
     from assistant import feedback
     from assistant.corpus.text import question_key
     from assistant.indexing import tuning
-    from assistant.search import searcher
+    from assistant.searching import searcher
 
     asked = ["Should startups do MLOps?", "  should STARTUPS do mlops ", "Should startups do MLÖps!"]
     assert len({question_key(question) for question in asked}) == 1

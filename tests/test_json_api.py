@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from assistant.corpus.units import AnswerUnit
-from assistant.search.searcher import Answer, RelatedQuestion
+from assistant.searching.searcher import Answer, RelatedQuestion
 from assistant.web.api import json_api
 
 

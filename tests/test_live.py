@@ -16,8 +16,8 @@ import pytest
 from playwright.sync_api import expect
 
 from assistant.indexing.store import build_index, load_built_index
-from assistant.search.live import LiveSearcher
-from assistant.search.searcher import Searcher
+from assistant.searching.live import LiveSearcher
+from assistant.searching.searcher import Searcher
 from fakes import FAKE_MODEL_ID, HashedWordsEmbedder
 from helpers import SEED_ID, write_archive
 from load import HOST, running_app

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from assistant.indexing.recipe import tokenize
-from assistant.search.ranking import fuse, substance_penalty
+from assistant.searching.ranking import fuse, substance_penalty
 
 QUESTIONS = ["Should startups do MLOps?", "which tools first", "kubernetes", "how do I cook onions", "book"]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from assistant.search.query import clean_question, display_question, full_names
+from assistant.searching.query import clean_question, display_question, full_names
 
 NAMES = full_names(["Serg Masís", "Sebastian Raschka", "Kim Falk", "Alexey Grigorev"])
 

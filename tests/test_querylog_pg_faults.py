@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from assistant.monitor import read_dashboard
-from assistant.search.live import LiveSearcher
+from assistant.searching.live import LiveSearcher
 from assistant.service import querylog
 from assistant.service.health import Metrics, health
 from assistant.service.querylog import QueryLog

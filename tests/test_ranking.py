@@ -7,7 +7,7 @@ import pytest
 
 from assistant.corpus.text import duplicate_key
 from assistant.indexing.recipe import WEIGHTS
-from assistant.search.ranking import (
+from assistant.searching.ranking import (
     answers_question,
     fuse,
     select,

@@ -10,7 +10,7 @@ import pytest
 
 from assistant.corpus.text import content_words
 from assistant.indexing.recipe import RELATED_MIN_SCORE
-from assistant.search.searcher import RelatedQuestion, _question_key
+from assistant.searching.searcher import RelatedQuestion, _question_key
 from assistant.service.contract import parse_request, related, run
 from helpers import REPO, SEED_ID
 

@@ -12,7 +12,7 @@ from assistant.corpus.archive import read_archive
 from assistant.corpus.units import ThreadMessage
 from assistant.indexing.recipe import content_terms
 from assistant.indexing.usefulness import load_model
-from assistant.search.searcher import Answer, RelatedQuestion, Thread
+from assistant.searching.searcher import Answer, RelatedQuestion, Thread
 from assistant.web.render import LEGEND, answer_card, related_html, results_html, safe_markdown
 
 

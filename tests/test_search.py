@@ -12,7 +12,7 @@ import pytest
 
 from assistant.indexing.recipe import MIN_SCORE, relevance
 from assistant.indexing.store import build_index, load_built_index
-from assistant.search.searcher import Answer, Searcher
+from assistant.searching.searcher import Answer, Searcher
 from helpers import REPO, SEED_ID, write_archive
 
 pytestmark = pytest.mark.slow

@@ -24,7 +24,7 @@ import yaml
 from slack_sdk import WebClient
 
 from assistant.indexing.store import build_index, load_built_index
-from assistant.search.searcher import Searcher
+from assistant.searching.searcher import Searcher
 from assistant.service.contract import SearchRequest
 from assistant.service.querylog import QueryLog
 from assistant.slack.ask import Asked

@@ -16,7 +16,7 @@ import pytest
 from assistant.corpus.archive import read_archive
 from assistant.corpus.units import build_units
 from assistant.indexing.recipe import relevance
-from assistant.search.searcher import Answer
+from assistant.searching.searcher import Answer
 from assistant.service.contract import SearchRequest
 from assistant.service.querylog import QueryLog
 from assistant.slack.__main__ import SettingError, credentials

@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from slack_sdk import WebClient
 from test_slack_app import BOT_TOKEN, SECRET, VOTER_SECRET, Slack, answer_ids, buttons, seed_question
 
-from assistant.search.live import LiveSearcher
+from assistant.searching.live import LiveSearcher
 from assistant.service.health import Metrics, health_routes
 from assistant.service.querylog import QueryLog
 from assistant.slack.bot import RateLimit, build_app

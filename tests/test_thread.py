@@ -10,7 +10,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from assistant.search.searcher import Thread
+from assistant.searching.searcher import Thread
 from assistant.web.api import json_api
 from assistant.web.render import thread_html
 

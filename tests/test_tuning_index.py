@@ -14,7 +14,7 @@ from assistant.corpus.units import build_units
 from assistant.indexing.embedding import BUNDLED_MODEL_ID
 from assistant.indexing.store import build_inputs, ensure_index, read_manifest
 from assistant.indexing.tuning import TuneSettings, corpus_pairs, excluded_hash, train
-from assistant.search.searcher import load_index
+from assistant.searching.searcher import load_index
 from helpers import DATA
 
 pytestmark = pytest.mark.slow

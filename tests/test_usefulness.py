@@ -20,7 +20,7 @@ from assistant.labels import (
     score_only,
     vote_samples,
 )
-from assistant.search.confidence import confidence
+from assistant.searching.confidence import confidence
 from assistant.service.querylog import QueryLog
 from loghelpers import logged
 

@@ -12,8 +12,8 @@ import pytest
 from assistant.indexing import vectorindex
 from assistant.indexing.recipe import tokenize
 from assistant.indexing.store import build_index, load_built_index, load_lexical, write_vectors
-from assistant.search.ranking import top
-from assistant.search.searcher import Searcher
+from assistant.searching.ranking import top
+from assistant.searching.searcher import Searcher
 from fakes import FAKE_MODEL_ID, HashedWordsEmbedder
 
 

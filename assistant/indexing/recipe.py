@@ -102,7 +102,7 @@ FIELDS = tuple(WEIGHTS.dense)  # the embedded fields, as field_texts names them
 # on a small index BM25 weighs less, so good answers score lower (the seed's best answer by Alfredo
 # Deza to "Should startups do MLOps?" scores 0.37).
 MIN_SCORE = 0.36
-# An answer's score adds this times its term match (assistant.search.ranking.term_match): a short query embeds far from
+# An answer's score adds this times its term match (searching.ranking.term_match): a short query embeds far from
 # long answers, so the words it shares with them carry what the cosines miss.
 TERM_MATCH_WEIGHT = 0.2
 # "Questions others asked nearby" must be this similar to the new one (cosine of the question-only

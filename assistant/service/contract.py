@@ -20,8 +20,8 @@ from starlette.responses import Response
 from assistant.corpus.authors import name_tokens
 from assistant.corpus.text import invalid_text
 from assistant.errors import BadInput
-from assistant.search.browse import week_bound
-from assistant.search.searcher import MAX_QUESTION_CHARS, Answer, RelatedQuestion, Searcher
+from assistant.searching.browse import week_bound
+from assistant.searching.searcher import MAX_QUESTION_CHARS, Answer, RelatedQuestion, Searcher
 
 MAX_RESULTS = 20
 DEFAULT_RESULTS = 5
@@ -111,7 +111,7 @@ class SearchRequest:
     book: str | None = None
     closest: bool = False
     cut: bool = False  # the question was longer than MAX_QUESTION_CHARS and was cut
-    since: str | None = None  # ISO date: only weeks from it (see assistant.search.browse.week_bound)
+    since: str | None = None  # ISO date: only weeks from it (see assistant.searching.browse.week_bound)
     until: str | None = None  # ISO date: only weeks to it
 
 

@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from assistant.search.live import LiveSearcher
+from assistant.searching.live import LiveSearcher
 from assistant.service.contract import error_response
 from assistant.service.querylog import QueryLog
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from assistant.corpus.units import AnswerUnit
 from assistant.indexing.recipe import relevance
-from assistant.search.searcher import Answer, Searcher
+from assistant.searching.searcher import Answer, Searcher
 from assistant.service.contract import SearchRequest, VoteRequest, run
 from assistant.service.querylog import LoggedQuery, QueryLog, Shown
 

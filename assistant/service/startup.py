@@ -6,8 +6,8 @@ import argparse
 from dataclasses import dataclass
 
 from assistant.indexing.store import build_inputs, ensure_index
-from assistant.search.live import LiveSearcher, report_crashes
-from assistant.search.searcher import load_index
+from assistant.searching.live import LiveSearcher, report_crashes
+from assistant.searching.searcher import load_index
 from assistant.service.querylog import QueryLog
 
 

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 
 from assistant.errors import BadInput
-from assistant.search.searcher import Searcher
+from assistant.searching.searcher import Searcher
 from assistant.service.contract import MAX_RESULTS, SearchRequest, parse_request, weeks
 
 USAGE = (

@@ -13,8 +13,8 @@ import re
 from dataclasses import replace
 
 from assistant.indexing.recipe import relevance
-from assistant.search.query import cut_at_sentence
-from assistant.search.searcher import MAX_QUESTION_CHARS, Answer
+from assistant.searching.query import cut_at_sentence
+from assistant.searching.searcher import MAX_QUESTION_CHARS, Answer
 from assistant.service.contract import answer_link, shorten, week_of
 from assistant.slack.ask import Asked
 

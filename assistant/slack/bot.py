@@ -27,7 +27,7 @@ from pathlib import Path
 from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
 
-from assistant.search.searcher import Searcher
+from assistant.searching.searcher import Searcher
 from assistant.service.contract import MAX_RESULTS, SearchRequest, run
 from assistant.service.health import Metrics
 from assistant.service.querylog import LogUnavailableError, QueryLog, UnknownIdError

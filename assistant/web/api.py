@@ -13,8 +13,8 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from assistant.errors import AssistantError
-from assistant.search.live import LiveSearcher, as_live
-from assistant.search.searcher import Searcher
+from assistant.searching.live import LiveSearcher, as_live
+from assistant.searching.searcher import Searcher
 from assistant.service.contract import (
     DEFAULT_RESULTS,
     error_response,

@@ -14,8 +14,8 @@ from urllib.parse import parse_qsl
 
 import gradio as gr
 
-from assistant.search.live import LiveSearcher, as_live
-from assistant.search.searcher import MAX_QUESTION_CHARS, Searcher
+from assistant.searching.live import LiveSearcher, as_live
+from assistant.searching.searcher import MAX_QUESTION_CHARS, Searcher
 from assistant.service.contract import (
     DEFAULT_RESULTS,
     MAX_REQUEST_CHARS,

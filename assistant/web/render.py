@@ -15,8 +15,8 @@ from markdown_it import MarkdownIt
 
 from assistant.corpus.units import AnswerUnit
 from assistant.indexing.recipe import relevance, term
-from assistant.search.browse import BROWSE_PAGE, Browsed
-from assistant.search.searcher import Answer, RelatedQuestion, Thread
+from assistant.searching.browse import BROWSE_PAGE, Browsed
+from assistant.searching.searcher import Answer, RelatedQuestion, Thread
 from assistant.service.contract import (
     SUMMARY_CHARS,
     BrowseRequest,

@@ -16,8 +16,8 @@ import uvicorn  # noqa: E402
 from fastapi import FastAPI  # noqa: E402
 
 from assistant.corpus.text import invalid_text  # noqa: E402
-from assistant.search.live import LiveSearcher, as_live  # noqa: E402
-from assistant.search.searcher import Searcher  # noqa: E402
+from assistant.searching.live import LiveSearcher, as_live  # noqa: E402
+from assistant.searching.searcher import Searcher  # noqa: E402
 from assistant.service.contract import RequestError  # noqa: E402
 from assistant.service.health import Metrics, health_routes  # noqa: E402
 from assistant.service.querylog import QueryLog  # noqa: E402

@@ -32,7 +32,7 @@ from assistant.indexing.recipe import (
 from assistant.indexing.store import LoadedIndex, default_index_path, load_built_index
 from assistant.indexing.threads import one_thread_per_search
 from assistant.indexing.usefulness import CANDIDATES, Model, feature_rows, load_model, shown
-from assistant.search.browse import (
+from assistant.searching.browse import (
     BROWSE_PAGE,
     AuthorShelf,
     BookWeek,
@@ -43,8 +43,8 @@ from assistant.search.browse import (
     reading_order,
     week_bound,
 )
-from assistant.search.query import clean_question, display_question, full_names
-from assistant.search.ranking import (
+from assistant.searching.query import clean_question, display_question, full_names
+from assistant.searching.ranking import (
     answers_question,
     fuse,
     pool_size,

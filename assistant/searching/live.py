@@ -21,7 +21,7 @@ from pathlib import Path
 
 from assistant.indexing.store import IndexLoadError, live_build, load_built_index
 from assistant.logs import get_logger
-from assistant.search.searcher import Searcher
+from assistant.searching.searcher import Searcher
 
 logger = get_logger(__name__)
 
