@@ -59,6 +59,8 @@ EXAMPLES = [
 # Page and API searches share one queue; two run at once, one per core (the model is CPU-bound).
 SEARCH_QUEUE = {"concurrency_id": "search", "concurrency_limit": 2}
 VOTE_SCRIPT = Path(__file__).with_name("feedback.js").read_text(encoding="utf-8")
+# API parameters added after callers were written: a call may leave them out (last first) and gets their defaults.
+OPTIONAL = {"since", "until"}
 LOGGED_LINE = "Questions are logged, with no IP address or cookie, to improve the answers."
 # Runs once in the hidden #ata-nav element (gr.HTML js_on_load, which provides `trigger`): an address
 # with a query, links marked data-ata-nav and Back/Forward open their address in place, sending it to
@@ -247,6 +249,8 @@ def _api_search(live: LiveSearcher, log: QueryLog | None, metrics: Metrics | Non
         author: str = "",
         book: str = "",
         closest: bool = False,
+        since: str = "",
+        until: str = "",
         request: gr.Request = None,
     ) -> list[dict]:
         """Find the real answers DataTalks.Club Book-of-the-Week authors gave to questions like this one.
@@ -262,13 +266,15 @@ def _api_search(live: LiveSearcher, log: QueryLog | None, metrics: Metrics | Non
             author: only answers by this author (full name, e.g. "Noah Gift"); "" for all authors
             book: only answers from this book (its title or id); "" for all books
             closest: if true, return the closest answers even when none of them is a good match
+            since: only weeks from this year, month or date ("2024", "2024-03", "2024-03-05"); "" for no limit
+            until: only weeks up to this year, month or date; "" for no limit
 
         Returns:
             the answers, best first; an empty list when no author answered anything close to the question
         """
         searcher = live.current()
         try:
-            parsed = parse_request(searcher, question, k, author, book, closest)
+            parsed = parse_request(searcher, question, k, author, book, closest, since, until)
         except RequestError as error:
             raise gr.Error(str(error), print_exception=False) from None
         logged = search_and_log(searcher, parsed, log, _source(request), metrics)
@@ -401,16 +407,27 @@ def build_page(
 
 
 def _short_input_errors(page: gr.Blocks) -> None:
-    """An API call with too few values gets one line naming them, not Gradio's component dump and traceback."""
+    """An API call with too few values gets one line naming them, not Gradio's component dump and traceback.
+
+    The OPTIONAL trailing values a call leaves out take their defaults, so callers written before them keep working.
+    """
     check = page.validate_inputs
 
     def validate_inputs(block_fn, inputs: list) -> None:
+        parameters = [p for p in inspect.signature(block_fn.fn).parameters.values() if p.name != "request"]
+        optional = 0
+        while optional < len(parameters) and parameters[len(parameters) - 1 - optional].name in OPTIONAL:
+            optional += 1
+        required = len(block_fn.inputs) - optional
+        if required <= len(inputs) < len(block_fn.inputs):
+            inputs.extend(p.default for p in parameters[len(inputs) : len(block_fn.inputs)])
         try:
             check(block_fn, inputs)
         except ValueError:
-            names = ", ".join(name for name in inspect.signature(block_fn.fn).parameters if name != "request")
+            names = ", ".join(p.name for p in parameters)
+            counts = f"{required} to {len(block_fn.inputs)}" if optional else str(len(block_fn.inputs))
             name = block_fn.api_name or block_fn.name
-            message = f"{name} takes {len(block_fn.inputs)} values ({names}), got {len(inputs)}"
+            message = f"{name} takes {counts} values ({names}), got {len(inputs)}"
             raise gr.Error(message, print_exception=False) from None
 
     page.validate_inputs = validate_inputs
