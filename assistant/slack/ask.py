@@ -122,7 +122,7 @@ class Asked:
             and len(voted) <= MAX_RESULTS
             and all(isinstance(v, list) and len(v) == 2 and isinstance(v[0], str) and type(v[1]) is bool for v in voted)
         ):
-            raise ValueError("not a search: its votes are not answer ids with true or false")  # fmt: skip
+            raise ValueError("not a search: its votes are not answer ids with true or false")
         request = SearchRequest(question, author=state["a"], book=state["b"], closest=state["c"], since=since,
                                 until=until)  # fmt: skip
         return cls(request, query_id, seen, tuple((v[0], v[1]) for v in voted))
