@@ -16,11 +16,12 @@ from pathlib import Path
 
 from assistant import config
 from assistant.config import add_data_argument, add_people_argument
-from assistant.indexing.store import IndexLoadError, IndexWriteError, build_inputs, default_index_path, ensure_index
-from assistant.search.live import LiveSearcher, report_crashes
-from assistant.search.searcher import Searcher, load_index
+from assistant.errors import Unavailable, command
+from assistant.indexing.store import default_index_path
+from assistant.logs import setup_logging
 from assistant.service.logdb import log_target
-from assistant.service.querylog import DEFAULT_DAYS, QueryLog, default_log_path
+from assistant.service.querylog import DEFAULT_DAYS, default_log_path
+from assistant.service.startup import start
 from assistant.web.guard import DEFAULT_RATE_PER_MINUTE, public_origin, trusted_proxies
 
 
@@ -64,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="proxies (addresses or networks, comma-separated; '*': any) whose X-Forwarded-For names the client "
         "(default: none; 127.0.0.1,::1 with --public-url)",
     )  # fmt: skip
+    config.add_verbosity_arguments(parser)
     return parser
 
 
@@ -91,34 +93,21 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 LOOPBACK_PROXIES = "127.0.0.1,::1"  # a proxy on this machine, as deploy/nginx.conf runs
 
 
-def warm_up(searcher: Searcher) -> None:
-    """Load the encoder now, so the first visitor does not wait for it."""
-    searcher.search("warm up", 1, min_score=0)
-
-
+@command
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    report_crashes()  # a served build's file truncated in place is a SIGBUS: say where, not nothing
-    try:
-        inputs = build_inputs(args.index, args.data, args.people)  # a rebuild reads what the last build read
-        ensure_index(inputs, args.index)
-        searcher = load_index(args.index, inputs.model)
-        warm_up(searcher)
-    except (IndexLoadError, IndexWriteError, FileNotFoundError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    setup_logging(config.verbosity(args))
+    started = start(args)
+    live, log = started.live, started.log
     from assistant.service.health import metrics_token
     from assistant.web.serve import Proxy, serve  # gradio loads only once there is something to serve
 
-    log = None if args.no_log else QueryLog(args.log, args.log_days)
     try:
-        live = LiveSearcher(searcher, args.index)
         proxy = Proxy(args.public_url, [args.forwarded_allow_ips], metrics_token())
         serve(live, args.host, args.port, log, allowed=args.allowed_host, rate_limit=args.rate_limit or None,
               proxy=proxy)  # fmt: skip
     except OSError as error:
-        print(f"error: cannot serve on {args.host}:{args.port}: {error}", file=sys.stderr)
-        return 2
+        raise Unavailable(f"cannot serve on {args.host}:{args.port}: {error}") from None
     finally:
         if log is not None:
             log.close()  # writes the rows still queued

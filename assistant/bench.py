@@ -21,8 +21,11 @@ from pathlib import Path
 
 import httpx
 
+from assistant import config
+from assistant.errors import command
 from assistant.eval import read_labelled
 from assistant.indexing.store import BuildSummary, build_index
+from assistant.logs import setup_logging
 from assistant.search.searcher import load_index
 
 REPO = Path(__file__).resolve().parents[1]
@@ -114,6 +117,7 @@ def serve_and_load(index: Path, data: Path) -> tuple[float, float, object, objec
     return first_answer, resident, json_load, gradio_load
 
 
+@command
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m assistant.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True, metavar="DIR", help="archive folder to build from")
@@ -123,7 +127,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--index", type=Path, metavar="DIR", help="a built index of --data to copy instead of timing a full build"
     )
+    config.add_verbosity_arguments(parser)
     args = parser.parse_args(argv)
+    setup_logging(config.verbosity(args))
     questions = [q.query for q in read_labelled(args.questions)]
     with tempfile.TemporaryDirectory(prefix="assistant-bench-") as work:
         full, incremental = time_builds(args.data, args.people, Path(work), args.index)

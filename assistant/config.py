@@ -25,6 +25,9 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from assistant.errors import BadInput, command
+from assistant.logs import setup_logging
+
 CONFIG_ENV = "ASSISTANT_CONFIG"
 PREFIX = "ASSISTANT_"
 COMMON = "common"
@@ -47,7 +50,7 @@ TRUE = {"1", "true", "yes", "on"}
 FALSE = {"0", "false", "no", "off"}
 
 
-class ConfigError(ValueError):
+class ConfigError(BadInput, ValueError):
     """A setting that cannot be used; the message names its file or variable, line and key."""
 
 
@@ -66,7 +69,7 @@ def parse(
     try:
         defaults = settings(parser, section, given.get("config") or env.get(CONFIG_ENV) or None, env)
     except ConfigError as error:
-        parser.exit(2, f"error: {error}\n")
+        parser.exit(error.exit_code, f"error: {error}\n")
     for group in parser._mutually_exclusive_groups:  # a flag given beats the file's setting of its rival
         if any(action.dest in given for action in group._group_actions):
             for action in group._group_actions:
@@ -330,21 +333,32 @@ def _given(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> dict[
         parser._defaults.update(saved_defaults)
 
 
+@command
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m assistant.config", description="Check a config file.")
     parser.add_argument("file", type=Path, help="the TOML file, e.g. /etc/ask-the-author.toml")
+    add_verbosity_arguments(parser)
     args = parser.parse_args(argv)
-    try:
-        check(args.file)
-    except ConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    setup_logging(verbosity(args))
+    check(args.file)
     print(f"{args.file}: every setting is known and of the right type")
     return 0
 
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def add_verbosity_arguments(parser: argparse.ArgumentParser) -> None:
+    """`--quiet` and `--verbose`, which every command takes (and so `quiet`/`verbose` in a config file)."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--quiet", action="store_true", help="say only warnings and errors, no progress")
+    group.add_argument("--verbose", action="store_true", help="say every step, for finding a problem")
+
+
+def verbosity(args: argparse.Namespace) -> int:
+    """-1 for --quiet, 1 for --verbose, else 0: what `setup_logging` takes."""
+    return int(args.verbose) - int(args.quiet)
 
 
 def add_data_argument(

@@ -18,8 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.indexing.store import IndexLoadError, default_index_path
+from assistant import config
+from assistant.corpus.jsonl import read_jsonl
+from assistant.errors import command
+from assistant.indexing.store import default_index_path
 from assistant.judged import CONFIDENT, JUDGED, Sample, evaluate_real, read_real
+from assistant.logs import setup_logging
 from assistant.search.confidence import Bin, Signals, cross_validated, fit, reliability
 from assistant.search.searcher import Searcher, load_index
 
@@ -65,17 +69,11 @@ class EvalReport:
 
 def read_labelled(path: Path) -> list[LabelledQuestion]:
     """Read a JSONL file of labelled questions; ValueError names the file and line of a bad row."""
-    questions = []
-    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            targets = frozenset((t["book"], int(t["thread"])) for t in row["targets"])
-            questions.append(LabelledQuestion(row["query"], targets))
-        except (ValueError, KeyError, TypeError) as error:
-            raise ValueError(f"{path}:{number}: not a labelled question ({error!r})") from None
-    return questions
+
+    def parse(row: dict) -> LabelledQuestion:
+        return LabelledQuestion(row["query"], frozenset((t["book"], int(t["thread"])) for t in row["targets"]))
+
+    return read_jsonl(path, parse, "not a labelled question")
 
 
 def evaluate(searcher: Searcher, questions: Sequence[LabelledQuestion], k: int = 10) -> EvalReport:
@@ -165,6 +163,7 @@ def _optional_path(value: str) -> Path | None:
     return Path(value) if value else None
 
 
+@command
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m assistant.eval", description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -195,14 +194,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--index", type=Path, default=default_index_path(), help="index folder (default: index/)")
     parser.add_argument("-k", type=int, default=10, help="results per question (default: 10)")
     parser.add_argument("--show-misses", action="store_true", help="list answerable questions that were missed")
+    config.add_verbosity_arguments(parser)
     args = parser.parse_args(argv)
-    try:
-        questions = read_labelled(args.file)
-        real = read_real(args.real, args.judgments) if args.real else []
-        searcher = load_index(args.index)
-    except (OSError, ValueError, IndexLoadError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    setup_logging(config.verbosity(args))
+    questions = read_labelled(args.file)
+    real = read_real(args.real, args.judgments) if args.real else []
+    searcher = load_index(args.index)
     searcher.search("warm up the model", 1, min_score=0)
     report = evaluate(searcher, questions, args.k)
     print(report)

@@ -12,13 +12,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from assistant import config
+from assistant.corpus.text import question_key
+from assistant.errors import command
 from assistant.eval import read_labelled
+from assistant.logs import setup_logging
 from assistant.service import logdb
 from assistant.service.logdb import LogTarget, is_url, log_target, scrub
 from assistant.service.querylog import DB_ERRORS, connect_readonly, default_log_path
@@ -79,11 +82,6 @@ class Failure:
 
 def _times(n: int) -> str:
     return "once" if n == 1 else f"{n} times"
-
-
-def question_key(question: str) -> str:
-    """The question's words with case, punctuation and spacing folded, so re-asked questions count as one."""
-    return " ".join(re.findall(r"\w+", question.casefold()))
 
 
 def read_failures(connection) -> list[Failure]:
@@ -179,6 +177,7 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
+@command
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m assistant.feedback", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -196,7 +195,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     copy_command.add_argument("--from", dest="source", type=Path, required=True, metavar="PATH", help="SQLite log")
     copy_command.add_argument("--to", dest="target", type=log_target, required=True, metavar="URL",
                               help="postgresql://user:password@host:port/database")  # fmt: skip
+    config.add_verbosity_arguments(parser)
     args = parser.parse_args(argv)
+    setup_logging(config.verbosity(args))
     try:
         if args.command == "copy":
             added = copy_log(args.source, args.target)

@@ -9,10 +9,14 @@ from pathlib import Path
 
 from assistant import config
 from assistant.config import add_data_argument, add_people_argument
-from assistant.indexing.store import IndexWriteError, build_index, build_inputs, default_index_path
+from assistant.errors import command
+from assistant.indexing.store import build_index, build_inputs, default_index_path
 from assistant.indexing.tuning import TuneRequest, read_excluded
+from assistant.logs import get_logger, setup_logging
 from assistant.service.logdb import log_target
 from assistant.service.querylog import log_name, read_votes
+
+logger = get_logger(__name__)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,25 +55,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--tune-log", type=log_target, metavar="PATH|URL",
         help="query log whose votes tuning learns from (an SQLite file or a postgresql:// URL)",
     )  # fmt: skip
+    config.add_verbosity_arguments(parser)
     return parser
 
 
+@command
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = config.parse(parser, "index", argv)
+    setup_logging(config.verbosity(args))
     if (args.tune_exclude or args.tune_log) and not args.tune:
         parser.error("--tune-exclude and --tune-log need --tune")
     inputs = build_inputs(args.out, args.data, args.people, args.model)  # a rebuild reads what the last build read
     if not args.data:
-        print(f"Reading {', '.join(map(str, inputs.data))} (give --data to read other folders)", flush=True)
-    try:
-        excluded = frozenset().union(*(read_excluded(path) for path in args.tune_exclude or []))
-        votes = (tuple(read_votes(args.tune_log)), log_name(args.tune_log)) if args.tune_log else ((), None)
-        tuning = TuneRequest(excluded=excluded, votes=votes[0], votes_log=votes[1]) if args.tune else None
-        summary = build_index(inputs.data, args.out, inputs.people, inputs.model, progress=True, tuning=tuning)
-    except (FileNotFoundError, ValueError, IndexWriteError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        logger.info("Reading %s (give --data to read other folders)", ", ".join(map(str, inputs.data)))
+    excluded = frozenset().union(*(read_excluded(path) for path in args.tune_exclude or []))
+    votes = (tuple(read_votes(args.tune_log)), log_name(args.tune_log)) if args.tune_log else ((), None)
+    tuning = TuneRequest(excluded=excluded, votes=votes[0], votes_log=votes[1]) if args.tune else None
+    summary = build_index(inputs.data, args.out, inputs.people, inputs.model, progress=True, tuning=tuning)
     print(summary)
     return 0
 

@@ -7,7 +7,6 @@ word characters; answers nobody judged count as not useful and are counted.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant.corpus.jsonl import read_jsonl
 from assistant.indexing.usefulness import CANDIDATES
 from assistant.search.confidence import Signals
 from assistant.search.searcher import Answer, Searcher
@@ -74,34 +74,21 @@ class RealReport:
         )
 
 
-def _jsonl(path: Path) -> list[dict]:
-    rows = []
-    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
-        if line.strip():
-            try:
-                rows.append(json.loads(line))
-            except ValueError as error:
-                raise ValueError(f"{path}:{number}: not JSON ({error})") from None
-    return rows
-
-
 def read_real(path: Path, judgments: Path | None = None) -> list[RealQuestion]:
     """Real questions with their judged answers, plus the judgments file's grades for the same questions."""
     extra: dict[tuple[str, int], dict[str, int]] = {}
-    for number, row in enumerate(_jsonl(judgments) if judgments else [], start=1):
-        try:
-            extra.setdefault((row["book"], int(row["thread"])), {})[answer_key(row["text"])] = int(row["grade"])
-        except (KeyError, TypeError, ValueError) as error:
-            raise ValueError(f"{judgments}:{number}: not a judgment ({error!r})") from None
-    questions = []
-    for number, row in enumerate(_jsonl(path), start=1):
-        try:
-            grades = {**extra.get((row["book"], int(row["thread"])), {})}
-            grades.update({answer_key(j["text"]): int(j["grade"]) for j in row["judged"]})
-            questions.append(RealQuestion(row["query"], row["book"], int(row["thread"]), bool(row["general"]), grades))
-        except (KeyError, TypeError, ValueError) as error:
-            raise ValueError(f"{path}:{number}: not a judged real question ({error!r})") from None
-    return questions
+
+    def judgment(row: dict) -> None:
+        extra.setdefault((row["book"], int(row["thread"])), {})[answer_key(row["text"])] = int(row["grade"])
+
+    def question(row: dict) -> RealQuestion:
+        grades = {**extra.get((row["book"], int(row["thread"])), {})}
+        grades.update({answer_key(j["text"]): int(j["grade"]) for j in row["judged"]})
+        return RealQuestion(row["query"], row["book"], int(row["thread"]), bool(row["general"]), grades)
+
+    if judgments:
+        read_jsonl(judgments, judgment, "not a judgment")
+    return read_jsonl(path, question, "not a judged real question")
 
 
 def protocol_answers(searcher: Searcher, question: RealQuestion, top: int = TOP) -> list[Answer]:

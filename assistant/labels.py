@@ -21,11 +21,15 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant import config
+from assistant.corpus.jsonl import read_jsonl
+from assistant.errors import command
 from assistant.eval import EVAL_DIR, read_labelled, reliability_table
-from assistant.indexing.store import IndexLoadError, default_index_path
+from assistant.indexing.store import default_index_path
 from assistant.indexing.tuning import answer_side, vote_pairs
 from assistant.indexing.usefulness import CANDIDATES, FEATURES, MODEL_FILE, Model, shown
 from assistant.judged import TOP, answer_key, read_real
+from assistant.logs import setup_logging
 from assistant.search.confidence import Calibration, confidence, fit, reliability
 from assistant.search.ranking import answers_question
 from assistant.search.searcher import Searcher, load_index
@@ -68,23 +72,16 @@ class Asked:
 
 
 def _judgment_rows(path: Path) -> list[dict]:
-    rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if line.strip():
-            try:
-                row = json.loads(line)
-                rows.append(
-                    {
-                        "book": row["book"],
-                        "thread": int(row["thread"]),
-                        "grade": int(row["grade"]),
-                        "unit": row.get("unit", ""),
-                        "text": row.get("text", ""),
-                    }
-                )
-            except (ValueError, KeyError, TypeError) as error:
-                raise ValueError(f"{path}:{number}: not a judgment ({error!r})") from None
-    return rows
+    def parse(row: dict) -> dict:
+        return {
+            "book": row["book"],
+            "thread": int(row["thread"]),
+            "grade": int(row["grade"]),
+            "unit": row.get("unit", ""),
+            "text": row.get("text", ""),
+        }
+
+    return read_jsonl(path, parse, "not a judgment")
 
 
 def collect(searcher: Searcher, real: Sequence[Path], judgments: Sequence[Path]) -> list[Asked]:
@@ -370,6 +367,7 @@ def write_blind(
     return len(rows)
 
 
+@command
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m assistant.labels", description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=("train", "report"), help="train: write the model; report: figures only")
@@ -397,15 +395,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--index", type=Path, default=default_index_path(), help="index folder (default: index/)")
     parser.add_argument("--model", type=Path, default=MODEL_FILE, help="the model file written by train")
     parser.add_argument("--blind", type=Path, metavar="DIR", help="write the unjudged top 8 as blind pairs here")
+    config.add_verbosity_arguments(parser)
     args = parser.parse_args(argv)
-    try:
-        searcher = load_index(args.index)
-        asked = collect(searcher, args.real, args.judgments)
-        votes = vote_samples(searcher, args.log) if args.log else []
-        dev = dev_samples(searcher, args.dev) if args.dev else []
-    except (OSError, ValueError, IndexLoadError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    setup_logging(config.verbosity(args))
+    searcher = load_index(args.index)
+    asked = collect(searcher, args.real, args.judgments)
+    votes = vote_samples(searcher, args.log) if args.log else []
+    dev = dev_samples(searcher, args.dev) if args.dev else []
     judged = sum(p.grade is not None for a in asked for p in a.pairs)
     print(
         f"{len(asked)} real questions, {judged} judged candidates of {CANDIDATES}; {len(votes)} votes, {len(dev)} "

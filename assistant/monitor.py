@@ -26,7 +26,9 @@ import pandas as pd  # noqa: E402
 from starlette.middleware import Middleware  # noqa: E402
 
 from assistant import config  # noqa: E402
-from assistant.feedback import question_key  # noqa: E402
+from assistant.corpus.text import question_key  # noqa: E402
+from assistant.errors import BadInput, Unavailable, command
+from assistant.logs import setup_logging
 from assistant.service.logdb import LogTarget, is_url, log_target, redact, scrub  # noqa: E402
 from assistant.service.querylog import DB_ERRORS, connect_readonly, default_log_path  # noqa: E402
 from assistant.web.guard import Guard, Policy, allowed_hosts  # noqa: E402
@@ -432,19 +434,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--password", help=f"login password for user {USER!r}; better given as ${PASSWORD_ENV}, out of `ps`"
     )
     parser.add_argument("--app", default=DEFAULT_APP, help=f"the app's address for links to answers ({DEFAULT_APP})")
+    config.add_verbosity_arguments(parser)
     return parser
 
 
+@command
 def main(argv: Sequence[str] | None = None) -> int:
     args = config.parse(build_parser(), "monitor", argv)
+    setup_logging(config.verbosity(args))
     if not is_loopback(args.host) and not args.password:
-        print(f"error: serving the dashboard on {args.host} (beyond loopback) needs --password", file=sys.stderr)
-        return 2
+        raise BadInput(f"serving the dashboard on {args.host} (beyond loopback) needs --password")
     try:
         launch(build_dashboard(args.log, args.app), args.host, args.port, args.password)
     except OSError as error:
-        print(f"error: cannot serve on {args.host}:{args.port}: {error}", file=sys.stderr)
-        return 2
+        raise Unavailable(f"cannot serve on {args.host}:{args.port}: {error}") from None
     return 0
 
 

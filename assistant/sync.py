@@ -44,8 +44,10 @@ import yaml
 from assistant import config
 from assistant.corpus.archive import ArchiveError, archive_paths, read_archive
 from assistant.corpus.authors import load_people
+from assistant.errors import EXIT_OK, EXIT_SOME_FAILED, Unavailable, command, exit_code
 from assistant.indexing.build import PEOPLE_FILE
 from assistant.indexing.store import DEFAULT_DATA, default_index_path
+from assistant.logs import setup_logging
 
 DEFAULT_REPO = "DataTalksClub/datatalksclub.github.io"
 DEFAULT_API = "https://api.github.com"
@@ -64,7 +66,7 @@ _READ_CHUNK = 64 * 1024
 MAX_NAME_CHARS = 200  # a person's display name from the site
 
 
-class SyncError(Exception):
+class SyncError(Unavailable):
     """The site cannot be read (offline, rate-limited, no such repository): nothing was changed."""
 
 
@@ -414,37 +416,36 @@ def build_parser() -> argparse.ArgumentParser:
         "--index", type=Path, default=default_index_path(), metavar="DIR", help="index to rebuild (index/)"
     )
     parser.add_argument("--no-build", action="store_true", help="do not rebuild the index afterwards")
+    config.add_verbosity_arguments(parser)
     return parser
 
 
+@command
 def main(argv: Sequence[str] | None = None) -> int:
     args = config.parse(build_parser(), "sync", argv)
+    setup_logging(config.verbosity(args))
     try:
         github = GitHub(Repo.parse(args.repo), args.api, os.environ.get(TOKEN_ENV))
         report = sync(args.data, github)
     except (SyncError, ValueError) as error:
         print(f"error: {error}; {args.data} is unchanged", file=sys.stderr)
-        return 2
+        return exit_code(error)
     print(f"Synced {args.data} with {github.repo}:\n{report}", flush=True)
     if not args.no_build:
         status = _rebuild(args.data, args.index)
         if status:
             return status
-    return 1 if report.failed or report.refused else 0
+    return EXIT_SOME_FAILED if report.failed or report.refused else EXIT_OK
 
 
 def _rebuild(data: Path, index: Path) -> int:
     """Rebuild the index from what it was built with (plus `data`) when the sync made it stale."""
-    from assistant.indexing.store import IndexLoadError, IndexWriteError, build_inputs, ensure_index
+    from assistant.indexing.store import build_inputs, ensure_index
 
     inputs = build_inputs(index)
     if data.resolve() not in {folder.resolve() for folder in inputs.data}:
         inputs = dataclasses.replace(inputs, data=(*inputs.data, data))
-    try:
-        ensure_index(inputs, index)
-    except (IndexLoadError, IndexWriteError, FileNotFoundError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    ensure_index(inputs, index)
     return 0
 
 

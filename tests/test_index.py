@@ -19,6 +19,7 @@ import pytest
 from assistant.index import main
 from assistant.indexing import store
 from assistant.indexing.store import IndexLoadError, build_index, load_built_index, stale_reason
+from assistant.logs import setup_logging
 from fakes import FAKE_MODEL_ID, HashedWordsEmbedder
 from helpers import REPO, SEED_ID, write_archive
 
@@ -226,8 +227,13 @@ def test_cli_without_data_rebuilds_from_the_folders_the_index_was_built_from(tmp
     monkeypatch.chdir(tmp_path)  # no data/ here: the rebuild must not fall back to one
     capsys.readouterr()
     assert main(["--out", str(out)]) == 0
-    assert f"Reading {one_week.resolve()}" in capsys.readouterr().out
+    assert f"Reading {one_week.resolve()}" in capsys.readouterr().err  # progress: through logging, on stderr
     assert len(_load(out).units) == answers
+    try:
+        assert main(["--out", str(out), "--quiet"]) == 0
+        assert "Reading" not in capsys.readouterr().err  # --quiet: warnings and errors only
+    finally:
+        setup_logging(0)
 
 
 def test_cli_reports_a_missing_data_folder_before_exporting_the_model(tmp_path, capsys, monkeypatch):

@@ -15,6 +15,7 @@ from typing import Generic, TypeVar
 import yaml
 
 from assistant.corpus.text import clean_text
+from assistant.errors import BadInput
 
 BOOK_PAGE_URL = "https://datatalks.club/books/{book_id}.html"
 MAX_ARCHIVE_BYTES = 20 * 1024 * 1024  # the largest shared archive is under 1 MB
@@ -30,7 +31,7 @@ _LINE_KEY = "__line__"
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class ArchiveError(Exception):
+class ArchiveError(BadInput):
     """An archive that cannot be read; says which file, which line (when known) and what is wrong."""
 
     def __init__(self, path: Path, reason: str, line: int | None = None):

@@ -17,6 +17,7 @@ _BARE_URL = re.compile(r"<(https?://[^|>\s]+)>")
 # A shortcode stands alone: not inside a URL, a time (10:30:00) or a Python slice.
 _SHORTCODE = re.compile(r"(?<![\w:/]):([a-z0-9_+'-]+):(?![\w/])")
 _WORD = re.compile(r"[a-z0-9]{3,}")
+_QUESTION_WORD = re.compile(r"\w+")
 _STOPWORDS = frozenset(STOPWORDS_EN_PLUS)
 _ACCENT_FREE = str.maketrans({"ı": "i", "ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "đ": "d", "ß": "ss"})
 
@@ -42,6 +43,12 @@ def clean_text(text: str) -> str:
     text = _SHORTCODE.sub(_shortcode_to_emoji, text)
     text = re.sub(r"[ \t]+\n", "\n", text)
     return text.strip()
+
+
+def question_key(question: str) -> str:
+    """The one question normaliser: words with case, accents, punctuation and spacing folded, so a question asked
+    again (`Should startups do MLOps?`, `should  startups do mlops`) is the same question everywhere."""
+    return " ".join(_QUESTION_WORD.findall(fold(question)))
 
 
 def fold(text: str) -> str:

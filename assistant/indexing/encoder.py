@@ -15,7 +15,6 @@ import logging
 import os
 import re
 import shutil
-import sys
 import threading
 import warnings
 from collections.abc import Iterator, Sequence
@@ -27,6 +26,9 @@ from pathlib import Path
 import numpy as np
 
 from assistant.indexing.embedding import resolve_model_location
+from assistant.logs import get_logger
+
+logger = get_logger(__name__)
 
 MODEL_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
@@ -273,6 +275,6 @@ def exported_embedder(model_id: str, folder: Path, precision: str = "int8") -> O
     try:
         export(model_id, folder, precision)
     except NotExportable as error:
-        print(f"note: embedding with sentence-transformers: {error}", file=sys.stderr)
+        logger.info("embedding with sentence-transformers: %s", error)
         return None
     return OnnxEmbedder(folder)

@@ -28,7 +28,6 @@ import json
 import os
 import shutil
 import sqlite3
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -40,6 +39,7 @@ import numpy as np
 
 from assistant.corpus.archive import archive_paths, file_hash
 from assistant.corpus.units import AnswerUnit, ThreadMessage, thread_key
+from assistant.errors import Unavailable, WriteFailed
 from assistant.indexing.build import BuiltIndex, SearchKeys, build, load_corpus, people_files, people_for
 from assistant.indexing.embedding import MODEL_ENV, Embedder, EmbeddingCache, TextEncoder, default_model
 from assistant.indexing.encoder import OnnxEmbedder, exported_embedder, model_slug, reusable_export
@@ -47,6 +47,9 @@ from assistant.indexing.parsed import ParsedCache
 from assistant.indexing.recipe import FIELDS
 from assistant.indexing.tuning import TuneRequest, remove_other_tunings, tune
 from assistant.indexing.vectorindex import extended, vector_index
+from assistant.logs import get_logger
+
+logger = get_logger(__name__)
 
 FORMAT_VERSION = 8  # 8: "[10:04 AM] …" copies of questions start passages
 PROJECT = Path(__file__).resolve().parents[2]  # so the defaults hold from any working directory
@@ -74,11 +77,11 @@ _JSON_NAMES = {str: "text", int: "a whole number", list: "a list", dict: "an obj
 _LOAD_ATTEMPTS = 5  # a load retries while newer builds go live and remove the one it was reading
 
 
-class IndexLoadError(Exception):
+class IndexLoadError(Unavailable):
     """An index that is missing, damaged or built differently from what is asked for."""
 
 
-class IndexWriteError(Exception):
+class IndexWriteError(WriteFailed):
     """A build that could not be written (disk full, no permission); the previous index is unchanged."""
 
 
@@ -281,9 +284,9 @@ def _build_index(
     except OSError as error:  # the tuning, the export or the copy of the encoder: a full disk, no permission
         raise IndexWriteError(_write_failure(out, error)) from None
     for error in corpus.errors:
-        print(f"warning: skipped {error}", file=sys.stderr)
+        logger.warning("skipped %s", error)
     for slug in corpus.unresolved:
-        print(f"warning: {slug}", file=sys.stderr)
+        logger.warning("%s", slug)
     try:
         (out / "builds").mkdir(parents=True, exist_ok=True)
         _remove_unfinished_builds(out)
@@ -291,10 +294,11 @@ def _build_index(
         cache = EmbeddingCache(out / "cache.sqlite")
         try:
             if cache.moved_aside:
-                print(
-                    f"warning: the embedding cache {cache.path} was damaged; moved it to {cache.moved_aside} "
-                    "and started a new one, so every text is embedded again",
-                    file=sys.stderr,
+                logger.warning(
+                    "the embedding cache %s was damaged; moved it to %s and started a new one, so every text is "
+                    "embedded again",
+                    cache.path,
+                    cache.moved_aside,
                 )
             built = build(corpus, embedder, cache, progress)
         finally:
@@ -327,7 +331,7 @@ def _kept_tuning(out: Path, record: dict) -> tuple[TextEncoder | None, dict | No
     try:
         encoder = OnnxEmbedder(out / record["encoder"])
     except ValueError:
-        print(f"warning: the tuned model {record['encoder']} is gone; building with the model as is", file=sys.stderr)
+        logger.warning("the tuned model %s is gone; building with the model as is", record["encoder"])
         return None, None
     kept = {key: value for key, value in record.items() if key != "encoder"}
     return encoder, {**kept, "trained_now": False, "kept": True, "seconds": 0.0}

@@ -24,6 +24,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from assistant.corpus.jsonl import read_jsonl
+from assistant.corpus.text import question_key
 from assistant.corpus.units import AnswerUnit
 from assistant.indexing.embedding import resolve_model_location
 from assistant.indexing.encoder import NotExportable, OnnxEmbedder, export, model_slug
@@ -99,10 +101,6 @@ def corpus_pairs(units: Iterable[AnswerUnit], excluded: Iterable[Thread] = ()) -
     return list(pairs.values())
 
 
-def _question_key(question: str) -> str:
-    return " ".join(question.split()).casefold()
-
-
 def vote_pairs(
     votes: Iterable[Vote],
     units: Mapping[str, AnswerUnit],
@@ -122,7 +120,7 @@ def vote_pairs(
         unit = units.get(vote.answer_id)
         if unit is None or (unit.book, unit.thread) in skip or not vote.question.strip():
             continue
-        key = _question_key(vote.question)
+        key = question_key(vote.question)
         wording[key] = min(wording.get(key, vote.question), vote.question)  # one phrasing, whatever the order
         tally[(key, vote.answer_id)] += 1 if vote.helpful else -1
     helpful: dict[str, list[tuple[int, str]]] = defaultdict(list)
@@ -148,17 +146,13 @@ def vote_pairs(
 
 def read_excluded(path: Path) -> frozenset[Thread]:
     """Threads to keep out of training from a JSONL file: rows with `book` and `thread`, or with `targets` of them."""
-    threads = set()
-    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            rows = row["targets"] if "targets" in row else [row]
-            threads.update((str(target["book"]), int(target["thread"])) for target in rows)
-        except (ValueError, KeyError, TypeError) as error:
-            raise ValueError(f"{path}:{number}: needs `book` and `thread`, or `targets` of them ({error!r})") from None
-    return frozenset(threads)
+
+    def parse(row: dict) -> list[Thread]:
+        return [
+            (str(target["book"]), int(target["thread"])) for target in (row["targets"] if "targets" in row else [row])
+        ]
+
+    return frozenset().union(*read_jsonl(path, parse, "needs `book` and `thread`, or `targets` of them"))
 
 
 def excluded_hash(excluded: Iterable[Thread]) -> str:

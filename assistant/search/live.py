@@ -20,7 +20,10 @@ import time
 from pathlib import Path
 
 from assistant.indexing.store import IndexLoadError, live_build, load_built_index
+from assistant.logs import get_logger
 from assistant.search.searcher import Searcher
+
+logger = get_logger(__name__)
 
 CHECK_EVERY_SECONDS = 1.0
 
@@ -65,8 +68,7 @@ class LiveSearcher:
             searcher = Searcher(loaded, old.embedder if same_encoder else None)
             searcher.search("warm up", 1, min_score=0)
         except (IndexLoadError, OSError, RuntimeError, ValueError) as error:  # faiss and onnxruntime raise RuntimeError
-            message = f"warning: kept serving {old.index.build.name}: the new index does not load: {error}"
-            print(message, file=sys.stderr, flush=True)
+            logger.warning("kept serving %s: the new index does not load: %s", old.index.build.name, error)
         else:
             self._searcher = searcher
             self.swaps += 1

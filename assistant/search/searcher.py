@@ -15,6 +15,7 @@ import numpy as np
 from assistant.corpus.authors import name_tokens
 from assistant.corpus.passages import quoted_question, split_passages
 from assistant.corpus.text import fold, invalid_text
+from assistant.corpus.text import question_key as _question_key
 from assistant.corpus.units import AnswerUnit, ThreadMessage, thread_key
 from assistant.indexing import vectorindex
 from assistant.indexing.embedding import Embedder, TextEncoder
@@ -142,11 +143,6 @@ def keyword_terms(question: str) -> tuple[str, ...]:
 
 
 _DATED_ID = re.compile(r"^\d{8}-")  # a book id is its week's date, then its name
-
-
-def _question_key(question: str) -> str:
-    """A question as compared for 'the same question': case and spacing folded."""
-    return " ".join(fold(question).split())
 
 
 def query_embedder(index: LoadedIndex) -> TextEncoder:

@@ -19,6 +19,7 @@ from starlette.responses import Response
 
 from assistant.corpus.authors import name_tokens
 from assistant.corpus.text import invalid_text
+from assistant.errors import BadInput
 from assistant.search.browse import week_bound
 from assistant.search.searcher import MAX_QUESTION_CHARS, Answer, RelatedQuestion, Searcher
 
@@ -38,7 +39,7 @@ _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off", ""}
 
 
-class RequestError(ValueError):
+class RequestError(BadInput, ValueError):
     """A request value that is missing, of the wrong type or out of range; the message names it."""
 
 

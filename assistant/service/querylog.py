@@ -30,7 +30,6 @@ import os
 import queue
 import secrets
 import sqlite3
-import sys
 import threading
 import time
 from collections import OrderedDict
@@ -42,8 +41,12 @@ from typing import TYPE_CHECKING
 
 import psycopg
 
+from assistant.errors import NotFound, Unavailable
+from assistant.logs import get_logger
 from assistant.service import logdb
 from assistant.service.logdb import LogTarget, is_url, log_target, redact, scrub
+
+logger = get_logger(__name__)
 
 if TYPE_CHECKING:
     from assistant.indexing.tuning import Vote
@@ -65,7 +68,7 @@ _CORRUPT = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
 DB_ERRORS = (sqlite3.Error, psycopg.Error)  # what either backend raises
 
 
-class UnknownIdError(LookupError):
+class UnknownIdError(NotFound, LookupError):
     """A vote named a query the log does not hold, or an answer that query did not show."""
 
 
@@ -125,7 +128,7 @@ def connect_readonly(path: LogTarget) -> sqlite3.Connection | logdb.PgConnection
     return connection
 
 
-class LogUnavailableError(RuntimeError):
+class LogUnavailableError(Unavailable, RuntimeError):
     """The log could not take a vote (or never logged the search it names); the message says which."""
 
 
@@ -440,8 +443,7 @@ class QueryLog:
         """The open connection, reopened when the file at the path was deleted or replaced; None when it cannot open."""
         if self._connection is not None and not self.postgres and self._identity != _identity(self.path):
             self._close_connection()
-            print(f"warning: query log {self.path} was deleted or replaced while the app ran; starting a new one",
-                  file=sys.stderr, flush=True)  # fmt: skip
+            logger.warning("query log %s was deleted or replaced while the app ran; starting a new one", self.path)
         if self._connection is None:
             self._reopen()
         return self._connection
@@ -522,8 +524,7 @@ class QueryLog:
         except OSError as move_error:
             self._fail(f"it is corrupt ({error}) and cannot be moved aside ({move_error})")
             return False
-        print(f"warning: query log {self.path} is corrupt ({error}); moved it to {aside}, starting a new one",
-              file=sys.stderr, flush=True)  # fmt: skip
+        logger.warning("query log %s is corrupt (%s); moved it to %s, starting a new one", self.path, error, aside)
         return True
 
     def _fail(self, problem: str) -> None:
@@ -539,8 +540,8 @@ class QueryLog:
         """Print one warning per outage: answers go on, the log loses rows."""
         if not self._warned:
             self._warned = True
-            message = f"warning: query log {self.name}: {problem}; searches go on, but are not all logged"
-            print(scrub(message, self.path), file=sys.stderr, flush=True)
+            message = f"query log {self.name}: {problem}; searches go on, but are not all logged"
+            logger.warning(scrub(message, self.path))
 
     def _unreachable(self, error: psycopg.Error) -> None:
         """The server is down, restarting or refusing the connection: rows wait in the queue; warn once."""
@@ -561,8 +562,9 @@ class QueryLog:
         self._locked_since = 0.0
         if self._warned:
             self._warned = False
-            print(f"query log {self.name}: writing again ({self.dropped:,} row(s) could not be logged so far)",
-                  file=sys.stderr, flush=True)  # fmt: skip
+            logger.info(
+                "query log %s: writing again (%s row(s) could not be logged so far)", self.name, f"{self.dropped:,}"
+            )
 
 
 def _check_undamaged(connection: sqlite3.Connection) -> None:

@@ -17,13 +17,16 @@ from pathlib import Path
 
 from assistant import config
 from assistant.config import add_data_argument, add_people_argument
-from assistant.indexing.store import IndexLoadError, IndexWriteError, build_inputs, default_index_path, ensure_index
+from assistant.errors import BadInput, Unavailable, command
+from assistant.indexing.store import default_index_path
+from assistant.logs import get_logger, setup_logging
 from assistant.service.logdb import is_url, log_target
-from assistant.service.querylog import DEFAULT_DAYS, QueryLog, default_log_path
+from assistant.service.querylog import DEFAULT_DAYS, default_log_path
 from assistant.slack.bot import DEFAULT_PER_MINUTE, RateLimit, build_app, voter_key
 
 # Voters' hashes must match across restarts (and across Slack processes sharing one database: give them one key).
 DATABASE_VOTER_KEY = Path("state") / "slack.voter-key"
+logger = get_logger(__name__)
 TOKENS = {
     "SLACK_BOT_TOKEN": ("xoxb-", "the Bot User OAuth Token from the app's OAuth & Permissions page"),
     "SLACK_APP_TOKEN": ("xapp-", "an app-level token with connections:write, from the app's Basic Information page"),
@@ -31,7 +34,7 @@ TOKENS = {
 }
 
 
-class SettingError(ValueError):
+class SettingError(BadInput, ValueError):
     """A missing or malformed Slack credential; the message names the variable, never its value."""
 
 
@@ -78,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--rate", type=int, default=DEFAULT_PER_MINUTE, metavar="N",
                         help=f"searches per user per minute (default: {DEFAULT_PER_MINUTE})")  # fmt: skip
+    config.add_verbosity_arguments(parser)
     return parser
 
 
@@ -102,34 +106,22 @@ def default_voter_key(log: Path | str) -> Path:
     return DATABASE_VOTER_KEY
 
 
+@command
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
-        tokens = credentials(os.environ, args.http)
-    except SettingError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    setup_logging(config.verbosity(args))
+    tokens = credentials(os.environ, args.http)
     for name in TOKENS:  # read once: Bolt would read them again, and nothing we start should inherit them
         os.environ.pop(name, None)
     from slack_bolt.error import BoltError  # Bolt and the index load only once the settings are right
     from slack_sdk import WebClient
     from slack_sdk.errors import SlackApiError
 
-    from assistant.search.live import LiveSearcher, report_crashes
-    from assistant.search.searcher import load_index
     from assistant.service.health import Metrics, health_routes, metrics_token
+    from assistant.service.startup import start
 
-    report_crashes()  # a served build's file truncated in place is a SIGBUS: say where, not nothing
-    try:
-        inputs = build_inputs(args.index, args.data, args.people)
-        ensure_index(inputs, args.index)
-        searcher = load_index(args.index, inputs.model)
-        searcher.search("warm up", 1, min_score=0)  # load the encoder before the first question
-    except (IndexLoadError, IndexWriteError, FileNotFoundError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    log = None if args.no_log else QueryLog(args.log, args.log_days)
-    live = LiveSearcher(searcher, args.index)
+    started = start(args)
+    live, log = started.live, started.log
     metrics = Metrics()
     metrics.watch(live, log)
     routes = health_routes(live, log, metrics, metrics_token())
@@ -146,11 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             metrics=metrics,
         )
     except (BoltError, SlackApiError) as error:  # Bolt checks the bot token with Slack's auth.test
-        print(f"error: Slack refused SLACK_BOT_TOKEN: {_reason(error)}", file=sys.stderr)
-        return 2
-    except (OSError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        raise SettingError(f"Slack refused SLACK_BOT_TOKEN: {_reason(error)}") from None
     from assistant.slack.serve import serve_http, socket_mode, start_health
 
     try:
@@ -159,10 +147,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         health = start_health(routes, args.host, args.port)
     except OSError as error:
-        print(f"error: cannot serve on {args.host}:{args.port}: {error}", file=sys.stderr)
-        return 2
-    print(f"Health and metrics on {health.url}healthz and {health.url}metrics", flush=True)
-    print("Ask the Author's Slack app is connecting to Slack (Socket Mode)", flush=True)
+        raise Unavailable(f"cannot serve on {args.host}:{args.port}: {error}") from None
+    logger.info("Health and metrics on %shealthz and %smetrics", health.url, health.url)
+    logger.info("Ask the Author's Slack app is connecting to Slack (Socket Mode)")
     socket_mode(app, tokens["SLACK_APP_TOKEN"]).start()
     return 0
 

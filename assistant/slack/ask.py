@@ -13,6 +13,7 @@ import json
 import re
 from dataclasses import dataclass
 
+from assistant.errors import BadInput
 from assistant.search.searcher import Searcher
 from assistant.service.contract import MAX_RESULTS, SearchRequest, parse_request, weeks
 
@@ -29,7 +30,7 @@ _FILTER = re.compile(
 MAX_VALUE_CHARS = 2000  # Slack's limit on a button's value
 
 
-class AskError(ValueError):
+class AskError(BadInput, ValueError):
     """A question that cannot be searched; the message says why, in words for the asker."""
 
 

@@ -12,11 +12,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from assistant.errors import AssistantError
 from assistant.search.live import LiveSearcher, as_live
 from assistant.search.searcher import Searcher
 from assistant.service.contract import (
     DEFAULT_RESULTS,
-    RequestError,
     error_response,
     parse_answer_id,
     parse_json,
@@ -28,7 +28,7 @@ from assistant.service.contract import (
     whole,
 )
 from assistant.service.health import Metrics
-from assistant.service.querylog import LogUnavailableError, QueryLog, UnknownIdError
+from assistant.service.querylog import QueryLog
 from assistant.service.record import record_vote, search_and_log
 
 
@@ -67,8 +67,8 @@ def json_api(
         searcher = live.current()
         try:
             request = parse_request(searcher, q, k, author, book, closest, since, until)
-        except RequestError as error:
-            return error_response(str(error), 400)
+        except AssistantError as error:
+            return error_response(str(error), error.http_status)
         logged = search_and_log(searcher, request, log, "json", metrics)
         nearby = related(searcher, request, logged.answers)
         took_ms = round((time.perf_counter() - started) * 1000, 1)
@@ -86,8 +86,8 @@ def json_api(
         """What `lookup` finds for an answer id, as JSON; 400 for a missing or bad id, 404 when there is none."""
         try:
             found = lookup(parse_answer_id(id))
-        except RequestError as error:
-            return error_response(str(error), 400)
+        except AssistantError as error:
+            return error_response(str(error), error.http_status)
         if found is None:
             return error_response(f"no answer has the id {shown(id.strip())}", 404)
         return JSONResponse(dataclasses.asdict(found))
@@ -134,14 +134,9 @@ def json_api(
             return error_response("feedback is off: this app runs without a query log (--no-log)", 503)
         try:
             vote = parse_vote(parse_json(await request.body()))
-        except RequestError as error:
-            return error_response(str(error), 400)
-        try:
             recorded = await run_in_threadpool(record_vote, log, vote, metrics)
-        except UnknownIdError as error:
-            return error_response(str(error), 404)
-        except LogUnavailableError as error:
-            return error_response(str(error), 503)
+        except AssistantError as error:  # a bad vote 400, an unknown id 404, the log down 503: errors.py says which
+            return error_response(str(error), error.http_status)
         if not recorded:
             return error_response("the query log could not record this vote right now; searches still work", 503)
         return JSONResponse({"recorded": True})
