@@ -53,6 +53,16 @@ def test_the_four_positional_arguments_are_enough(client):
     assert len(results) == 3
 
 
+def test_five_values_still_work_and_seven_keep_to_weeks(client):
+    """since / until came after callers that send five values: those still get every week."""
+    assert len(client.predict(QUESTION, 3, "", "", True, api_name="/search")) == 3
+    dated = client.predict(QUESTION, 3, "", "", True, "2021-08", "2021", api_name="/search")
+    assert dated and all("2021-08-01" <= r["date"][:10] <= "2021-12-31" for r in dated)
+    assert client.predict(QUESTION, 3, "", "", True, "2022", "", api_name="/search") == []
+    with pytest.raises(Exception, match="until must be a year"):
+        client.predict(QUESTION, 3, "", "", True, "", "next week", api_name="/search")
+
+
 @pytest.mark.parametrize("author", sorted(AUTHORS))
 def test_author_filter_returns_only_that_author(client, author):
     results = search(client, QUESTION, 5, author=author)
@@ -99,7 +109,8 @@ def test_search_is_an_mcp_tool(seed_app):
     tools, text = run_async(asyncio.wait_for(call(), timeout=60))
     assert [tool.name for tool in tools] == ["search", "feedback"]
     assert "Book-of-the-Week" in tools[0].description
-    assert set(tools[0].inputSchema["properties"]) == {"question", "k", "author", "book", "closest"}
+    assert set(tools[0].inputSchema["properties"]) == {"question", "k", "author", "book", "closest", "since", "until"}
+    assert "2024-03" in tools[0].inputSchema["properties"]["since"]["description"]
     assert "Noah Gift" in {answer["author"] for answer in json.loads(text)}
 
 

@@ -624,3 +624,26 @@ def test_typing_into_a_filter_replaces_all_and_books_show_their_week(seed_app, o
         expect(page.get_by_role("option", name=option)).to_be_visible(timeout=WAIT_MS)
         page.get_by_role("option", name=option).click()
         expect(box).to_have_value(option)
+
+
+@pytest.mark.browser
+def test_a_date_filter_keeps_to_its_weeks_and_goes_into_the_link(seed_app, open_page):
+    page, blocked = open_page(seed_app)
+    question_box(page).fill(QUESTION)
+    since = page.get_by_label("Since")
+    since.fill("2021")
+    page.locator("#ask").click()
+    expect(page).to_have_url(re.compile(r"since=2021-01-01"), timeout=WAIT_MS)
+    weeks = cards(page).locator(".ata-meta").all_inner_texts()
+    assert weeks and all(re.search(r"\b(202[1-9])\b", week) for week in weeks), weeks
+    since.fill("2022")
+    since.press("Enter")  # Enter in a date box searches, as in the question box
+    expect(page).to_have_url(re.compile(r"since=2022-01-01"), timeout=WAIT_MS)
+    expect(page.locator("#results .ata-card")).to_have_count(0)  # the seed's one week is 2021
+    page.get_by_label("Until").fill("next week")
+    page.get_by_label("Until").press("Enter")
+    expect(page.locator("#results .ata-notice")).to_contain_text("until must be a year")
+    assert serious_violations(page) == [] and blocked == []
+    page.goto(f"{seed_app}?q=mlops&since=2021-08&until=2021")  # a shared link fills the boxes
+    expect(since).to_have_value("2021-08-01", timeout=WAIT_MS)
+    expect(page.get_by_label("Until")).to_have_value("2021-12-31")

@@ -101,17 +101,17 @@ def test_the_page_opens_a_books_week_and_an_authors_answers_by_link_in_pages(fak
     from assistant.web.page import open_link
 
     searcher = fake_seed_searcher
-    _, _, book, _, body, _, link = open_link(searcher, {"book": "practical mlops"})  # by title, any case
+    _, _, book, _, _, _, body, _, link = open_link(searcher, {"book": "practical mlops"})  # by title, any case
     assert book == SEED_ID and link == f"?book={SEED_ID}"
     assert "Practical MLOps, week of 30 Aug 2021: its threads in order" in body
     assert f"Answers 1–{BROWSE_PAGE} of {len(searcher.units)}" in body
     assert f'href="?book={SEED_ID}&amp;offset={BROWSE_PAGE}" data-ata-nav>Next page →' in body
     assert 'href="?author=Noah+Gift" data-ata-nav>All of Noah Gift’s answers' in body  # from every card
-    _, _, _, _, second, _, link = open_link(searcher, {"book": SEED_ID, "offset": str(BROWSE_PAGE)})
+    *_, second, _, link = open_link(searcher, {"book": SEED_ID, "offset": str(BROWSE_PAGE)})
     assert link == f"?book={SEED_ID}&offset={BROWSE_PAGE}" and "← Earlier page" in second
-    _, author, _, _, noah, _, link = open_link(searcher, {"author": "noah gift"})
+    _, author, _, _, _, _, noah, _, link = open_link(searcher, {"author": "noah gift"})
     assert (author, link) == ("Noah Gift", "?author=Noah+Gift") and "Noah Gift’s answers, newest week first" in noah
-    _, _, _, _, ignored, _, _ = open_link(searcher, {"author": "Noah Gift", "since": "soon", "offset": "-3"})
+    *_, ignored, _, _ = open_link(searcher, {"author": "Noah Gift", "since": "soon", "offset": "-3"})
     assert "This link's since, offset could not be used and were ignored." in ignored
 
 
@@ -119,9 +119,22 @@ def test_a_page_link_searches_within_weeks_and_keeps_them(fake_seed_searcher):
     from assistant.web.page import open_link
 
     question = "should startups do MLOps?"
-    _, _, _, _, body, _, link = open_link(fake_seed_searcher, {"q": question, "since": "2022", "closest": "true"})
+    *weeks, body, _, link = open_link(fake_seed_searcher, {"q": question, "since": "2022", "closest": "true"})
     assert link.endswith("&since=2022-01-01") and "ata-card" not in body  # the seed's one week is 2021
-    _, _, _, _, body, _, link = open_link(fake_seed_searcher, {"q": question, "until": "2021-12", "closest": "true"})
+    assert weeks[-2:] == ["2022-01-01", ""]  # the page's Since and Until boxes
+    *_, body, _, link = open_link(fake_seed_searcher, {"q": question, "until": "2021-12", "closest": "true"})
     assert link.endswith("&until=2021-12-31") and "ata-card" in body
-    _, _, _, _, body, _, _ = open_link(fake_seed_searcher, {"q": question, "since": "someday"})
+    *_, body, _, _ = open_link(fake_seed_searcher, {"q": question, "since": "someday"})
     assert "This link's since could not be used and was ignored." in body
+
+
+def test_the_page_searches_within_the_weeks_typed_and_names_a_bad_one(fake_seed_searcher):
+    from assistant.web.page import respond
+
+    question = "should startups do MLOps?"
+    body, _, link = respond(fake_seed_searcher, question, "", "", 5, closest=True, since="2021", until="2021-08")
+    assert "ata-card" in body and link.endswith("&since=2021-01-01&until=2021-08-31")
+    body, _, link = respond(fake_seed_searcher, question, "", "", 5, closest=True, since="2022")
+    assert "ata-card" not in body and link.endswith("&since=2022-01-01")
+    body, _, link = respond(fake_seed_searcher, question, "", "", 5, until="next week")
+    assert "until must be a year" in body and link == ""

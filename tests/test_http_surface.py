@@ -238,7 +238,11 @@ def test_a_bad_gradio_call_is_a_short_error_with_no_traceback(server, capfd):
     status, _, body = request(server.url, "POST", "/gradio_api/call/search", '{"data": ["q"]}', JSON)
     event = json.loads(body)["event_id"]
     events = request(server.url, "GET", f"/gradio_api/call/search/{event}")[2].decode()
-    assert "event: error" in events and "search takes 5 values" in events and "object at 0x" not in events
+    assert "event: error" in events and "search takes 5 to 7 values" in events and "object at 0x" not in events
+    five = _gradio_call(server, "search", [QUESTION, 2, "", "", True])  # sent before since / until existed
+    assert "event: complete" in five and "event: error" not in five
+    dated = _gradio_call(server, "search", [QUESTION, 2, "", "", True, "2022", ""])
+    assert "event: complete" in dated and json.loads(dated.split("data: ", 1)[1]) == [[]]
     with pytest.raises(Exception, match="k must be from 1 to 20"):
         Client(server.url, verbose=False).predict(QUESTION, 0, "", "", False, api_name="/search")
     assert "Traceback" not in capfd.readouterr().err

@@ -98,10 +98,10 @@ def test_a_gone_answer_is_searched_by_its_book_words_and_author(fake_seed_search
 
 def test_opening_a_search_link_sets_the_controls_and_shows_results(fake_seed_searcher):
     asked = next(unit.question for unit in fake_seed_searcher.units if unit.asker == "Doink")
-    question, author, book, k, results, _, link = open_link(
+    question, author, book, k, since, until, results, _, link = open_link(
         fake_seed_searcher, {"q": asked, "author": "noah gift", "k": "2"}
     )
-    assert (question, author, book, k) == (asked, "Noah Gift", "", 2)
+    assert (question, author, book, k, since, until) == (asked, "Noah Gift", "", 2, "", "")
     assert results.count('class="ata-card"') == 2 and results.count('<h3 class="ata-author">Noah Gift</h3>') == 2
     assert link == search_link(asked, 2, "Noah Gift") and "&author=Noah+Gift&k=2" in link
 
@@ -117,7 +117,7 @@ def test_an_answer_link_opens_that_answer_alone_with_its_full_question_and_threa
     unit = next(u for u in fake_seed_searcher.units if len(u.question) > 300)
     question, *_, results, _, link = open_link(fake_seed_searcher, {"answer": unit.id})
     assert question == "" and link == answer_link(unit.id)
-    assert "&lt;script&gt;" in open_link(fake_seed_searcher, {"answer": HOSTILE})[4]
+    assert "&lt;script&gt;" in open_link(fake_seed_searcher, {"answer": HOSTILE})[6]
     assert results.count('class="ata-card ata-single"') == 1 and '<details class="ata-asked"' not in results
     assert results.count('<details class="ata-thread" open>') == 1
     assert unit.question.strip()[-40:].replace("'", "&#x27;").replace('"', "&quot;") in results
@@ -143,7 +143,7 @@ def test_navigation_reads_the_address_sent_by_the_page_and_nothing_else():
 
 
 def test_back_to_a_plain_address_clears_the_page(fake_seed_searcher):
-    assert open_link(fake_seed_searcher, {"utm_source": "x"})[:5] == ("", "", "", 5, "")
+    assert open_link(fake_seed_searcher, {"utm_source": "x"})[:7] == ("", "", "", 5, "", "", "")
 
 
 def test_the_closest_answers_anyway_have_a_link_of_their_own(fake_seed_searcher):

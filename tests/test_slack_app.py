@@ -194,9 +194,11 @@ def test_votes_are_one_per_person_per_answer_with_no_slack_id_in_the_log(slack):
     slack.click(voted["vote-0-no"], user="U0VOTER", response="/response/vote")  # a change of mind replaces
     slack.click(voted["vote-1-no"], user="U0VOTER", response="/response/vote")
     slack.click(voted["vote-0-yes"], user="U0OTHER", ephemeral=False, response="/response/vote")
-    thanks = slack.fake.wait_for("/response/vote", 4)
-    assert thanks[1]["text"].startswith("Thanks: recorded that this answer was not helpful")
-    assert all(body["response_type"] == "ephemeral" and body["replace_original"] is False for body in thanks)
+    replies = slack.fake.wait_for("/response/vote", 4)
+    assert all(body["response_type"] == "ephemeral" for body in replies)
+    assert sum(body["replace_original"] is True for body in replies) == 3  # the private answers, marked in place
+    [note] = [body for body in replies if body["replace_original"] is False]  # a public message is not one voter's
+    assert note["text"].startswith("Thanks: recorded that this answer was helpful")
     ids = answer_ids(reply)
     votes = slack.rows("SELECT answer_id, helpful, voter FROM votes")
     mine, other = voter_hash(VOTER_SECRET, "T1", "U0VOTER"), voter_hash(VOTER_SECRET, "T1", "U0OTHER")
@@ -491,6 +493,9 @@ TAMPERED = [
     ("vote-0-yes", '{"id":"5f0c3a9e1b7d2468","a":"x/1/y/0"}'),
     ("vote-0-yes", '{"id":"5f0c3a9e1b7d2468","a":"x/1/y/0","h":"no"}'),
     ("vote-0-no", '{"id":["x"],"a":"x/1/y/0","h":false}'),
+    ("vote-0-no", '{"id":"5f0c3a9e1b7d2468","a":"x/1/y/0","h":false,"s":"a string"}'),
+    ("vote-0-no", '{"id":"5f0c3a9e1b7d2468","a":"x/1/y/0","h":false,"s":{"q":"what is MLOps?"}}'),
+    ("more", '{"q":"what is MLOps?","a":null,"b":null,"c":false,"n":0,"id":null,"v":[["x/1/y/0","yes"]]}'),
 ]
 
 
@@ -515,7 +520,13 @@ def test_shares_and_votes_count_against_the_per_user_limit(tmp_path, fake_seed_s
         for _ in range(5):
             slack.click(buttons(first)["vote-0-yes"], user="U0VOTER", response="/response/vote")
         votes = slack.fake.wait_for("/response/vote", 5)
-        assert sum(r["text"].startswith("Thanks: recorded") for r in votes) == 3
+        assert (
+            sum(
+                r["replace_original"] is True and "✓ You said this helped" in json.dumps(r, ensure_ascii=False)
+                for r in votes
+            )
+            == 3
+        )
         assert sum(r["text"].startswith("You are asking quickly") for r in votes) == 2
 
 
@@ -532,3 +543,32 @@ def test_three_more_answers_update_one_message_in_place(slack):
         seen |= set(answer_ids(message))
         assert_within_slack_limits(message)
     assert len(seen) == 4 * PAGE
+
+
+def test_more_answers_and_votes_update_one_message_in_place(slack):
+    """The issue's must-show: one private message through three "More answers" and two votes."""
+    slack.command(seed_question(slack.searcher))
+    [message] = slack.fake.wait_for("/response/command")
+    steps = [("more", "/response/step-1"), ("more", "/response/step-2"), ("more", "/response/step-3"),
+             (f"vote-{3 * PAGE}-yes", "/response/step-4"), (f"vote-{3 * PAGE + 1}-no", "/response/step-5")]  # fmt: skip
+    for action, response in steps:
+        slack.click(buttons(message)[action], user="U0ASKER", response=response)
+        [message] = slack.fake.wait_for(response)
+        assert message["replace_original"] is True and message["response_type"] == "ephemeral", message["text"]
+        assert_within_slack_limits(message)
+        assert_no_forged_controls(message)
+    assert f"(from answer {3 * PAGE + 1})" in message["blocks"][0]["text"]["text"]  # still the fourth page
+    ids = answer_ids(message)
+    shown = json.dumps(message, ensure_ascii=False)
+    assert "✓ You said this helped" in shown and "✓ You said this did not help" in shown  # both votes marked
+    marked = buttons(message)
+    assert marked[f"vote-{3 * PAGE}-yes"]["text"]["text"] == "✓ Helpful"
+    assert marked[f"vote-{3 * PAGE + 1}-no"]["text"]["text"] == "✓ Not helpful"
+    assert marked[f"vote-{3 * PAGE + 2}-yes"]["text"]["text"] == "Helpful" and {"more", "share"} <= set(marked)
+    votes = sorted((v["answer_id"], v["helpful"]) for v in slack.rows("SELECT answer_id, helpful FROM votes"))
+    assert votes == sorted([(ids[0], 1), (ids[1], 0)])
+    assert [row["k"] for row in slack.rows("SELECT k FROM queries ORDER BY time")] == [PAGE, 2 * PAGE, 3 * PAGE,
+                                                                                         4 * PAGE]  # fmt: skip
+    slack.click(marked["share"], user="U0ASKER", response="/response/shared")
+    [shared] = slack.fake.wait_for("/response/shared")
+    assert "You said" not in json.dumps(shared, ensure_ascii=False)  # the channel never sees the asker's votes

@@ -20,7 +20,7 @@ from assistant.searching.searcher import Answer
 from assistant.service.contract import SearchRequest
 from assistant.service.querylog import QueryLog
 from assistant.slack.__main__ import SettingError, credentials
-from assistant.slack.ask import USAGE, Asked, AskError, parse_ask, typed_text
+from assistant.slack.ask import USAGE, Asked, AskError, Vote, parse_ask, typed_text
 from assistant.slack.blocks import (
     MAX_TEXT_CHARS,
     PAGE,
@@ -142,10 +142,9 @@ def test_a_card_says_who_where_to_whom_the_passage_its_label_and_links_the_whole
     linked = results_message(asked(), [answer], more=False, web_url="https://ask.example/")
     assert f"<https://ask.example/?answer={unit.id}|Read the whole answer>" in json.dumps(linked)
     votes = [b for b in message["blocks"] if b["type"] == "actions"]
-    assert [json.loads(button["value"]) for button in votes[0]["elements"]] == [
-        {"id": "5f0c3a9e1b7d2468", "a": unit.id, "h": True},
-        {"id": "5f0c3a9e1b7d2468", "a": unit.id, "h": False},
-    ]
+    values = [json.loads(button["value"]) for button in votes[0]["elements"]]
+    assert [(v["id"], v["a"], v["h"]) for v in values] == [("5f0c3a9e1b7d2468", unit.id, h) for h in (True, False)]
+    assert {Vote.decode(b["value"]).asked.encode() for b in votes[0]["elements"]} == {asked().encode()}  # its page
     unlogged = results_message(Asked(asked().request, None, 0), [answer], more=False)
     assert not [b for b in unlogged["blocks"] if b["type"] == "actions"]  # no log, no votes
 

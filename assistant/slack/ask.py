@@ -83,23 +83,30 @@ class Asked:
     request: SearchRequest
     query_id: str | None  # None when the log is off or could not take the search
     seen: int  # answers shown so far; "More answers" shows the next ones
+    voted: tuple[tuple[str, bool], ...] = ()  # the clicker's votes on this message's answers, marked on its cards
 
-    def encode(self) -> str:
-        """The button value: compact JSON within Slack's 2,000 characters (a very long question is cut to fit)."""
+    def encode(self, room: int = MAX_VALUE_CHARS) -> str:
+        """The button value: compact JSON within `room` characters (a very long question is cut to fit)."""
         request = self.request
         state = {"q": request.question, "a": request.author, "b": request.book, "c": request.closest,
                  "n": self.seen, "id": self.query_id}  # fmt: skip
         state |= {key: value for key, value in (("s", request.since), ("u", request.until)) if value}
+        state |= {"v": [list(vote) for vote in self.voted]} if self.voted else {}
         value = json.dumps(state, ensure_ascii=False, separators=(",", ":"))
-        while len(value) > MAX_VALUE_CHARS:
-            state["q"] = state["q"][: len(state["q"]) - (len(value) - MAX_VALUE_CHARS)]
+        while len(value) > room:
+            state["q"] = state["q"][: len(state["q"]) - (len(value) - room)]
             value = json.dumps(state, ensure_ascii=False, separators=(",", ":"))
         return value
 
     @classmethod
     def decode(cls, value: object) -> Asked:
         """The search a button value carries; ValueError when it is not one this app made (a value is user input)."""
-        state = _json_object(value, {"q", "a", "b", "c", "n", "id"}, {"s", "u"})
+        return cls.from_state(_json(value))
+
+    @classmethod
+    def from_state(cls, state: object) -> Asked:
+        """The search in a decoded button value's JSON object; ValueError when it is not one this app made."""
+        state = _checked(state, {"q", "a", "b", "c", "n", "id"}, {"s", "u", "v"})
         question, seen, query_id = state["q"], state["n"], state["id"]
         if not isinstance(question, str) or not question.strip():
             raise ValueError("not a search: its question is not text")
@@ -110,36 +117,64 @@ class Asked:
         if type(state["c"]) is not bool:
             raise ValueError("not a search: closest is not true or false")
         since, until = weeks(state.get("s"), state.get("u"))
+        voted = state.get("v", [])
+        if not (
+            isinstance(voted, list)
+            and len(voted) <= MAX_RESULTS
+            and all(isinstance(v, list) and len(v) == 2 and isinstance(v[0], str) and type(v[1]) is bool for v in voted)
+        ):
+            raise ValueError("not a search: its votes are not answer ids with true or false")
         request = SearchRequest(question, author=state["a"], book=state["b"], closest=state["c"], since=since,
                                 until=until)  # fmt: skip
-        return cls(request, query_id, seen)
+        return cls(request, query_id, seen, tuple((v[0], v[1]) for v in voted))
 
 
 @dataclass(frozen=True)
 class Vote:
-    """What a Helpful / Not helpful button carries: the logged search, the answer and the verdict."""
+    """What a Helpful / Not helpful button carries: the logged search, the answer and the verdict, and the page of
+    answers it was under (to show that page again with the vote marked, in place)."""
 
     query_id: str
     answer_id: str
     helpful: bool
+    asked: Asked | None = None  # None in buttons made before votes updated their message
+
+    def encode(self) -> str:
+        """The button value: the vote, then the page's search cut to fit Slack's 2,000 characters."""
+        vote = json.dumps({"id": self.query_id, "a": self.answer_id, "h": self.helpful}, ensure_ascii=False,
+                          separators=(",", ":"))  # fmt: skip
+        if self.asked is None:
+            return vote
+        head = vote[:-1] + ',"s":'
+        return head + self.asked.encode(MAX_VALUE_CHARS - len(head) - 1) + "}"
 
     @classmethod
     def decode(cls, value: object) -> Vote:
         """The vote a button value carries; ValueError when it is not one this app made."""
-        state = _json_object(value, {"id", "a", "h"})
+        state = _json_object(value, {"id", "a", "h"}, {"s"})
         if not (isinstance(state["id"], str) and isinstance(state["a"], str) and type(state["h"]) is bool):
             raise ValueError("not a vote: it needs a search id, an answer id and true or false")
-        return cls(state["id"], state["a"], state["h"])
+        asked = Asked.from_state(state["s"]) if "s" in state else None
+        return cls(state["id"], state["a"], state["h"], asked)
 
 
 def _json_object(value: object, keys: set[str], optional: frozenset[str] | set[str] = frozenset()) -> dict:
     """A button value as the JSON object with exactly `keys` (and any of `optional`); ValueError otherwise."""
+    return _checked(_json(value), keys, optional)
+
+
+def _json(value: object) -> object:
+    """A button value's JSON; ValueError when it is not JSON within Slack's limit."""
     if not isinstance(value, str) or len(value) > MAX_VALUE_CHARS:
         raise ValueError("not a value this app made")
     try:
-        state = json.loads(value)
+        return json.loads(value)
     except (ValueError, RecursionError):
         raise ValueError("not a value this app made: not JSON") from None
+
+
+def _checked(state: object, keys: set[str], optional: frozenset[str] | set[str] = frozenset()) -> dict:
+    """`state` when it is a JSON object with exactly `keys` (and any of `optional`); ValueError otherwise."""
     if not isinstance(state, dict) or not keys <= set(state) <= keys | optional:
         raise ValueError("not a value this app made: other fields")
     return state

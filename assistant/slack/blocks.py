@@ -8,7 +8,6 @@ mrkdwn text is `verbatim`, so Slack does not turn words into mentions or channel
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import replace
 
@@ -16,7 +15,7 @@ from assistant.indexing.recipe import relevance
 from assistant.searching.query import cut_at_sentence
 from assistant.searching.searcher import MAX_QUESTION_CHARS, Answer
 from assistant.service.contract import answer_link, shorten, week_of
-from assistant.slack.ask import Asked
+from assistant.slack.ask import Asked, Vote
 
 PAGE = 3  # answers per message
 MAX_TEXT_CHARS = 3000  # Slack's limit on a section's or a context element's text
@@ -122,9 +121,10 @@ def _label(answer: Answer) -> str:
     return f"{_MARKS[shown.slug]} *{shown.label}* ({round(100 * answer.confidence)}% likely)"
 
 
-def answer_blocks(answer: Answer, rank: int, web_url: str | None, vote_query_id: str | None) -> list[dict]:
+def answer_blocks(answer: Answer, rank: int, web_url: str | None, page: Asked | None) -> list[dict]:
     """One answer as blocks: who answered in which week, to whom and what, the passage that matched, its label,
-    a link to the whole answer and, when the search was logged, Helpful / Not helpful buttons."""
+    a link to the whole answer and, when the search was logged (`page` holds its id), Helpful / Not helpful buttons,
+    the clicker's vote on it marked."""
     week = week_of(answer.date)
     where = f"_{untrusted(answer.book_title, 500)}_" + (f" · {week}" if week else "")
     link = _link(whole_answer_url(answer, web_url), "Read the whole answer")
@@ -136,13 +136,17 @@ def answer_blocks(answer: Answer, rank: int, web_url: str | None, vote_query_id:
         {"type": "section", "text": mrkdwn(untrusted(short))},
         {"type": "context", "elements": [mrkdwn(_label(answer) + (f" · {link}" if link else ""))]},
     ]
-    if vote_query_id is not None:
-        vote = {"id": vote_query_id, "a": answer.id}
+    if page is not None and page.query_id is not None:
+        said = dict(page.voted).get(answer.id)
+        if said is not None:
+            mark = "✓ You said this helped" if said else "✓ You said this did not help"
+            blocks.append({"type": "context", "elements": [mrkdwn(f"{mark}; vote again to change it.")]})
+        yes, no = (Vote(page.query_id, answer.id, helpful, page).encode() for helpful in (True, False))
         blocks.append({"type": "actions", "block_id": f"vote-{rank}", "elements": [
-            _button("Helpful", f"vote-{rank}-yes", json.dumps(vote | {"h": True}), "primary",
-                    says=f"Answer {rank + 1} by {answer.author} is helpful"),
-            _button("Not helpful", f"vote-{rank}-no", json.dumps(vote | {"h": False}),
-                    says=f"Answer {rank + 1} by {answer.author} is not helpful"),
+            _button("✓ Helpful" if said is True else "Helpful", f"vote-{rank}-yes", yes,
+                    "primary" if said is not False else None, says=f"Answer {rank + 1} by {answer.author} is helpful"),
+            _button("✓ Not helpful" if said is False else "Not helpful", f"vote-{rank}-no", no,
+                    "danger" if said is False else None, says=f"Answer {rank + 1} by {answer.author} is not helpful"),
         ]})  # fmt: skip
     return blocks
 
@@ -186,13 +190,16 @@ def results_message(
             "Nothing in the archives answers this closely; these are the closest answers anyway.")]})  # fmt: skip
     blocks += _cut_notice(asked)
     for rank, answer in enumerate(answers[:PAGE], start=asked.seen):
-        blocks += [{"type": "divider"}, *answer_blocks(answer, rank, web_url, asked.query_id)]
+        blocks += [{"type": "divider"}, *answer_blocks(answer, rank, web_url, asked)]
     buttons = []
     if more:
         later = Asked(asked.request, asked.query_id, asked.seen + len(answers[:PAGE]))
         buttons.append(_button("More answers", "more", later.encode(), says="Show the next answers to this question"))
     if share:
-        buttons.append(_button("Share in channel", "share", asked.encode(), says="Share these answers in the channel"))
+        unmarked = replace(asked, voted=())  # the channel never sees the sharer's votes
+        buttons.append(
+            _button("Share in channel", "share", unmarked.encode(), says="Share these answers in the channel")
+        )
     if buttons:
         blocks += [{"type": "divider"}, {"type": "actions", "block_id": "next", "elements": buttons}]
     return {"text": escape(f"Answers to: {shorten(asked.request.question, HEADING_CHARS)}"), "blocks": blocks}

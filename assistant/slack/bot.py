@@ -121,6 +121,22 @@ class Answerer:
         weak = searcher.none_close(request.question, found, request.closest)
         return results_message(asked, answers, more=False, web_url=self.web_url, sharer=sharer, weak=weak)
 
+    def voted(self, vote: Vote) -> dict | None:
+        """The private page of answers the vote came from, again (searched, not logged), with the vote marked;
+        None when that page no longer shows the answer voted on."""
+        asked = vote.asked
+        request = replace(asked.request, k=min(asked.seen + PAGE, MAX_RESULTS))
+        searcher = self.searcher_source()
+        found = run(searcher, request)
+        answers = found[asked.seen :]
+        if vote.answer_id not in {answer.id for answer in answers[:PAGE]}:
+            return None
+        earlier = tuple((answer, said) for answer, said in asked.voted if answer != vote.answer_id)
+        marked = Asked(asked.request, vote.query_id, asked.seen, (*earlier, (vote.answer_id, vote.helpful)))
+        more = len(found) == request.k and request.k + PAGE <= MAX_RESULTS
+        weak = searcher.none_close(request.question, found, request.closest)
+        return results_message(marked, answers, more=more, web_url=self.web_url, share=True, weak=weak)
+
 
 def build_app(
     searcher_source: Callable[[], Searcher],
@@ -240,6 +256,14 @@ def build_app(
             recorded = False
         if recorded and metrics is not None:
             metrics.voted(cast.helpful)
+        if recorded and cast.asked is not None and _ephemeral(body):  # a public message is not one voter's to mark
+            try:
+                marked = answerer.voted(cast)
+            except Exception:  # the vote is recorded: say so privately rather than fail
+                log_failures.exception("showing a vote in place failed")
+                marked = None
+            if marked is not None:
+                return respond(response_type="ephemeral", replace_original=True, **marked)
         if recorded:
             said = "helpful" if cast.helpful else "not helpful"
             text = f"Thanks: recorded that this answer was {said}. Voting again changes your vote."

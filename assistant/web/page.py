@@ -59,6 +59,8 @@ EXAMPLES = [
 # Page and API searches share one queue; two run at once, one per core (the model is CPU-bound).
 SEARCH_QUEUE = {"concurrency_id": "search", "concurrency_limit": 2}
 VOTE_SCRIPT = Path(__file__).with_name("feedback.js").read_text(encoding="utf-8")
+# API parameters added after callers were written: a call may leave them out (last first) and gets their defaults.
+OPTIONAL = {"since", "until"}
 LOGGED_LINE = "Questions are logged, with no IP address or cookie, to improve the answers."
 # Runs once in the hidden #ata-nav element (gr.HTML js_on_load, which provides `trigger`): an address
 # with a query, links marked data-ata-nav and Back/Forward open their address in place, sending it to
@@ -160,6 +162,8 @@ def respond(
     k: float,
     closest: bool = False,
     *,
+    since: str = "",
+    until: str = "",
     log: QueryLog | None = None,
     metrics: Metrics | None = None,
 ) -> tuple[str, dict, str]:
@@ -168,7 +172,7 @@ def respond(
         example = html.escape(EXAMPLES[0])
         return notice(f"Type a question above, for example <em>{example}</em>"), gr.update(visible=False), ""
     try:
-        request = parse_request(searcher, question, k, author, book, closest)
+        request = parse_request(searcher, question, k, author, book, closest, since, until)
     except RequestError as error:
         return notice(html.escape(str(error))), gr.update(visible=False), ""
     return *_searched(searcher, request, [], log, metrics), request_link(request)
@@ -179,7 +183,8 @@ def open_link(
 ) -> tuple:
     """What a page address shows: the controls set to its search and the results, or one answer; plus its link.
 
-    Returns the question, author, book, k, results, closest button and the canonical link, in that order.
+    Returns the question, author, book, k, since, until, results, closest button and the canonical link, in that
+    order.
     An address asking for nothing (Back to the page as first opened) clears it.
     """
     link = read_link(searcher, params)
@@ -200,7 +205,7 @@ def open_link(
             nearby = searcher.related_questions(unit.question) if unit.question.strip() else []
             nearby_html = related_html(nearby, DEFAULT_RESULTS, None, None)
             body = single_answer_html(unit, nearby_html, searcher.thread(unit.id), log_opened_answer(unit, log))
-        return "", "", "", DEFAULT_RESULTS, body, hidden, answer_link(link.answer_id)
+        return "", "", "", DEFAULT_RESULTS, "", "", body, hidden, answer_link(link.answer_id)
     if link.browse is not None:
         wanted = link.browse
         browsed = searcher.browse(author=wanted.author, book=wanted.book, since=wanted.since, until=wanted.until,
@@ -208,12 +213,21 @@ def open_link(
         title = _browse_title(searcher, wanted)
         body = "".join(notice(n) for n in notes) + browse_html(browsed, wanted, title)
         address = browse_link(wanted.author, wanted.book, wanted.offset, wanted.since, wanted.until)
-        return "", wanted.author or "", wanted.book or "", DEFAULT_RESULTS, body, hidden, address
+        weeks = wanted.since or "", wanted.until or ""
+        return "", wanted.author or "", wanted.book or "", DEFAULT_RESULTS, *weeks, body, hidden, address
     if link.search is None:
-        return "", "", "", DEFAULT_RESULTS, results_html([], notes) if notes else "", hidden, ""
+        return "", "", "", DEFAULT_RESULTS, "", "", results_html([], notes) if notes else "", hidden, ""
     request = link.search
     body, closest = _searched(searcher, request, notes, log, metrics)
-    return request.question, request.author or "", request.book or "", request.k, body, closest, request_link(request)
+    controls = (
+        request.question,
+        request.author or "",
+        request.book or "",
+        request.k,
+        request.since or "",
+        request.until or "",
+    )
+    return *controls, body, closest, request_link(request)
 
 
 def _browse_title(searcher: Searcher, wanted: BrowseRequest) -> str:
@@ -247,6 +261,8 @@ def _api_search(live: LiveSearcher, log: QueryLog | None, metrics: Metrics | Non
         author: str = "",
         book: str = "",
         closest: bool = False,
+        since: str = "",
+        until: str = "",
         request: gr.Request = None,
     ) -> list[dict]:
         """Find the real answers DataTalks.Club Book-of-the-Week authors gave to questions like this one.
@@ -262,13 +278,15 @@ def _api_search(live: LiveSearcher, log: QueryLog | None, metrics: Metrics | Non
             author: only answers by this author (full name, e.g. "Noah Gift"); "" for all authors
             book: only answers from this book (its title or id); "" for all books
             closest: if true, return the closest answers even when none of them is a good match
+            since: only weeks from this year, month or date ("2024", "2024-03", "2024-03-05"); "" for no limit
+            until: only weeks up to this year, month or date; "" for no limit
 
         Returns:
             the answers, best first; an empty list when no author answered anything close to the question
         """
         searcher = live.current()
         try:
-            parsed = parse_request(searcher, question, k, author, book, closest)
+            parsed = parse_request(searcher, question, k, author, book, closest, since, until)
         except RequestError as error:
             raise gr.Error(str(error), print_exception=False) from None
         logged = search_and_log(searcher, parsed, log, _source(request), metrics)
@@ -349,6 +367,11 @@ def build_page(
         with gr.Row(elem_classes="ata-filters"):
             author = gr.Dropdown(_author_choices(shown), value="", label="Author", min_width=200)
             book = gr.Dropdown(_book_choices(shown), value="", label="Book", min_width=200)
+            # Weeks from / to a year, month or date, as `since` / `until` in links; Enter searches with them.
+            since = gr.Textbox(label="Since", placeholder="2024, 2024-03 or a date", max_lines=1, min_width=140,
+                               elem_id="since")  # fmt: skip
+            until = gr.Textbox(label="Until", placeholder="2024, 2024-03 or a date", max_lines=1, min_width=140,
+                               elem_id="until")  # fmt: skip
             k = gr.Slider(
                 1, MAX_RESULTS, value=DEFAULT_RESULTS, step=1, label="Number of results", min_width=200, elem_id="k"
             )
@@ -365,21 +388,24 @@ def build_page(
         nav = gr.HTML("", js_on_load=NAV_JS, visible="hidden", elem_id="ata-nav")
         link = gr.Textbox(visible=False)
 
-        inputs, outputs = [question, author, book, k], [results, closest, link]
+        inputs, outputs = [question, author, book, k, since, until], [results, closest, link]
         listen = {"inputs": inputs, "outputs": outputs, "api_visibility": "private", **SEARCH_QUEUE}
         push = {"fn": None, "inputs": link, "js": PUSH_JS}
 
-        def answer(asked: str, by: str, in_book: str, count: float) -> tuple[str, dict, str]:
-            """The page's question, author, book and k, answered from the current index."""
-            return respond(live.current(), asked, by, in_book, count, log=log, metrics=metrics)
+        def answer(asked: str, by: str, in_book: str, count: float, start: str, end: str) -> tuple[str, dict, str]:
+            """The page's question, author, book, k and weeks, answered from the current index."""
+            return respond(live.current(), asked, by, in_book, count, since=start, until=end, log=log, metrics=metrics)
 
-        def answer_closest(asked: str, by: str, in_book: str, count: float) -> tuple[str, dict, str]:
-            return respond(live.current(), asked, by, in_book, count, closest=True, log=log, metrics=metrics)
+        def answer_closest(asked: str, by: str, in_book: str, count: float, start: str, end: str) -> tuple:
+            return respond(live.current(), asked, by, in_book, count, closest=True, since=start, until=end, log=log,
+                           metrics=metrics)  # fmt: skip
 
-        gr.on([question.submit, ask.click, author.input, book.input, k.release], answer, **listen).then(**push)
+        searches = [question.submit, ask.click, author.input, book.input, k.release, since.submit, until.submit]
+        gr.on(searches, answer, **listen).then(**push)
         examples.load_input_event.then(answer, **listen).then(**push)
         closest.click(answer_closest, **listen).then(**push)
-        opened = {"outputs": [question, author, book, k, results, closest, link], "api_visibility": "private"}
+        opened = {"outputs": [question, author, book, k, since, until, results, closest, link],
+                  "api_visibility": "private"}  # fmt: skip
         replace = {"fn": None, "inputs": link, "js": REPLACE_JS}
 
         def on_navigate(event: gr.EventData) -> tuple:
@@ -401,16 +427,27 @@ def build_page(
 
 
 def _short_input_errors(page: gr.Blocks) -> None:
-    """An API call with too few values gets one line naming them, not Gradio's component dump and traceback."""
+    """An API call with too few values gets one line naming them, not Gradio's component dump and traceback.
+
+    The OPTIONAL trailing values a call leaves out take their defaults, so callers written before them keep working.
+    """
     check = page.validate_inputs
 
     def validate_inputs(block_fn, inputs: list) -> None:
+        parameters = [p for p in inspect.signature(block_fn.fn).parameters.values() if p.name != "request"]
+        optional = 0
+        while optional < len(parameters) and parameters[len(parameters) - 1 - optional].name in OPTIONAL:
+            optional += 1
+        required = len(block_fn.inputs) - optional
+        if required <= len(inputs) < len(block_fn.inputs):
+            inputs.extend(p.default for p in parameters[len(inputs) : len(block_fn.inputs)])
         try:
             check(block_fn, inputs)
         except ValueError:
-            names = ", ".join(name for name in inspect.signature(block_fn.fn).parameters if name != "request")
+            names = ", ".join(p.name for p in parameters)
+            counts = f"{required} to {len(block_fn.inputs)}" if optional else str(len(block_fn.inputs))
             name = block_fn.api_name or block_fn.name
-            message = f"{name} takes {len(block_fn.inputs)} values ({names}), got {len(inputs)}"
+            message = f"{name} takes {counts} values ({names}), got {len(inputs)}"
             raise gr.Error(message, print_exception=False) from None
 
     page.validate_inputs = validate_inputs
